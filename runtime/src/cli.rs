@@ -1,0 +1,111 @@
+//! The `wafka` command line: `run` and `check`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config;
+use crate::filter::FilterEngine;
+use crate::gateway::Gateway;
+use crate::kafka::validate_properties;
+use crate::logging::LogFormat;
+use crate::snapshot::Snapshot;
+
+/// An HTTP gateway to Apache Kafka, programmable with WebAssembly filters.
+#[derive(Debug, Parser)]
+#[command(name = "wafka", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway until SIGINT or SIGTERM.
+    Run {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a config file and load every filter it names, then exit.
+    Check {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+/// `wafka run`
+pub async fn run(path: &Path) -> ExitCode {
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let gateway = match Gateway::start(config).await {
+        Ok(g) => g,
+        Err(e) => return fail(format!("{}: {e}", path.display())),
+    };
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+    // A second signal means "now".
+    tokio::spawn(async {
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting without draining");
+        std::process::exit(130);
+    });
+    gateway.shutdown().await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// `wafka check`
+pub async fn check(path: &Path) -> ExitCode {
+    match check_report(path).await {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// What `wafka check` says about a config file: the success line, or the error naming the
+/// file, the field and the reason.
+pub async fn check_report(path: &Path) -> Result<String, String> {
+    let config = config::load(path).map_err(|e| e.to_string())?;
+    validate_properties(&config.kafka)
+        .map_err(|e| format!("{}: kafka.producer: {e}", path.display()))?;
+    let engine = FilterEngine::new().map_err(|e| format!("filter engine: {e:#}"))?;
+    let timeout = Duration::from_millis(config.server.filter_timeout_ms);
+    let snapshot = Snapshot::build(&config, &Arc::new(engine), timeout)
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(format!(
+        "{}: ok ({} routes, {} filters)",
+        path.display(),
+        config.routes.len(),
+        snapshot.filters.len()
+    ))
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,279 @@
+//! The gateway's configuration file: documented serde structs, read with unknown fields denied,
+//! then validated into a form the gateway can run ([`load`]).
+
+mod error;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use error::ConfigError;
+pub(crate) use validate::check_topic;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listeners and request limits.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Where records go and how they are produced.
+    #[serde(default)]
+    pub kafka: KafkaConfig,
+    /// Where filter components are found.
+    #[serde(default)]
+    pub filters: FiltersConfig,
+    /// Routes, matched in order; at least one.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the public HTTP listener. Default `127.0.0.1:8080`; port 0 picks a free port.
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// Address of the admin listener (health, metrics, admin API). Default `127.0.0.1:9090`.
+    #[serde(default = "defaults::admin_listen")]
+    pub admin_listen: SocketAddr,
+    /// Largest accepted request body, in bytes. Default 1048576 (1 MiB). Larger bodies get 413.
+    #[serde(default = "defaults::max_body_bytes")]
+    pub max_body_bytes: u64,
+    /// Longest a filter may run for one request, in milliseconds, before it is stopped and the
+    /// request answered 504. Default 100.
+    #[serde(default = "defaults::filter_timeout_ms")]
+    pub filter_timeout_ms: u64,
+    /// How long shutdown waits for in-flight requests, in milliseconds. Default 10000.
+    #[serde(default = "defaults::shutdown_grace_ms")]
+    pub shutdown_grace_ms: u64,
+}
+
+/// `[kafka]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// `"embedded"` (default) starts librdkafka's in-process mock cluster, which keeps nothing
+    /// after exit; otherwise a comma-separated bootstrap list, `"host:9092,host2:9092"`.
+    #[serde(default = "defaults::brokers")]
+    pub brokers: String,
+    /// librdkafka producer properties, passed through as given (strings, numbers or booleans).
+    /// They override Wafka's defaults (acks=all, idempotence on, message.timeout.ms=30000).
+    /// `bootstrap.servers` is set from `brokers` and may not appear here.
+    #[serde(default)]
+    pub producer: BTreeMap<String, PropertyValue>,
+    /// Settings of the embedded cluster; ignored with real brokers.
+    #[serde(default)]
+    pub embedded: EmbeddedConfig,
+}
+
+/// `[kafka.embedded]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedConfig {
+    /// Number of mock brokers. Default 1.
+    #[serde(default = "defaults::embedded_brokers")]
+    pub brokers: i32,
+    /// Partitions of each topic the gateway creates. Default 3.
+    #[serde(default = "defaults::embedded_partitions")]
+    pub partitions: i32,
+    /// Topics to create besides the routes' default topics, e.g. those a router filter picks.
+    /// Default none.
+    #[serde(default)]
+    pub topics: Vec<String>,
+}
+
+/// A librdkafka property value: TOML strings, integers and booleans are all accepted.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum PropertyValue {
+    /// `"5"`
+    String(String),
+    /// `5`
+    Integer(i64),
+    /// `true`
+    Bool(bool),
+}
+
+impl std::fmt::Display for PropertyValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PropertyValue::String(s) => f.write_str(s),
+            PropertyValue::Integer(i) => write!(f, "{i}"),
+            PropertyValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// `[filters]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FiltersConfig {
+    /// Directory of filter components: `NAME.wasm` there is the filter `NAME`. Relative paths
+    /// are resolved against the config file's directory. Default `filters.d`.
+    #[serde(default = "defaults::filters_dir")]
+    pub dir: PathBuf,
+}
+
+/// `[[routes]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Route name: unique, used in logs, metrics and by filters.
+    pub name: String,
+    /// Path pattern: literal segments and `{param}` segments, e.g. `/v1/events/{source}`.
+    pub path: String,
+    /// Accepted methods. Default `["POST"]`.
+    #[serde(default = "defaults::methods")]
+    pub methods: Vec<String>,
+    /// Default topic of the request's record; filters may change it.
+    pub topic: String,
+    /// When to answer: after the broker acknowledged (`sync`, default) or once queued (`async`).
+    #[serde(default)]
+    pub mode: Mode,
+    /// Filters run in order for each request.
+    #[serde(default)]
+    pub filters: Vec<FilterRef>,
+}
+
+/// When a produce route answers the client.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Answer 200 after the broker acknowledged every record, with their offsets.
+    #[default]
+    Sync,
+    /// Answer 202 as soon as every record is queued in the producer.
+    Async,
+}
+
+/// One filter in a route's chain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterRef {
+    /// Filter name: the file `NAME.wasm` in the filters directory.
+    pub name: String,
+    /// The filter's own settings, handed to it as JSON. Default: empty.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: defaults::listen(),
+            admin_listen: defaults::admin_listen(),
+            max_body_bytes: defaults::max_body_bytes(),
+            filter_timeout_ms: defaults::filter_timeout_ms(),
+            shutdown_grace_ms: defaults::shutdown_grace_ms(),
+        }
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: defaults::brokers(),
+            producer: BTreeMap::new(),
+            embedded: EmbeddedConfig::default(),
+        }
+    }
+}
+
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        Self {
+            brokers: defaults::embedded_brokers(),
+            partitions: defaults::embedded_partitions(),
+            topics: Vec::new(),
+        }
+    }
+}
+
+impl Default for FiltersConfig {
+    fn default() -> Self {
+        Self {
+            dir: defaults::filters_dir(),
+        }
+    }
+}
+
+impl KafkaConfig {
+    /// True when the gateway should start its own in-process mock cluster.
+    pub fn is_embedded(&self) -> bool {
+        self.brokers.trim() == "embedded"
+    }
+}
+
+impl Config {
+    /// Parses TOML text; `origin` names the source in error messages and relative paths are
+    /// resolved against `base_dir`.
+    pub fn from_toml(text: &str, origin: &Path, base_dir: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if config.filters.dir.is_relative() {
+            config.filters.dir = base_dir.join(&config.filters.dir);
+        }
+        validate::validate(&config).map_err(|(field, reason)| ConfigError::Invalid {
+            file: origin.to_path_buf(),
+            field,
+            reason,
+        })?;
+        Ok(config)
+    }
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        file: path.to_path_buf(),
+        source: e,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    Config::from_toml(&text, path, base)
+}
+
+mod defaults {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+
+    pub fn listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    }
+    pub fn admin_listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 9090))
+    }
+    pub fn max_body_bytes() -> u64 {
+        1024 * 1024
+    }
+    pub fn filter_timeout_ms() -> u64 {
+        100
+    }
+    pub fn shutdown_grace_ms() -> u64 {
+        10_000
+    }
+    pub fn brokers() -> String {
+        "embedded".to_owned()
+    }
+    pub fn embedded_brokers() -> i32 {
+        1
+    }
+    pub fn embedded_partitions() -> i32 {
+        3
+    }
+    pub fn filters_dir() -> PathBuf {
+        PathBuf::from("filters.d")
+    }
+    pub fn methods() -> Vec<String> {
+        vec!["POST".to_owned()]
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,124 @@
+//! Checks that serde cannot express. Each failure names the field and the reason.
+
+use std::collections::HashSet;
+
+use super::Config;
+use crate::router::PathPattern;
+
+type Failure = (String, String);
+
+pub(super) fn validate(config: &Config) -> Result<(), Failure> {
+    let server = &config.server;
+    if server.listen == server.admin_listen && server.listen.port() != 0 {
+        return fail("server.admin_listen", "must differ from server.listen");
+    }
+    if server.max_body_bytes == 0 {
+        return fail("server.max_body_bytes", "must be at least 1");
+    }
+    if server.filter_timeout_ms == 0 {
+        return fail("server.filter_timeout_ms", "must be at least 1");
+    }
+
+    let kafka = &config.kafka;
+    if kafka.brokers.trim().is_empty() {
+        return fail(
+            "kafka.brokers",
+            "must be \"embedded\" or a list of host:port",
+        );
+    }
+    if kafka.producer.contains_key("bootstrap.servers") {
+        return fail(
+            "kafka.producer.\"bootstrap.servers\"",
+            "set kafka.brokers instead",
+        );
+    }
+    if kafka.embedded.brokers < 1 {
+        return fail("kafka.embedded.brokers", "must be at least 1");
+    }
+    if kafka.embedded.partitions < 1 {
+        return fail("kafka.embedded.partitions", "must be at least 1");
+    }
+
+    for (i, topic) in kafka.embedded.topics.iter().enumerate() {
+        if let Err(reason) = check_topic(topic) {
+            return fail(format!("kafka.embedded.topics[{i}]"), reason);
+        }
+    }
+
+    if config.routes.is_empty() {
+        return fail("routes", "at least one [[routes]] entry is needed");
+    }
+    let mut names = HashSet::new();
+    let mut patterns: Vec<(PathPattern, Vec<String>, usize)> = Vec::new();
+    for (i, route) in config.routes.iter().enumerate() {
+        let at = |field: &str| format!("routes[{i}].{field}");
+        if !valid_name(&route.name) {
+            return fail(
+                at("name"),
+                "use 1 to 64 characters of a-z, 0-9, '-' and '_'",
+            );
+        }
+        if !names.insert(route.name.as_str()) {
+            return fail(at("name"), format!("duplicate route name {:?}", route.name));
+        }
+        let pattern = PathPattern::parse(&route.path).map_err(|e| (at("path"), e))?;
+        if route.methods.is_empty() {
+            return fail(at("methods"), "list at least one method");
+        }
+        for m in &route.methods {
+            if !matches!(m.as_str(), "POST" | "PUT" | "PATCH") {
+                return fail(
+                    at("methods"),
+                    format!("{m:?} cannot carry records; use POST, PUT or PATCH"),
+                );
+            }
+        }
+        if let Some((_, _, j)) = patterns.iter().find(|(p, ms, _)| {
+            p.same_shape(&pattern) && ms.iter().any(|m| route.methods.contains(m))
+        }) {
+            return fail(
+                at("path"),
+                format!("same path and method as routes[{j}], which would always win"),
+            );
+        }
+        patterns.push((pattern, route.methods.clone(), i));
+        if let Err(reason) = check_topic(&route.topic) {
+            return fail(at("topic"), reason);
+        }
+        for (k, filter) in route.filters.iter().enumerate() {
+            if !valid_name(&filter.name) {
+                return fail(
+                    at(&format!("filters[{k}].name")),
+                    "use 1 to 64 characters of a-z, 0-9, '-' and '_' (the file is NAME.wasm)",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Kafka's own rule for topic names.
+pub(crate) fn check_topic(topic: &str) -> Result<(), String> {
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if topic.is_empty() || topic.len() > 249 || !topic.chars().all(legal) {
+        return Err(format!(
+            "{topic:?} is not a Kafka topic name (1 to 249 characters of a-z, A-Z, 0-9, '.', '_', '-')"
+        ));
+    }
+    if topic == "." || topic == ".." {
+        return Err(format!("{topic:?} is not a Kafka topic name"));
+    }
+    Ok(())
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn fail(field: impl Into<String>, reason: impl Into<String>) -> Result<(), Failure> {
+    Err((field.into(), reason.into()))
+}

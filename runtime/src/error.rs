@@ -1,0 +1,239 @@
+//! Every way a request can fail, and the one place that turns a failure into an HTTP answer:
+//! status, stable code, JSON body and `Retry-After` where a retry can help.
+
+use http::StatusCode;
+
+/// Who caused a failure: decides the log level and the metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The client sent something we refuse.
+    Client,
+    /// A filter failed or misbehaved.
+    Filter,
+    /// Kafka refused, failed or was unreachable.
+    Kafka,
+    /// A bug or resource problem in the gateway itself.
+    Internal,
+}
+
+impl Blame {
+    /// Label value for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Blame::Client => "client",
+            Blame::Filter => "filter",
+            Blame::Kafka => "kafka",
+            Blame::Internal => "internal",
+        }
+    }
+}
+
+/// A failed request. The `code()` strings are part of the API: clients may match on them.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    /// No route has this path.
+    #[error("no route matches {path}")]
+    RouteNotFound {
+        /// The request path.
+        path: String,
+    },
+    /// A route has this path but not this method.
+    #[error("method {method} is not allowed here; allowed: {}", allowed.join(", "))]
+    MethodNotAllowed {
+        /// The request method.
+        method: String,
+        /// Methods the path accepts.
+        allowed: Vec<String>,
+    },
+    /// The body is over `server.max_body_bytes`.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The request could not be read or understood.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A filter trapped (panicked, hit `unreachable`, ran out of memory...).
+    #[error("filter {filter} failed: {reason}")]
+    FilterFailed {
+        /// Filter name.
+        filter: String,
+        /// The trap message.
+        reason: String,
+    },
+    /// A filter ran past its deadline and was stopped.
+    #[error("filter {filter} did not finish within {timeout_ms} ms")]
+    FilterTimeout {
+        /// Filter name.
+        filter: String,
+        /// The deadline.
+        timeout_ms: u64,
+    },
+    /// A filter returned something the gateway cannot use (bad status, bad topic...).
+    #[error("filter {filter} returned invalid output: {reason}")]
+    FilterInvalidOutput {
+        /// Filter name.
+        filter: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The producer's queue is full: back off and retry.
+    #[error("the gateway's producer queue is full")]
+    QueueFull,
+    /// No broker could take the record.
+    #[error("Kafka is unavailable: {0}")]
+    KafkaUnavailable(String),
+    /// The record was not acknowledged within the delivery timeout.
+    #[error("Kafka did not acknowledge the record in time: {0}")]
+    KafkaTimeout(String),
+    /// The record is larger than Kafka accepts.
+    #[error("record is too large for Kafka: {0}")]
+    RecordTooLarge(String),
+    /// The topic does not exist.
+    #[error("topic {0:?} does not exist")]
+    TopicNotFound(String),
+    /// The explicit partition does not exist.
+    #[error("partition {partition} of topic {topic:?} does not exist")]
+    PartitionNotFound {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+    },
+    /// Kafka refused the record for a reason a retry will not fix.
+    #[error("Kafka refused the record: {0}")]
+    KafkaRejected(String),
+    /// Something broke inside the gateway.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Seconds a client should wait before retrying a 503.
+const RETRY_AFTER_SECS: u32 = 1;
+
+impl RequestError {
+    /// Stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestError::RouteNotFound { .. } => "route_not_found",
+            RequestError::MethodNotAllowed { .. } => "method_not_allowed",
+            RequestError::BodyTooLarge { .. } => "body_too_large",
+            RequestError::BadRequest(_) => "bad_request",
+            RequestError::FilterFailed { .. } => "filter_failed",
+            RequestError::FilterTimeout { .. } => "filter_timeout",
+            RequestError::FilterInvalidOutput { .. } => "filter_invalid_output",
+            RequestError::QueueFull => "queue_full",
+            RequestError::KafkaUnavailable(_) => "kafka_unavailable",
+            RequestError::KafkaTimeout(_) => "kafka_timeout",
+            RequestError::RecordTooLarge(_) => "record_too_large",
+            RequestError::TopicNotFound(_) => "topic_not_found",
+            RequestError::PartitionNotFound { .. } => "partition_not_found",
+            RequestError::KafkaRejected(_) => "kafka_rejected",
+            RequestError::Internal(_) => "internal",
+        }
+    }
+
+    /// HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            RequestError::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            RequestError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            RequestError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            RequestError::FilterFailed { .. } | RequestError::FilterInvalidOutput { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            RequestError::FilterTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            RequestError::QueueFull
+            | RequestError::KafkaUnavailable(_)
+            | RequestError::KafkaTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::RecordTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestError::TopicNotFound(_) | RequestError::PartitionNotFound { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            RequestError::KafkaRejected(_) => StatusCode::BAD_GATEWAY,
+            RequestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Who is at fault.
+    pub fn blame(&self) -> Blame {
+        match self {
+            RequestError::RouteNotFound { .. }
+            | RequestError::MethodNotAllowed { .. }
+            | RequestError::BodyTooLarge { .. }
+            | RequestError::BadRequest(_) => Blame::Client,
+            RequestError::FilterFailed { .. }
+            | RequestError::FilterTimeout { .. }
+            | RequestError::FilterInvalidOutput { .. } => Blame::Filter,
+            RequestError::QueueFull
+            | RequestError::KafkaUnavailable(_)
+            | RequestError::KafkaTimeout(_)
+            | RequestError::RecordTooLarge(_)
+            | RequestError::TopicNotFound(_)
+            | RequestError::PartitionNotFound { .. }
+            | RequestError::KafkaRejected(_) => Blame::Kafka,
+            RequestError::Internal(_) => Blame::Internal,
+        }
+    }
+
+    /// `Retry-After` seconds, for failures a retry may cure.
+    pub fn retry_after(&self) -> Option<u32> {
+        (self.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS)
+    }
+
+    /// The JSON error object: `{"code": ..., "message": ...}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "code": self.code(), "message": self.to_string() })
+    }
+
+    /// The HTTP answer: `{"error": {...}}` plus any extra top-level fields.
+    pub fn to_response(
+        &self,
+        extra: Option<(&str, serde_json::Value)>,
+    ) -> crate::server::HttpResponse {
+        let mut body = serde_json::json!({ "error": self.to_json() });
+        if let Some((key, value)) = extra {
+            body[key] = value;
+        }
+        let mut response = crate::server::json_response(self.status(), &body);
+        if let RequestError::MethodNotAllowed { allowed, .. } = self {
+            if let Ok(v) = http::HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(http::header::ALLOW, v);
+            }
+        }
+        if let Some(secs) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unavailable_errors_carry_retry_after() {
+        let r = RequestError::QueueFull.to_response(None);
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[http::header::RETRY_AFTER], "1");
+        let r = RequestError::TopicNotFound("x".into()).to_response(None);
+        assert!(r.headers().get(http::header::RETRY_AFTER).is_none());
+    }
+
+    #[test]
+    fn method_not_allowed_lists_allow_header() {
+        let e = RequestError::MethodNotAllowed {
+            method: "GET".into(),
+            allowed: vec!["POST".into(), "PUT".into()],
+        };
+        let r = e.to_response(None);
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[http::header::ALLOW], "POST, PUT");
+        assert_eq!(e.code(), "method_not_allowed");
+    }
+}

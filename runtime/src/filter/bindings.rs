@@ -1,0 +1,17 @@
+//! Host bindings generated from `wit/` — fenced here so the rest of the crate uses plain names.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "filter",
+    // Host functions only touch the resource table, which can fail: let them trap.
+    imports: { default: trappable },
+    // Guest calls run on a fiber so a deadline can yield to tokio instead of blocking a worker.
+    exports: { default: async },
+    with: {
+        "wafka:filter/types.request": crate::filter::host::RequestRef,
+        "wafka:filter/types.record": crate::exchange::Record,
+    },
+});
+
+pub use self::exports::wafka::filter::produce::Outcome;
+pub use self::wafka::filter::types::Response;

@@ -1,0 +1,128 @@
+//! A filter compiled from its `.wasm` file and ready to instantiate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use super::bindings::FilterPre;
+use super::chain::{Step, describe_trap, new_store};
+use super::engine::FilterEngine;
+use super::state::FilterState;
+
+/// Why a filter file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file is missing or unreadable.
+    #[error("filter {name}: cannot read {path}: {source}")]
+    Read {
+        /// Filter name.
+        name: String,
+        /// File path.
+        path: PathBuf,
+        /// I/O error.
+        source: std::io::Error,
+    },
+    /// Not a valid component, or it does not export the `wafka:filter` world.
+    #[error("filter {name}: {path} is not a usable wafka:filter component: {reason}")]
+    Invalid {
+        /// Filter name.
+        name: String,
+        /// File path.
+        path: PathBuf,
+        /// Compiler or linker message.
+        reason: String,
+    },
+    /// The filter refused the config a route gives it.
+    #[error("filter {name}: config of route {route} rejected: {reason}")]
+    ConfigRejected {
+        /// Filter name.
+        name: String,
+        /// Route name.
+        route: String,
+        /// The filter's message.
+        reason: String,
+    },
+}
+
+/// A compiled filter: the component linked against the host, plus where it came from.
+pub struct LoadedFilter {
+    /// Filter name (the file stem).
+    pub name: String,
+    /// The file it was loaded from.
+    pub path: PathBuf,
+    /// Hex sha256 of the file's bytes.
+    pub sha256: String,
+    /// When it was compiled.
+    pub loaded_at: SystemTime,
+    pub(crate) pre: FilterPre<FilterState>,
+}
+
+impl LoadedFilter {
+    /// Reads, compiles and links `path`. Slow (compilation): call it off the request path.
+    pub fn load(engine: &FilterEngine, name: &str, path: &Path) -> Result<Self, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            source,
+        })?;
+        let invalid = |e: wasmtime::Error| LoadError::Invalid {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            reason: format!("{e:#}"),
+        };
+        let component = Component::new(engine.engine(), &bytes).map_err(invalid)?;
+        let pre = engine
+            .linker()
+            .instantiate_pre(&component)
+            .and_then(FilterPre::new)
+            .map_err(invalid)?;
+        Ok(LoadedFilter {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            sha256: hex(&Sha256::digest(&bytes)),
+            loaded_at: SystemTime::now(),
+            pre,
+        })
+    }
+
+    /// Instantiates the filter with a route's config and asks it whether it accepts it.
+    pub async fn check_config(
+        self: &Arc<Self>,
+        route: &str,
+        config_json: &str,
+        timeout: Duration,
+    ) -> Result<(), LoadError> {
+        let rejected = |reason: String| LoadError::ConfigRejected {
+            name: self.name.clone(),
+            route: route.to_owned(),
+            reason,
+        };
+        let step = Arc::new(Step {
+            filter: self.clone(),
+            config_json: config_json.into(),
+        });
+        let mut store = new_store(self.pre.engine(), "check".into(), route.into());
+        store.data_mut().enter(step, timeout);
+        let instance = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| rejected(format!("instantiation failed: {e:#}")))?;
+        match instance
+            .wafka_filter_produce()
+            .call_check_config(&mut store)
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(rejected(message)),
+            Err(trap) => Err(rejected(describe_trap(&trap, store.data()))),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,13 @@
+//! WebAssembly filters: compiling them, the host side of their imports, and running a route's
+//! chain over a request.
+
+mod bindings;
+mod chain;
+mod engine;
+mod host;
+mod loaded;
+mod state;
+
+pub use chain::{ChainOutcome, Step, run};
+pub use engine::FilterEngine;
+pub use loaded::{LoadError, LoadedFilter};

@@ -1,0 +1,71 @@
+//! What a filter's store holds for one request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::chain::Step;
+
+/// Bytes of a filter's stderr kept to explain a trap (Rust panics print there).
+const STDERR_CAPTURE: usize = 4096;
+
+/// Store data: the resource table shared by every filter of the chain, a WASI context with no
+/// filesystem, network or environment, and which filter is running.
+pub struct FilterState {
+    pub(crate) table: ResourceTable,
+    wasi: WasiCtx,
+    stderr: MemoryOutputPipe,
+    /// The filter now running: its name and config serve `log` and `config`.
+    pub(crate) step: Option<Arc<Step>>,
+    /// Request id and route, for log attribution.
+    pub(crate) request_id: Arc<str>,
+    pub(crate) route: Arc<str>,
+    /// When the running filter must be stopped.
+    pub(crate) deadline: Instant,
+}
+
+impl FilterState {
+    pub(crate) fn new(request_id: Arc<str>, route: Arc<str>) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        // Nothing inherited: no env, args, preopened dirs or sockets.
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        FilterState {
+            table: ResourceTable::new(),
+            wasi,
+            stderr,
+            step: None,
+            request_id,
+            route,
+            deadline: Instant::now(),
+        }
+    }
+
+    /// Marks `step` as the running filter, with `timeout` from now to finish.
+    pub(crate) fn enter(&mut self, step: Arc<Step>, timeout: Duration) {
+        self.step = Some(step);
+        self.deadline = Instant::now() + timeout;
+    }
+
+    /// What the filter wrote to stderr, e.g. a panic message.
+    pub(crate) fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_owned()
+    }
+
+    pub(crate) fn filter_name(&self) -> &str {
+        self.step.as_ref().map_or("", |s| s.filter.name.as_str())
+    }
+}
+
+impl WasiView for FilterState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The embedded default: librdkafka's in-process mock cluster.
+//!
+//! The mock cluster is not `Send`, so it lives on a thread of its own and is driven by
+//! messages. It listens on real loopback ports, so any Kafka client can read from it.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::mocking::MockCluster;
+use rdkafka::types::RDKafkaErrorCode;
+
+enum Command {
+    CreateTopic(String, i32, mpsc::Sender<KafkaResult<()>>),
+    Stop,
+}
+
+/// A running mock cluster. Keeps nothing on disk: everything is gone when it stops.
+pub struct EmbeddedCluster {
+    bootstrap: String,
+    commands: mpsc::Sender<Command>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EmbeddedCluster {
+    /// Starts a cluster of `brokers` mock brokers on loopback.
+    pub fn start(brokers: i32) -> KafkaResult<Self> {
+        let (commands, inbox) = mpsc::channel();
+        let (ready_tx, ready) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("wafka-embedded-kafka".into())
+            .spawn(move || {
+                let cluster = match MockCluster::new(brokers) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(cluster.bootstrap_servers()));
+                for command in inbox {
+                    match command {
+                        Command::CreateTopic(topic, partitions, reply) => {
+                            let created = match cluster.create_topic(&topic, partitions, 1) {
+                                Err(KafkaError::MockCluster(
+                                    RDKafkaErrorCode::TopicAlreadyExists,
+                                )) => Ok(()),
+                                other => other,
+                            };
+                            let _ = reply.send(created);
+                        }
+                        Command::Stop => break,
+                    }
+                }
+            })
+            .map_err(|_| KafkaError::MockCluster(RDKafkaErrorCode::Fail))?;
+        let bootstrap = ready
+            .recv()
+            .map_err(|_| KafkaError::MockCluster(RDKafkaErrorCode::Fail))??;
+        Ok(EmbeddedCluster {
+            bootstrap,
+            commands,
+            thread: Some(thread),
+        })
+    }
+
+    /// The cluster's `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// Creates a topic; creating an existing topic is not an error.
+    pub fn create_topic(&self, topic: &str, partitions: i32) -> KafkaResult<()> {
+        let (reply, answer) = mpsc::channel();
+        let gone = || KafkaError::MockCluster(RDKafkaErrorCode::Fail);
+        self.commands
+            .send(Command::CreateTopic(topic.to_owned(), partitions, reply))
+            .map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
+    }
+}
+
+impl Drop for EmbeddedCluster {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Kafka: the producer, its settings, how its errors reach the client, and the embedded
+//! mock cluster.
+
+mod embedded;
+mod errors;
+mod producer;
+mod properties;
+
+pub use embedded::EmbeddedCluster;
+pub use errors::classify;
+pub use producer::{Delivered, Pending, Producer};
+pub use properties::{client_config, validate_properties};

@@ -1,0 +1,109 @@
+//! The native producer: queue records, then await the broker's acknowledgements.
+
+use std::time::Duration;
+
+use rdkafka::error::KafkaResult;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
+
+use super::{classify, client_config};
+use crate::config::KafkaConfig;
+use crate::error::RequestError;
+use crate::exchange::Record;
+
+/// Where the broker stored a record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Delivered {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset in the partition.
+    pub offset: i64,
+}
+
+/// A record queued in the producer, waiting for its acknowledgement.
+pub struct Pending {
+    topic: String,
+    partition: Option<i32>,
+    future: DeliveryFuture,
+}
+
+/// The gateway's Kafka producer (librdkafka through rdkafka).
+pub struct Producer {
+    inner: FutureProducer,
+}
+
+impl Producer {
+    /// Creates the producer; it connects in the background.
+    pub fn new(kafka: &KafkaConfig, bootstrap: &str) -> KafkaResult<Self> {
+        let inner = client_config(kafka, bootstrap).create()?;
+        Ok(Producer { inner })
+    }
+
+    /// Queues one record without waiting. Fails at once when the queue is full or librdkafka
+    /// refuses the record locally (too large, unknown partition...).
+    pub fn send(&self, record: &Record) -> Result<Pending, RequestError> {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (key, value) in &record.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value.as_ref()),
+            });
+        }
+        let mut out: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&record.topic).headers(headers);
+        if let Some(key) = &record.key {
+            out = out.key(key.as_ref());
+        }
+        if let Some(value) = &record.value {
+            out = out.payload(value.as_ref());
+        }
+        if let Some(partition) = record.partition {
+            out = out.partition(partition);
+        }
+        if let Some(ts) = record.timestamp {
+            out = out.timestamp(ts);
+        }
+        match self.inner.send_result(out) {
+            Ok(future) => Ok(Pending {
+                topic: record.topic.clone(),
+                partition: record.partition,
+                future,
+            }),
+            Err((e, _)) => Err(classify(&e, &record.topic, record.partition)),
+        }
+    }
+
+    /// Waits for librdkafka to flush everything queued, up to `timeout`.
+    pub fn flush(&self, timeout: Duration) -> KafkaResult<()> {
+        self.inner.flush(timeout)
+    }
+
+    /// Records queued or in flight.
+    pub fn in_flight(&self) -> i32 {
+        self.inner.in_flight_count()
+    }
+}
+
+impl Pending {
+    /// Waits for the broker's answer. librdkafka always answers within `message.timeout.ms`.
+    pub async fn delivered(self) -> Result<Delivered, RequestError> {
+        match self.future.await {
+            Ok(Ok(d)) => Ok(Delivered {
+                topic: self.topic,
+                partition: d.partition,
+                offset: d.offset,
+            }),
+            Ok(Err((e, _))) => Err(classify(&e, &self.topic, self.partition)),
+            Err(_canceled) => Err(RequestError::Internal(
+                "the producer dropped the delivery report".into(),
+            )),
+        }
+    }
+
+    /// Destination topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+}

@@ -1,0 +1,67 @@
+//! librdkafka producer properties: Wafka's no-loss defaults, then the user's overrides.
+
+use rdkafka::ClientConfig;
+
+use crate::config::KafkaConfig;
+
+/// Defaults chosen so an acknowledged record is durable and never duplicated by retries.
+const DEFAULTS: &[(&str, &str)] = &[
+    ("acks", "all"),
+    ("enable.idempotence", "true"),
+    // librdkafka's 300 s default is longer than any HTTP client waits.
+    ("message.timeout.ms", "30000"),
+    ("linger.ms", "5"),
+    ("client.id", "wafka"),
+];
+
+/// The producer's client config: defaults, then `[kafka.producer]`, then the brokers.
+pub fn client_config(kafka: &KafkaConfig, bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    for (key, value) in DEFAULTS {
+        config.set(*key, *value);
+    }
+    for (key, value) in &kafka.producer {
+        config.set(key, value.to_string());
+    }
+    config.set("bootstrap.servers", bootstrap);
+    config
+}
+
+/// Lets librdkafka check every property name and value without connecting anywhere.
+pub fn validate_properties(kafka: &KafkaConfig) -> Result<(), String> {
+    match client_config(kafka, "localhost:9092").create_native_config() {
+        Ok(_) => Ok(()),
+        Err(rdkafka::error::KafkaError::ClientConfig(_, reason, key, value)) => {
+            Err(format!("\"{key}\" = {value:?}: {reason}"))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PropertyValue;
+
+    #[test]
+    fn user_properties_override_defaults() {
+        let mut kafka = KafkaConfig::default();
+        kafka
+            .producer
+            .insert("linger.ms".into(), PropertyValue::Integer(20));
+        let config = client_config(&kafka, "b:9092");
+        assert_eq!(config.get("linger.ms"), Some("20"));
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(config.get("bootstrap.servers"), Some("b:9092"));
+    }
+
+    #[test]
+    fn unknown_properties_are_reported() {
+        let mut kafka = KafkaConfig::default();
+        kafka
+            .producer
+            .insert("lingr.ms".into(), PropertyValue::String("5".into()));
+        let err = validate_properties(&kafka).unwrap_err();
+        assert!(err.contains("lingr.ms"), "{err}");
+    }
+}

@@ -1,0 +1,33 @@
+//! Wafka: an HTTP gateway to Apache Kafka, programmable with WebAssembly filters.
+//!
+//! A request is matched to a route, passed through the route's chain of filter components
+//! (see `wit/filter.wit`), and its records are produced with librdkafka. The binary is a thin
+//! shell over [`Gateway`]; tests and benches start the very same object:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = wafka::config::load("wafka.toml".as_ref())?;
+//! let gateway = wafka::Gateway::start(config).await?;
+//! println!("listening on {}", gateway.addr());
+//! gateway.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod exchange;
+pub mod filter;
+pub mod gateway;
+pub mod kafka;
+pub mod logging;
+pub mod metrics;
+pub mod request_id;
+pub mod router;
+pub mod server;
+pub mod snapshot;
+
+pub use gateway::{Gateway, StartError};

@@ -1,0 +1,24 @@
+//! The `wafka` binary: parse arguments, start logging, hand over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wafka::cli::{self, Cli, Command};
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    wafka::logging::init(args.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match &args.command {
+            Command::Run { config } => cli::run(config).await,
+            Command::Check { config } => cli::check(config).await,
+        }
+    })
+}

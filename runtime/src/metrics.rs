@@ -1,0 +1,61 @@
+//! Metric names, their meaning, and the Prometheus recorder. Labels are bounded: route and
+//! filter names, topics, status codes and error codes; never a path, key or address.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Requests answered, by `route` and `status`.
+pub const HTTP_REQUESTS: &str = "wafka_http_requests_total";
+/// Time from request received to response ready, by `route`.
+pub const HTTP_DURATION: &str = "wafka_http_request_duration_seconds";
+/// Request body bytes received, by `route`.
+pub const HTTP_BODY_BYTES: &str = "wafka_http_request_body_bytes_total";
+/// Failed requests, by `route`, `code` (the JSON error code) and `blame`.
+pub const HTTP_ERRORS: &str = "wafka_http_request_errors_total";
+/// Records acknowledged by Kafka, by `topic`.
+pub const RECORDS_DELIVERED: &str = "wafka_kafka_records_delivered_total";
+/// Records Kafka did not take, by `topic` and `code`.
+pub const DELIVERY_ERRORS: &str = "wafka_kafka_delivery_errors_total";
+
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Installs the process-wide recorder once and returns the handle that renders `/metrics`.
+pub fn install() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(BUCKETS)
+                .expect("buckets are not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // A recorder set by an embedding program wins; ours then renders nothing.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_histogram};
+    describe_counter!(HTTP_REQUESTS, "Requests answered, by route and status");
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "Time from request received to response ready"
+    );
+    describe_counter!(HTTP_BODY_BYTES, Unit::Bytes, "Request body bytes received");
+    describe_counter!(
+        HTTP_ERRORS,
+        "Failed requests, by route, error code and blame"
+    );
+    describe_counter!(RECORDS_DELIVERED, "Records acknowledged by Kafka, by topic");
+    describe_counter!(
+        DELIVERY_ERRORS,
+        "Records Kafka did not take, by topic and code"
+    );
+}

@@ -1,0 +1,268 @@
+//! The produce path: route → body → filter chain → producer → answer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::StatusCode;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use serde_json::{Value, json};
+
+use super::{HttpResponse, body, json_response};
+use crate::config::Mode;
+use crate::config::check_topic;
+use crate::error::RequestError;
+use crate::exchange::{Record, RequestInfo};
+use crate::filter::{self, ChainOutcome};
+use crate::gateway::Shared;
+use crate::kafka::Pending;
+use crate::metrics as m;
+use crate::router::Match;
+use crate::snapshot::Route;
+
+/// Route label for requests no route matched.
+const UNMATCHED: &str = "unmatched";
+
+/// Handles one request on the public listener. Never fails: errors become answers here.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    req: http::Request<Incoming>,
+    client: SocketAddr,
+) -> HttpResponse {
+    let started = Instant::now();
+    let id = shared.ids.next();
+    // Held to the end: a reload mid-request does not change what this request runs.
+    let snapshot = shared.snapshot.load_full();
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+
+    let (route, result) = match snapshot.router.lookup(&method, &path) {
+        Match::Found(route, params) => {
+            let result = produce(&shared, &route, params, req, client, &id).await;
+            (route.name.clone(), result)
+        }
+        Match::MethodNotAllowed(allowed) => (
+            UNMATCHED.into(),
+            Err((RequestError::MethodNotAllowed { method, allowed }, None)),
+        ),
+        Match::Malformed(reason) => (
+            UNMATCHED.into(),
+            Err((RequestError::BadRequest(reason), None)),
+        ),
+        Match::NotFound => (
+            UNMATCHED.into(),
+            Err((RequestError::RouteNotFound { path }, None)),
+        ),
+    };
+
+    let (mut response, records) = match result {
+        Ok(answer) => (answer.response, answer.records),
+        Err((error, details)) => {
+            report(&error, &route, &id);
+            let records = details.as_ref().map_or(0, |d| d.len());
+            let extra = details.map(|d| ("records", Value::Array(d)));
+            (error.to_response(extra), records)
+        }
+    };
+    if let Ok(v) = http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let labels = [("route", route.to_string()), ("status", status.to_string())];
+    metrics::counter!(m::HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(m::HTTP_DURATION, "route" => route.to_string()).record(elapsed);
+    tracing::info!(
+        target: "wafka::access",
+        request_id = %id,
+        route = %route,
+        status,
+        records,
+        duration_us = elapsed.as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+/// A successful answer and how many records it covered.
+struct Answer {
+    response: HttpResponse,
+    records: usize,
+}
+
+/// A failure, with the per-record results when some records got that far.
+type Failure = (RequestError, Option<Vec<Value>>);
+
+async fn produce(
+    shared: &Shared,
+    route: &Route,
+    params: Vec<(String, String)>,
+    req: http::Request<Incoming>,
+    client: SocketAddr,
+    id: &str,
+) -> Result<Answer, Failure> {
+    let (parts, incoming) = req.into_parts();
+    let body = body::read(incoming, &parts.headers, shared.max_body_bytes)
+        .await
+        .map_err(|e| (e, None))?;
+    metrics::counter!(m::HTTP_BODY_BYTES, "route" => route.name.to_string())
+        .increment(body.len() as u64);
+
+    let mut record = Record::new(route.topic.clone());
+    record.value = Some(body.clone());
+    let info = Arc::new(RequestInfo {
+        id: id.to_owned(),
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        route: route.name.clone(),
+        params,
+        headers: parts.headers,
+        client,
+        received_at_ms: crate::clock::now_millis(),
+        body,
+    });
+
+    let outcome = filter::run(
+        shared.engine.engine(),
+        &route.steps,
+        info,
+        vec![record],
+        shared.filter_timeout,
+    )
+    .await
+    .map_err(|e| (e, None))?;
+    let records = match outcome {
+        ChainOutcome::Respond(response) => {
+            return Ok(Answer {
+                response: response.map(Full::new),
+                records: 0,
+            });
+        }
+        ChainOutcome::Forward(records) => records,
+    };
+    for r in &records {
+        if let Err(reason) = check_topic(&r.topic) {
+            let filter = route.steps.last().map_or("", |s| s.filter.name.as_str());
+            return Err((
+                RequestError::FilterInvalidOutput {
+                    filter: filter.to_owned(),
+                    reason,
+                },
+                None,
+            ));
+        }
+    }
+
+    // Queue everything first so the records batch together, then wait.
+    let queued: Vec<(String, Result<Pending, RequestError>)> = records
+        .iter()
+        .map(|r| (r.topic.clone(), shared.producer.send(r)))
+        .collect();
+    match route.mode {
+        Mode::Sync => answer_sync(queued).await,
+        Mode::Async => answer_async(queued, id),
+    }
+}
+
+/// Waits for every acknowledgement; 200 with offsets, or the first error with every result.
+async fn answer_sync(
+    queued: Vec<(String, Result<Pending, RequestError>)>,
+) -> Result<Answer, Failure> {
+    let mut results = Vec::with_capacity(queued.len());
+    let mut first_error = None;
+    for (topic, q) in queued {
+        let outcome = match q {
+            Ok(pending) => pending.delivered().await,
+            Err(e) => Err(e),
+        };
+        results.push(match outcome {
+            Ok(d) => {
+                metrics::counter!(m::RECORDS_DELIVERED, "topic" => topic).increment(1);
+                json!({ "topic": d.topic, "partition": d.partition, "offset": d.offset })
+            }
+            Err(e) => {
+                let value = json!({ "topic": topic, "error": e.to_json() });
+                count_delivery_error(topic, &e);
+                first_error.get_or_insert(e);
+                value
+            }
+        });
+    }
+    match first_error {
+        None => Ok(Answer {
+            records: results.len(),
+            response: json_response(StatusCode::OK, &json!({ "records": results })),
+        }),
+        Some(e) => Err((e, Some(results))),
+    }
+}
+
+/// Answers 202 once queued; delivery failures after that are logged and counted.
+fn answer_async(
+    queued: Vec<(String, Result<Pending, RequestError>)>,
+    id: &str,
+) -> Result<Answer, Failure> {
+    let mut results = Vec::with_capacity(queued.len());
+    let mut first_error = None;
+    let mut pending = Vec::new();
+    for (topic, q) in queued {
+        match q {
+            Ok(p) => {
+                results.push(json!({ "topic": topic, "status": "queued" }));
+                pending.push(p);
+            }
+            Err(e) => {
+                count_delivery_error(topic.clone(), &e);
+                results.push(json!({ "topic": topic, "error": e.to_json() }));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let id = id.to_owned();
+    tokio::spawn(async move {
+        for p in pending {
+            let topic = p.topic().to_owned();
+            match p.delivered().await {
+                Ok(_) => metrics::counter!(m::RECORDS_DELIVERED, "topic" => topic).increment(1),
+                Err(e) => {
+                    tracing::error!(request_id = %id, %topic, code = e.code(), error = %e, "record accepted with 202 was not delivered");
+                    count_delivery_error(topic, &e);
+                }
+            }
+        }
+    });
+    match first_error {
+        None => Ok(Answer {
+            records: results.len(),
+            response: json_response(StatusCode::ACCEPTED, &json!({ "records": results })),
+        }),
+        Some(e) => Err((e, Some(results))),
+    }
+}
+
+fn count_delivery_error(topic: String, error: &RequestError) {
+    metrics::counter!(m::DELIVERY_ERRORS, "topic" => topic, "code" => error.code()).increment(1);
+}
+
+/// Logs and counts a failed request; the level follows who is at fault.
+fn report(error: &RequestError, route: &str, id: &str) {
+    use crate::error::Blame;
+    let blame = error.blame();
+    metrics::counter!(
+        m::HTTP_ERRORS,
+        "route" => route.to_owned(),
+        "code" => error.code(),
+        "blame" => blame.as_str()
+    )
+    .increment(1);
+    match blame {
+        Blame::Client => tracing::debug!(request_id = %id, route, code = error.code(), "{error}"),
+        Blame::Kafka => tracing::warn!(request_id = %id, route, code = error.code(), "{error}"),
+        Blame::Filter | Blame::Internal => {
+            tracing::error!(request_id = %id, route, code = error.code(), "{error}")
+        }
+    }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds the shipped filters into examples/filters.d and runs the gateway on the embedded
+# Kafka with examples/wafka.toml. Ctrl-C stops it.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+./scripts/build-filters.sh examples/filters.d
+exec cargo run --release -p wafka -- run --config examples/wafka.toml "$@"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test: the filters' native unit tests, then the workspace (unit tests, the SDK and
+# the integration suite, which builds the filter components itself and runs each Kafka scenario
+# on the embedded mock cluster and on a real tansu broker). Installs what is missing first.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+if [ -z "${TANSU:-}" ] && ! command -v tansu >/dev/null; then
+  echo "installing tansu (a Kafka-protocol broker) for the real-broker tests; first time only" >&2
+  cargo install --locked tansu --features dynostore
+fi
+
+echo "== filters: native unit tests"
+cargo test --manifest-path filters/Cargo.toml
+echo "== workspace: unit, SDK and integration tests"
+cargo test --release --workspace "$@"

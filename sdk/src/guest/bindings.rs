@@ -1,0 +1,15 @@
+//! Bindings generated from `wit/filter.wit`, fenced here so the rest of the SDK uses plain names.
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "filter",
+    // The WIT `header` and `response` records are the SDK's own structs (same fields), so
+    // nothing is converted on the way in or out.
+    with: {
+        "wafka:filter/types@0.1.0/header": crate::Header,
+        "wafka:filter/types@0.1.0/response": crate::Response,
+    },
+    // `export_filter!` expands in the filter's crate and reaches the export macro through
+    // `wafka_sdk::__private`, so filters need no wit-bindgen dependency of their own.
+    pub_export_macro: true,
+});

@@ -1,0 +1,42 @@
+//! Implements the WIT `produce` interface for any [`Filter`].
+
+use std::marker::PhantomData;
+use std::sync::Once;
+
+use super::bindings::exports::wafka::filter::produce::Guest;
+use super::bindings::wafka::filter::{config, types};
+use crate::{Filter, Outcome, Record, Request, load_filter, run_filter};
+
+/// Exports `F` as the component's `produce` interface; named by `export_filter!`.
+pub struct Adapter<F>(PhantomData<fn() -> F>);
+
+impl<F: Filter> Guest for Adapter<F> {
+    fn check_config() -> Result<(), String> {
+        log_panics();
+        load_filter::<F>(&config::get()).map(drop)
+    }
+
+    fn on_request(request: &types::Request, records: Vec<types::Record>) -> types::Outcome {
+        log_panics();
+        let records = records.into_iter().map(|inner| Record { inner }).collect();
+        match run_filter::<F>(&config::get(), Request::from_host(request), records) {
+            Outcome::Forward(records) => {
+                types::Outcome::Forward(records.into_iter().map(|record| record.inner).collect())
+            }
+            Outcome::Respond(response) => types::Outcome::Respond(response),
+        }
+    }
+}
+
+/// A panic traps the instance. Besides the default hook's line on the instance's stderr, send
+/// the message to the gateway's log, where it is attributed to this filter and request.
+fn log_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            crate::log::error(format!("filter {info}"));
+            default_hook(info);
+        }));
+    });
+}

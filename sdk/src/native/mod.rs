@@ -1,0 +1,11 @@
+//! Plain-data stand-ins for the host, used on every target but wasm32 so that filters are
+//! unit-tested natively with `cargo test`. Each item mirrors the shape of its generated
+//! counterpart in `guest::bindings`.
+
+pub mod clock;
+pub mod log;
+mod record;
+mod request;
+
+pub use record::Record;
+pub use request::{Request, RequestBuilder};

@@ -1,0 +1,132 @@
+//! Every failure answers with its status, a stable code and a JSON body, and loses nothing.
+
+use wafka_tests::Broker;
+use wafka_tests::broker::free_port;
+use wafka_tests::kafka::read_all;
+
+use crate::{on_both_brokers, standard_gateway};
+
+on_both_brokers!(
+    client_errors_have_status_and_code,
+    trapping_filter_answers_500_and_others_keep_working
+);
+
+async fn client_errors_have_status_and_code(broker: Broker) {
+    let gw = standard_gateway(broker).await;
+
+    let res = gw.send("GET", "/v1/events/web", &[], "").await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (405, "method_not_allowed")
+    );
+    assert_eq!(res.header("allow"), Some("POST"));
+
+    let res = gw.post("/v2/nothing-here", "{}").await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (404, "route_not_found")
+    );
+
+    let res = gw.post("/v1/events/%ff", "{}").await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (400, "bad_request")
+    );
+
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(1024 * 1024));
+    let res = gw.post("/v1/events/web", big).await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (413, "body_too_large")
+    );
+
+    // Answers from filters pass through as the filter gave them.
+    let res = gw.post("/v1/events/web", "{not json").await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (400, "invalid_json")
+    );
+    let res = gw.post("/v1/events/desktop", "{}").await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (403, "topic_not_allowed")
+    );
+
+    for res in [
+        gw.post("/v1/events/web", "[1]").await,
+        gw.post("/nope", "").await,
+    ] {
+        assert!(
+            res.header("x-request-id").is_some(),
+            "every answer carries its request id"
+        );
+        assert_eq!(res.header("content-type"), Some("application/json"));
+    }
+    // Refused requests produced nothing.
+    for topic in ["events", "events.web", "events.mobile"] {
+        assert!(
+            read_all(&gw.bootstrap, topic).is_empty(),
+            "{topic} must be empty"
+        );
+    }
+    gw.shutdown().await;
+}
+
+async fn trapping_filter_answers_500_and_others_keep_working(broker: Broker) {
+    let gw = standard_gateway(broker).await;
+    let res = gw.post("/v1/broken", "{}").await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (500, "filter_failed")
+    );
+    let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("trap"), "{message}");
+    assert!(
+        message.contains("deliberate panic"),
+        "the panic message is kept: {message}"
+    );
+
+    // The same filter traps again, and the other routes are unaffected.
+    for _ in 0..3 {
+        assert_eq!(gw.post("/v1/broken", "{}").await.status, 500);
+        let ok = gw.post("/v1/events/web", r#"{"still":"serving"}"#).await;
+        assert_eq!(ok.status, 200, "{}", ok.json());
+    }
+    assert_eq!(read_all(&gw.bootstrap, "events.web").len(), 3);
+    assert!(read_all(&gw.bootstrap, "broken").is_empty());
+    gw.shutdown().await;
+}
+
+/// Kafka is unreachable: sync answers 503 with Retry-After once the delivery timeout passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_kafka_answers_503_with_retry_after() {
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let gw = wafka_tests::TestGateway::builder(Broker::Embedded)
+        .routes(crate::ROUTES)
+        .filter("json-enrich")
+        .filter("topic-router")
+        .filter("trap")
+        .filter("shape")
+        .configure(move |c| {
+            c.kafka.brokers = nowhere;
+            c.kafka.producer.insert(
+                "message.timeout.ms".into(),
+                wafka::config::PropertyValue::Integer(500),
+            );
+        })
+        .start()
+        .await;
+    let started = std::time::Instant::now();
+    let res = gw.post("/v1/raw-sync", "{}").await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (503, "kafka_timeout")
+    );
+    assert_eq!(res.header("retry-after"), Some("1"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "answered within the delivery timeout, not the client's patience"
+    );
+    assert_eq!(res.json()["records"][0]["error"]["code"], "kafka_timeout");
+    gw.shutdown().await;
+}
