@@ -12,7 +12,7 @@ use crate::filter::FilterEngine;
 use crate::gateway::Gateway;
 use crate::kafka::validate_properties;
 use crate::logging::LogFormat;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Reuse, Snapshot};
 
 /// An HTTP gateway to Apache Kafka, programmable with WebAssembly filters.
 #[derive(Debug, Parser)]
@@ -45,12 +45,9 @@ pub enum Command {
 
 /// `wafka run`
 pub async fn run(path: &Path) -> ExitCode {
-    let config = match config::load(path) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    let gateway = match Gateway::start(config).await {
+    let gateway = match Gateway::start_watching(path).await {
         Ok(g) => g,
+        Err(e @ crate::gateway::StartError::Config(_)) => return fail(e),
         Err(e) => return fail(format!("{}: {e}", path.display())),
     };
     wait_for_signal().await;
@@ -85,13 +82,14 @@ pub async fn check_report(path: &Path) -> Result<String, String> {
         .map_err(|e| format!("{}: kafka.producer: {e}", path.display()))?;
     let engine = FilterEngine::new().map_err(|e| format!("filter engine: {e:#}"))?;
     let timeout = Duration::from_millis(config.server.filter_timeout_ms);
-    let snapshot = Snapshot::build(&config, &Arc::new(engine), timeout)
+    // No cache: check compiles every filter, so it finds what a cold start would.
+    let snapshot = Snapshot::build(config, &Arc::new(engine), timeout, Reuse::default())
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(format!(
         "{}: ok ({} routes, {} filters)",
         path.display(),
-        config.routes.len(),
+        snapshot.config.routes.len(),
         snapshot.filters.len()
     ))
 }

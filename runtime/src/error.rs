@@ -198,10 +198,10 @@ impl RequestError {
             body[key] = value;
         }
         let mut response = crate::server::json_response(self.status(), &body);
-        if let RequestError::MethodNotAllowed { allowed, .. } = self {
-            if let Ok(v) = http::HeaderValue::from_str(&allowed.join(", ")) {
-                response.headers_mut().insert(http::header::ALLOW, v);
-            }
+        if let RequestError::MethodNotAllowed { allowed, .. } = self
+            && let Ok(v) = http::HeaderValue::from_str(&allowed.join(", "))
+        {
+            response.headers_mut().insert(http::header::ALLOW, v);
         }
         if let Some(secs) = self.retry_after() {
             response

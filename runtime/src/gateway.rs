@@ -2,6 +2,7 @@
 //! snapshot, both listeners. The binary, the tests and the benches all start it this way.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,29 +12,30 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
-use crate::filter::FilterEngine;
+use crate::config::{Config, ConfigError};
+use crate::filter::{DiskCache, FilterEngine};
 use crate::kafka::{EmbeddedCluster, Producer};
+use crate::reload::Reloads;
 use crate::request_id::RequestIds;
 use crate::server;
-use crate::snapshot::{Snapshot, SnapshotError};
+use crate::snapshot::{Reuse, Snapshot, SnapshotError};
 
 /// What the request handlers share.
 pub(crate) struct Shared {
     pub snapshot: ArcSwap<Snapshot>,
     pub engine: Arc<FilterEngine>,
     pub producer: Producer,
+    /// The embedded cluster, if any; after `producer` so it is dropped after it.
+    pub embedded: Option<EmbeddedCluster>,
     pub ids: RequestIds,
-    pub max_body_bytes: u64,
-    pub filter_timeout: Duration,
     pub kafka: KafkaInfo,
     pub prometheus: PrometheusHandle,
+    pub reloads: Reloads,
 }
 
 /// Which Kafka the gateway talks to.
 pub(crate) struct KafkaInfo {
     pub bootstrap: String,
-    pub embedded: bool,
 }
 
 /// Why the gateway could not start.
@@ -45,6 +47,12 @@ pub enum StartError {
     /// The wasmtime engine could not be created.
     #[error("filter engine: {0}")]
     Engine(String),
+    /// The config file could not be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The filters directory or the config file cannot be watched.
+    #[error("cannot watch for changes: {0}")]
+    Watch(String),
     /// A filter could not be loaded or refused its config.
     #[error(transparent)]
     Filter(#[from] SnapshotError),
@@ -65,12 +73,28 @@ pub struct Gateway {
     admin_addr: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
-    // Declared last: dropped after everything that talks to it.
-    embedded: Option<EmbeddedCluster>,
 }
 
 impl Gateway {
-    /// Starts everything `config` describes and returns once both listeners accept.
+    /// Starts from a config file and follows it: changes to the file or to the filters
+    /// directory are loaded without a restart (see [`crate::reload`]).
+    pub async fn start_watching(path: &Path) -> Result<Gateway, StartError> {
+        let config = crate::config::load(path)?;
+        let filters_dir = config.filters.dir.clone();
+        let mut gateway = Self::start(config).await?;
+        let watcher = crate::watcher::spawn(
+            gateway.shared.clone(),
+            path.to_owned(),
+            filters_dir,
+            gateway.stop.subscribe(),
+        )
+        .map_err(|e| StartError::Watch(e.to_string()))?;
+        gateway.tasks.push(watcher);
+        Ok(gateway)
+    }
+
+    /// Starts everything `config` describes and returns once both listeners accept. The config
+    /// is fixed: nothing is watched.
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
         let prometheus = crate::metrics::install();
 
@@ -102,9 +126,16 @@ impl Gateway {
         let engine =
             Arc::new(FilterEngine::new().map_err(|e| StartError::Engine(format!("{e:#}")))?);
         let filter_timeout = Duration::from_millis(config.server.filter_timeout_ms);
-        let snapshot = Snapshot::build(&config, &engine, filter_timeout).await?;
+        let cache = DiskCache::new(config.filters.cache_dir());
+        let (listen, admin_listen) = (config.server.listen, config.server.admin_listen);
+        let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+        let reuse = Reuse {
+            previous: None,
+            cache: Some(&cache),
+        };
+        let snapshot = Snapshot::build(config, &engine, filter_timeout, reuse).await?;
         tracing::info!(
-            routes = config.routes.len(),
+            routes = snapshot.config.routes.len(),
             filters = snapshot.filters.len(),
             "filters loaded"
         );
@@ -113,20 +144,16 @@ impl Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             engine,
             producer,
+            embedded,
             ids: RequestIds::new(),
-            max_body_bytes: config.server.max_body_bytes,
-            filter_timeout,
-            kafka: KafkaInfo {
-                bootstrap,
-                embedded: embedded.is_some(),
-            },
+            kafka: KafkaInfo { bootstrap },
             prometheus,
+            reloads: Reloads::default(),
         });
 
-        let public = bind(config.server.listen).await?;
-        let admin = bind(config.server.admin_listen).await?;
+        let public = bind(listen).await?;
+        let admin = bind(admin_listen).await?;
         let (addr, admin_addr) = (local_addr(&public)?, local_addr(&admin)?);
-        let grace = Duration::from_millis(config.server.shutdown_grace_ms);
         let (stop, stopped) = watch::channel(false);
         let handler = {
             let shared = shared.clone();
@@ -147,7 +174,6 @@ impl Gateway {
             admin_addr,
             stop,
             tasks,
-            embedded,
         })
     }
 
@@ -184,7 +210,6 @@ impl Gateway {
             }
             Err(e) => tracing::error!(error = %e, "producer flush panicked"),
         }
-        drop(self.embedded.take());
     }
 }
 

@@ -6,8 +6,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = wafka::config::load("wafka.toml".as_ref())?;
-//! let gateway = wafka::Gateway::start(config).await?;
+//! let gateway = wafka::Gateway::start_watching("wafka.toml".as_ref()).await?;
 //! println!("listening on {}", gateway.addr());
 //! gateway.shutdown().await;
 //! # Ok(())
@@ -25,9 +24,11 @@ pub mod gateway;
 pub mod kafka;
 pub mod logging;
 pub mod metrics;
+pub mod reload;
 pub mod request_id;
 pub mod router;
 pub mod server;
 pub mod snapshot;
+pub mod watcher;
 
 pub use gateway::{Gateway, StartError};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, Mode};
-use crate::filter::{FilterEngine, LoadError, LoadedFilter, Step};
+use crate::filter::{DiskCache, FilterEngine, LoadError, LoadedFilter, Step, sha256_hex};
 use crate::router::{Methods, PathPattern, Router};
 
 /// A route ready to serve.
@@ -38,6 +38,17 @@ pub struct Snapshot {
     pub router: Router<Route>,
     /// Filters by name.
     pub filters: BTreeMap<String, Arc<LoadedFilter>>,
+    /// The config it was built from.
+    pub config: Arc<Config>,
+}
+
+/// What a build may reuse: the live snapshot's filters and the compiled-filter cache.
+#[derive(Default, Clone, Copy)]
+pub struct Reuse<'a> {
+    /// Filters of the snapshot being replaced.
+    pub previous: Option<&'a Snapshot>,
+    /// On-disk cache of compiled components.
+    pub cache: Option<&'a DiskCache>,
 }
 
 /// A filter that could not be used, with the config field that named it.
@@ -52,11 +63,14 @@ pub struct SnapshotError {
 
 impl Snapshot {
     /// Compiles every filter the routes name and checks each route's config with its filter.
-    /// `config` must already be validated.
+    /// `config` must already be validated. A filter whose file is unchanged (same sha256) is
+    /// taken from `reuse.previous` as is; one whose file is gone is too, with a warning, until
+    /// the config stops naming it.
     pub async fn build(
-        config: &Config,
+        config: Config,
         engine: &Arc<FilterEngine>,
         check_timeout: Duration,
+        reuse: Reuse<'_>,
     ) -> Result<Snapshot, SnapshotError> {
         let mut filters: BTreeMap<String, Arc<LoadedFilter>> = BTreeMap::new();
         let mut routes = Vec::new();
@@ -70,7 +84,7 @@ impl Snapshot {
                 let loaded = match filters.get(&filter.name) {
                     Some(loaded) => loaded.clone(),
                     None => {
-                        let loaded = compile(engine, &filter.name, &config.filters.dir)
+                        let loaded = load(engine, &filter.name, &config.filters.dir, reuse)
                             .await
                             .map_err(at)?;
                         filters.insert(filter.name.clone(), loaded.clone());
@@ -102,21 +116,47 @@ impl Snapshot {
         Ok(Snapshot {
             router: Router::new(routes),
             filters,
+            config: Arc::new(config),
         })
     }
 }
 
-/// Compiles `dir/NAME.wasm` on a blocking thread: compilation takes long enough to stall
-/// other tasks on a tokio worker.
-async fn compile(
+/// Loads `dir/NAME.wasm`: reused when unchanged or removed, else compiled on a blocking
+/// thread (compilation takes long enough to stall other tasks on a tokio worker).
+async fn load(
     engine: &Arc<FilterEngine>,
     name: &str,
     dir: &Path,
+    reuse: Reuse<'_>,
 ) -> Result<Arc<LoadedFilter>, LoadError> {
     let path = dir.join(format!("{name}.wasm"));
-    let (engine, name) = (engine.clone(), name.to_owned());
-    tokio::task::spawn_blocking(move || LoadedFilter::load(&engine, &name, &path))
-        .await
-        .expect("filter compilation panicked")
-        .map(Arc::new)
+    let live = reuse.previous.and_then(|s| s.filters.get(name));
+    let bytes = match (std::fs::read(&path), live) {
+        (Ok(bytes), _) => bytes,
+        (Err(e), Some(live)) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(
+                filter = name,
+                path = %path.display(),
+                "filter file removed; keeping the loaded version until the config stops naming it"
+            );
+            return Ok(live.clone());
+        }
+        (Err(source), _) => {
+            return Err(LoadError::Read {
+                name: name.to_owned(),
+                path,
+                source,
+            });
+        }
+    };
+    if let Some(live) = live.filter(|l| l.sha256 == sha256_hex(&bytes)) {
+        return Ok(live.clone());
+    }
+    let (engine, name, cache) = (engine.clone(), name.to_owned(), reuse.cache.cloned());
+    tokio::task::spawn_blocking(move || {
+        LoadedFilter::compile(&engine, &name, &path, &bytes, cache.as_ref())
+    })
+    .await
+    .expect("filter compilation panicked")
+    .map(Arc::new)
 }

@@ -16,8 +16,12 @@ pub struct TestGatewayBuilder {
     filters: Vec<String>,
     routes: String,
     topics: Vec<String>,
-    edit: Vec<Box<dyn FnOnce(&mut Config)>>,
+    edit: Vec<ConfigEdit>,
+    watch: bool,
 }
+
+/// A change to the parsed config, applied before start.
+type ConfigEdit = Box<dyn FnOnce(&mut Config)>;
 
 /// A running gateway and everything it needs; stopped and cleaned up on drop.
 pub struct TestGateway {
@@ -26,6 +30,8 @@ pub struct TestGateway {
     pub dir: tempfile::TempDir,
     /// The bootstrap servers records go to.
     pub bootstrap: String,
+    /// For watched gateways: the config file's fixed head ([server], [kafka], [filters]).
+    head: String,
     // Dropped after the gateway.
     _tansu: Option<Tansu>,
 }
@@ -39,6 +45,7 @@ impl TestGateway {
             routes: String::new(),
             topics: Vec::new(),
             edit: Vec::new(),
+            watch: false,
         }
     }
 
@@ -69,6 +76,62 @@ impl TestGateway {
         request(self.gateway().admin_addr(), "GET", path, &[], Bytes::new()).await
     }
 
+    /// The filters directory.
+    pub fn filters_dir(&self) -> PathBuf {
+        self.dir.path().join("filters.d")
+    }
+
+    /// Replaces the `[[routes]]` part of the config file (watched gateways).
+    pub fn write_routes(&self, routes: &str) {
+        let path = self.dir.path().join("wafka.toml");
+        std::fs::write(path, format!("{}{routes}", self.head)).expect("write config");
+    }
+
+    /// Writes the config file as given, head included.
+    pub fn write_config_text(&self, text: &str) {
+        std::fs::write(self.dir.path().join("wafka.toml"), text).expect("write config");
+    }
+
+    /// `GET /admin/reloads`.
+    pub async fn reloads(&self) -> serde_json::Value {
+        self.admin("/admin/reloads").await.json()
+    }
+
+    /// Waits until a reload after `before` (a `reloads()` value) has finished, and returns
+    /// the new status. `ok` says which outcome is expected.
+    pub async fn reloaded(&self, before: &serde_json::Value, ok: bool) -> serde_json::Value {
+        let field = if ok { "generation" } else { "failures" };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let now = self.reloads().await;
+            if now[field].as_u64() > before[field].as_u64() {
+                return now;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {} reload within 20 s; status {now}",
+                if ok { "successful" } else { "failed" }
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// `GET /admin/filters` as name → sha256.
+    pub async fn live_filters(&self) -> std::collections::BTreeMap<String, String> {
+        let filters = self.admin("/admin/filters").await.json();
+        filters["filters"]
+            .as_array()
+            .expect("filters array")
+            .iter()
+            .map(|f| {
+                (
+                    f["name"].as_str().unwrap().to_owned(),
+                    f["sha256"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
     /// Shuts the gateway down gracefully.
     pub async fn shutdown(mut self) {
         if let Some(gateway) = self.gateway.take() {
@@ -96,6 +159,13 @@ impl TestGatewayBuilder {
         self
     }
 
+    /// Starts from a config file and follows changes to it and to the filters directory, as
+    /// `wafka run` does. Not combinable with `configure`.
+    pub fn watched(mut self) -> Self {
+        self.watch = true;
+        self
+    }
+
     /// Changes the parsed config before start (limits, producer properties...).
     pub fn configure(mut self, edit: impl FnOnce(&mut Config) + 'static) -> Self {
         self.edit.push(Box::new(edit));
@@ -104,26 +174,31 @@ impl TestGatewayBuilder {
 
     /// Starts the broker (for tansu), the gateway, and creates the topics.
     pub async fn start(self) -> TestGateway {
+        self.start_with(|_| {}).await
+    }
+
+    /// Like `start`, running `prepare` on the filters directory before the gateway starts.
+    pub async fn start_with(self, prepare: impl FnOnce(&Path)) -> TestGateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let filters_dir = dir.path().join("filters.d");
         std::fs::create_dir(&filters_dir).expect("create filters dir");
         for name in &self.filters {
             install_filter(&filters_dir, name);
         }
+        prepare(&filters_dir);
         let tansu = (self.broker == Broker::Tansu).then(Tansu::start);
-        let mut config = Config::from_toml(&self.routes, Path::new("test.toml"), dir.path())
+        let brokers = tansu.as_ref().map_or("embedded", |t| t.bootstrap.as_str());
+        let head = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
+             [kafka]\nbrokers = {brokers:?}\n[kafka.embedded]\ntopics = {:?}\n\
+             [filters]\ndir = \"filters.d\"\n",
+            self.topics
+        );
+        let config_text = format!("{head}{}", self.routes);
+        let config_path = dir.path().join("wafka.toml");
+        std::fs::write(&config_path, &config_text).expect("write config");
+        let mut config = Config::from_toml(&config_text, &config_path, dir.path())
             .expect("test config is valid");
-        config.server.listen = "127.0.0.1:0".parse().unwrap();
-        config.server.admin_listen = "127.0.0.1:0".parse().unwrap();
-        config.filters.dir = filters_dir;
-        if let Some(t) = &tansu {
-            config.kafka.brokers = t.bootstrap.clone();
-        }
-        config
-            .kafka
-            .embedded
-            .topics
-            .extend(self.topics.iter().cloned());
         for edit in self.edit {
             edit(&mut config);
         }
@@ -136,12 +211,18 @@ impl TestGatewayBuilder {
                 t.create_topic(topic, 3);
             }
         }
-        let gateway = Gateway::start(config).await.expect("gateway starts");
+        let gateway = if self.watch {
+            Gateway::start_watching(&config_path).await
+        } else {
+            Gateway::start(config).await
+        };
+        let gateway = gateway.expect("gateway starts");
         let bootstrap = gateway.bootstrap_servers().to_owned();
         TestGateway {
             gateway: Some(gateway),
             dir,
             bootstrap,
+            head,
             _tansu: tansu,
         }
     }

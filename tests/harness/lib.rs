@@ -1,7 +1,7 @@
 //! Test harness: starts the real gateway on loopback with real filter components, talks to it
 //! over real sockets, and reads Kafka back with a real client.
 //!
-//! ```ignore
+//! ```text
 //! let gw = TestGateway::new(Broker::Embedded).filter("json-enrich").routes(ROUTES).start().await;
 //! let res = gw.post("/v1/events/web", "{}").await;
 //! ```

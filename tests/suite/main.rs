@@ -7,6 +7,7 @@ mod admin;
 mod check;
 mod errors;
 mod produce;
+mod reload;
 
 /// Runs each listed scenario `fn(Broker)` once per broker, as `embedded::NAME` and
 /// `tansu::NAME`.

@@ -14,7 +14,7 @@ pub use error::ConfigError;
 pub(crate) use validate::check_topic;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// HTTP listeners and request limits.
@@ -32,7 +32,7 @@ pub struct Config {
 }
 
 /// `[server]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address of the public HTTP listener. Default `127.0.0.1:8080`; port 0 picks a free port.
@@ -54,7 +54,7 @@ pub struct ServerConfig {
 }
 
 /// `[kafka]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// `"embedded"` (default) starts librdkafka's in-process mock cluster, which keeps nothing
@@ -72,7 +72,7 @@ pub struct KafkaConfig {
 }
 
 /// `[kafka.embedded]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddedConfig {
     /// Number of mock brokers. Default 1.
@@ -110,17 +110,22 @@ impl std::fmt::Display for PropertyValue {
 }
 
 /// `[filters]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FiltersConfig {
-    /// Directory of filter components: `NAME.wasm` there is the filter `NAME`. Relative paths
-    /// are resolved against the config file's directory. Default `filters.d`.
+    /// Directory of filter components: `NAME.wasm` there is the filter `NAME`. Watched: files
+    /// landing there are loaded without a restart. Relative paths are resolved against the
+    /// config file's directory. Default `filters.d`.
     #[serde(default = "defaults::filters_dir")]
     pub dir: PathBuf,
+    /// Cache of compiled filters, so restarts and reloads skip compiling known files.
+    /// Default `DIR/.cache` (hidden files in the filters directory are ignored).
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `[[routes]]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// Route name: unique, used in logs, metrics and by filters.
@@ -152,7 +157,7 @@ pub enum Mode {
 }
 
 /// One filter in a route's chain.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterRef {
     /// Filter name: the file `NAME.wasm` in the filters directory.
@@ -198,7 +203,17 @@ impl Default for FiltersConfig {
     fn default() -> Self {
         Self {
             dir: defaults::filters_dir(),
+            cache_dir: None,
         }
+    }
+}
+
+impl FiltersConfig {
+    /// The compiled-filter cache directory (resolved when the config is read).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| self.dir.join(".cache"))
     }
 }
 
@@ -217,9 +232,15 @@ impl Config {
             file: origin.to_path_buf(),
             message: e.to_string(),
         })?;
-        if config.filters.dir.is_relative() {
-            config.filters.dir = base_dir.join(&config.filters.dir);
+        let filters = &mut config.filters;
+        if filters.dir.is_relative() {
+            filters.dir = base_dir.join(&filters.dir);
         }
+        filters.cache_dir = Some(match filters.cache_dir.take() {
+            Some(dir) if dir.is_relative() => base_dir.join(dir),
+            Some(dir) => dir,
+            None => filters.dir.join(".cache"),
+        });
         validate::validate(&config).map_err(|(field, reason)| ConfigError::Invalid {
             file: origin.to_path_buf(),
             field,

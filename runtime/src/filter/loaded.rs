@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use super::bindings::FilterPre;
+use super::cache::DiskCache;
 use super::chain::{Step, describe_trap, new_store};
 use super::engine::FilterEngine;
 use super::state::FilterState;
@@ -68,12 +69,34 @@ impl LoadedFilter {
             path: path.to_owned(),
             source,
         })?;
+        Self::compile(engine, name, path, &bytes, None)
+    }
+
+    /// Compiles and links `bytes` read from `path`, through `cache` when given.
+    pub fn compile(
+        engine: &FilterEngine,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+        cache: Option<&DiskCache>,
+    ) -> Result<Self, LoadError> {
         let invalid = |e: wasmtime::Error| LoadError::Invalid {
             name: name.to_owned(),
             path: path.to_owned(),
             reason: format!("{e:#}"),
         };
-        let component = Component::new(engine.engine(), &bytes).map_err(invalid)?;
+        let sha256 = sha256_hex(bytes);
+        let cached = cache.and_then(|c| c.get(engine.engine(), &sha256));
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component = Component::new(engine.engine(), bytes).map_err(invalid)?;
+                if let Some(cache) = cache {
+                    cache.put(engine.engine(), &sha256, &component);
+                }
+                component
+            }
+        };
         let pre = engine
             .linker()
             .instantiate_pre(&component)
@@ -82,7 +105,7 @@ impl LoadedFilter {
         Ok(LoadedFilter {
             name: name.to_owned(),
             path: path.to_owned(),
-            sha256: hex(&Sha256::digest(&bytes)),
+            sha256,
             loaded_at: SystemTime::now(),
             pre,
         })
@@ -123,6 +146,10 @@ impl LoadedFilter {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Hex sha256 of a filter file: its identity in the admin API and the cache.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

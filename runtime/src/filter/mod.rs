@@ -2,12 +2,14 @@
 //! chain over a request.
 
 mod bindings;
+mod cache;
 mod chain;
 mod engine;
 mod host;
 mod loaded;
 mod state;
 
+pub use cache::DiskCache;
 pub use chain::{ChainOutcome, Step, run};
 pub use engine::FilterEngine;
-pub use loaded::{LoadError, LoadedFilter};
+pub use loaded::{LoadError, LoadedFilter, sha256_hex};

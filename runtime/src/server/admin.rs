@@ -43,7 +43,7 @@ pub(crate) async fn admin(
             StatusCode::OK,
             &json!({
                 "bootstrap_servers": shared.kafka.bootstrap,
-                "embedded": shared.kafka.embedded,
+                "embedded": shared.embedded.is_some(),
                 "in_flight": shared.producer.in_flight(),
             }),
         ),
@@ -65,6 +65,10 @@ pub(crate) async fn admin(
                 .collect();
             json_response(StatusCode::OK, &json!({ "routes": routes }))
         }
+        "/admin/reloads" => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(shared.reloads.status()).unwrap_or_default(),
+        ),
         "/admin/filters" => {
             let snapshot = shared.snapshot.load();
             let filters: Vec<_> = snapshot

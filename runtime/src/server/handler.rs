@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use http_body_util::Full;
@@ -10,8 +10,7 @@ use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use super::{HttpResponse, body, json_response};
-use crate::config::Mode;
-use crate::config::check_topic;
+use crate::config::{Mode, ServerConfig, check_topic};
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
 use crate::filter::{self, ChainOutcome};
@@ -39,7 +38,8 @@ pub(crate) async fn handle(
 
     let (route, result) = match snapshot.router.lookup(&method, &path) {
         Match::Found(route, params) => {
-            let result = produce(&shared, &route, params, req, client, &id).await;
+            let server = &snapshot.config.server;
+            let result = produce(&shared, server, &route, params, req, client, &id).await;
             (route.name.clone(), result)
         }
         Match::MethodNotAllowed(allowed) => (
@@ -97,6 +97,7 @@ type Failure = (RequestError, Option<Vec<Value>>);
 
 async fn produce(
     shared: &Shared,
+    server: &ServerConfig,
     route: &Route,
     params: Vec<(String, String)>,
     req: http::Request<Incoming>,
@@ -104,7 +105,7 @@ async fn produce(
     id: &str,
 ) -> Result<Answer, Failure> {
     let (parts, incoming) = req.into_parts();
-    let body = body::read(incoming, &parts.headers, shared.max_body_bytes)
+    let body = body::read(incoming, &parts.headers, server.max_body_bytes)
         .await
         .map_err(|e| (e, None))?;
     metrics::counter!(m::HTTP_BODY_BYTES, "route" => route.name.to_string())
@@ -130,7 +131,7 @@ async fn produce(
         &route.steps,
         info,
         vec![record],
-        shared.filter_timeout,
+        Duration::from_millis(server.filter_timeout_ms),
     )
     .await
     .map_err(|e| (e, None))?;

@@ -11,7 +11,7 @@ impl log::Host for FilterState {
         if message.len() > MAX_MESSAGE {
             let cut = message.floor_char_boundary(MAX_MESSAGE);
             message.truncate(cut);
-            message.push_str("…");
+            message.push('…');
         }
         let filter = self.filter_name();
         let (route, request_id) = (&*self.route, &*self.request_id);
