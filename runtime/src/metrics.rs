@@ -17,6 +17,47 @@ pub const HTTP_ERRORS: &str = "wafka_http_request_errors_total";
 pub const RECORDS_DELIVERED: &str = "wafka_kafka_records_delivered_total";
 /// Records Kafka did not take, by `topic` and `code`.
 pub const DELIVERY_ERRORS: &str = "wafka_kafka_delivery_errors_total";
+/// Time from queueing a record to the broker's acknowledgement, by `topic`.
+pub const DELIVERY_DURATION: &str = "wafka_kafka_delivery_duration_seconds";
+/// Records queued in the producer or in flight to the broker (sampled at scrape).
+pub const PRODUCER_IN_FLIGHT: &str = "wafka_kafka_producer_in_flight_records";
+/// Filter invocations, by `filter` and `outcome` (`ok`, `rejected`, `trapped`, `timed_out`,
+/// `invalid`).
+pub const FILTER_CALLS: &str = "wafka_filter_invocations_total";
+/// Time one filter took for one request (instantiation included), by `filter`.
+pub const FILTER_DURATION: &str = "wafka_filter_duration_seconds";
+
+/// Per-filter metric handles, registered once when the filter loads: the hot path only
+/// increments them.
+pub struct FilterMetrics {
+    /// `outcome="ok"`: forwarded records.
+    pub ok: metrics::Counter,
+    /// `outcome="rejected"`: answered the client itself.
+    pub rejected: metrics::Counter,
+    /// `outcome="trapped"`: trapped or failed to instantiate.
+    pub trapped: metrics::Counter,
+    /// `outcome="timed_out"`: stopped at its deadline.
+    pub timed_out: metrics::Counter,
+    /// `outcome="invalid"`: returned an unusable answer.
+    pub invalid: metrics::Counter,
+    /// Duration of each invocation.
+    pub duration: metrics::Histogram,
+}
+
+impl FilterMetrics {
+    /// Registers the handles for `filter`.
+    pub fn new(filter: &str) -> Self {
+        let calls = |outcome: &'static str| metrics::counter!(FILTER_CALLS, "filter" => filter.to_owned(), "outcome" => outcome);
+        FilterMetrics {
+            ok: calls("ok"),
+            rejected: calls("rejected"),
+            trapped: calls("trapped"),
+            timed_out: calls("timed_out"),
+            invalid: calls("invalid"),
+            duration: metrics::histogram!(FILTER_DURATION, "filter" => filter.to_owned()),
+        }
+    }
+}
 
 const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

@@ -47,6 +47,7 @@ pub(crate) async fn reload(shared: &Shared, path: &Path) {
     match build(shared, path).await {
         Ok((snapshot, restart_needed)) => {
             let filters = snapshot.filters.len();
+            prune_cache(&snapshot);
             let routes = snapshot.config.routes.len();
             shared.snapshot.store(snapshot.into());
             shared.reloads.update(|s| {
@@ -66,6 +67,19 @@ pub(crate) async fn reload(shared: &Shared, path: &Path) {
             tracing::error!("reload failed, the previous version keeps serving: {error}");
         }
     }
+}
+
+/// Cache entries kept for files no longer live (recent rollbacks stay fast).
+const SPARE_CACHE_ENTRIES: usize = 16;
+
+fn prune_cache(snapshot: &Snapshot) {
+    let live = snapshot
+        .filters
+        .values()
+        .map(|f| f.sha256.as_str())
+        .collect();
+    crate::filter::DiskCache::new(snapshot.config.filters.cache_dir())
+        .prune(&live, SPARE_CACHE_ENTRIES);
 }
 
 async fn build(shared: &Shared, path: &Path) -> Result<(Snapshot, Vec<String>), String> {

@@ -134,9 +134,27 @@ impl TestGateway {
 
     /// Shuts the gateway down gracefully.
     pub async fn shutdown(mut self) {
+        self.stop().await;
+    }
+
+    /// Shuts the gateway down gracefully, keeping the broker (tansu) running so what was
+    /// produced can still be read.
+    pub async fn stop(&mut self) {
         if let Some(gateway) = self.gateway.take() {
             gateway.shutdown().await;
         }
+    }
+
+    /// The tansu broker, when the test runs against one.
+    pub fn tansu(&self) -> Option<&Tansu> {
+        self._tansu.as_ref()
+    }
+
+    /// Scrapes and parses `/metrics`.
+    pub async fn metrics(&self) -> Vec<crate::prometheus::Sample> {
+        let res = self.admin("/metrics").await;
+        assert_eq!(res.status, 200);
+        crate::prometheus::parse(std::str::from_utf8(&res.body).expect("metrics are UTF-8"))
     }
 }
 

@@ -43,7 +43,7 @@ impl Response {
     }
 }
 
-/// Sends one request and reads the whole response.
+/// Sends one request and reads the whole response; panics if there is none.
 pub async fn request(
     addr: SocketAddr,
     method: &str,
@@ -51,12 +51,25 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Response {
+    try_request(addr, method, path, headers, body)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// Sends one request; `Err` when the connection fails or closes without an answer.
+pub async fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Result<Response, String> {
     let stream = TcpStream::connect(addr)
         .await
-        .expect("connect to the gateway");
+        .map_err(|e| format!("connect: {e}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .expect("HTTP handshake");
+        .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(conn);
     let mut builder = http::Request::builder()
         .method(method)
@@ -66,12 +79,19 @@ pub async fn request(
         builder = builder.header(*name, *value);
     }
     let req = builder.body(Full::new(body.into())).expect("valid request");
-    let res = sender.send_request(req).await.expect("send request");
+    let res = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("send: {e}"))?;
     let (parts, body) = res.into_parts();
-    let body = body.collect().await.expect("read response body").to_bytes();
-    Response {
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| format!("read body: {e}"))?
+        .to_bytes();
+    Ok(Response {
         status: parts.status.as_u16(),
         headers: parts.headers,
         body,
-    }
+    })
 }

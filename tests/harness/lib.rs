@@ -10,10 +10,11 @@ pub mod broker;
 pub mod gateway;
 pub mod http;
 pub mod kafka;
+pub mod prometheus;
 
 pub use broker::Broker;
 pub use gateway::TestGateway;
-pub use http::{Response, request};
+pub use http::{Response, request, try_request};
 
 /// Where `build.rs` put the compiled filter components (`json_enrich.wasm`, ...).
 pub const WASM_DIR: &str = env!("WAFKA_TEST_WASM_DIR");

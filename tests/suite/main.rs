@@ -4,8 +4,10 @@
 //! real Kafka-protocol broker (tansu).
 
 mod admin;
+mod cache;
 mod check;
 mod errors;
+mod operations;
 mod produce;
 mod reload;
 

@@ -40,7 +40,10 @@ async fn sync_through_both_filters(broker: Broker) {
     assert_eq!(value["client_ip"], "127.0.0.1");
     assert!(value["received_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(record.key, None);
-    assert!(record.headers.is_empty());
+    assert_eq!(
+        record.headers,
+        [("x-request-id".to_owned(), request_id.into_bytes())]
+    );
 
     // A second request gets the next offset of its partition: offsets are the broker's.
     let res = gw.post("/v1/events/mobile", r#"{"kind":"view"}"#).await;
@@ -87,6 +90,7 @@ async fn shape_fixture_sets_every_field(broker: Broker) {
         .send("POST", "/v1/shape", &headers, r#"[{"a":1},{"a":2}]"#)
         .await;
     assert_eq!(res.status, 200, "{}", res.json());
+    let request_id = res.header("x-request-id").unwrap().as_bytes().to_vec();
     let acks = res.json()["records"].as_array().unwrap().clone();
     assert_eq!(acks.len(), 2, "one record per array element");
     for (i, ack) in acks.iter().enumerate() {
@@ -95,7 +99,12 @@ async fn shape_fixture_sets_every_field(broker: Broker) {
         let record = read_at(&gw.bootstrap, "shaped", 2, ack["offset"].as_i64().unwrap());
         assert_eq!(record.json(), serde_json::json!({ "a": i + 1 }));
         assert_eq!(record.key.as_deref(), Some(&b"user-1"[..]));
-        assert_eq!(record.headers, vec![("trace".to_owned(), b"abc".to_vec())]);
+        let expected = [
+            ("trace", b"abc".to_vec()),
+            ("x-request-id", request_id.clone()),
+        ];
+        let expected: Vec<_> = expected.map(|(k, v)| (k.to_owned(), v)).into();
+        assert_eq!(record.headers, expected);
         assert_eq!(record.timestamp, Some(1_700_000_000_000));
     }
     gw.shutdown().await;

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use error::ConfigError;
 pub(crate) use validate::check_topic;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// HTTP listeners and request limits.
@@ -32,7 +32,7 @@ pub struct Config {
 }
 
 /// `[server]`
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address of the public HTTP listener. Default `127.0.0.1:8080`; port 0 picks a free port.
@@ -54,7 +54,7 @@ pub struct ServerConfig {
 }
 
 /// `[kafka]`
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// `"embedded"` (default) starts librdkafka's in-process mock cluster, which keeps nothing
@@ -72,7 +72,7 @@ pub struct KafkaConfig {
 }
 
 /// `[kafka.embedded]`
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddedConfig {
     /// Number of mock brokers. Default 1.
@@ -88,7 +88,7 @@ pub struct EmbeddedConfig {
 }
 
 /// A librdkafka property value: TOML strings, integers and booleans are all accepted.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum PropertyValue {
     /// `"5"`
@@ -110,7 +110,7 @@ impl std::fmt::Display for PropertyValue {
 }
 
 /// `[filters]`
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FiltersConfig {
     /// Directory of filter components: `NAME.wasm` there is the filter `NAME`. Watched: files
@@ -125,7 +125,7 @@ pub struct FiltersConfig {
 }
 
 /// `[[routes]]`
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// Route name: unique, used in logs, metrics and by filters.
@@ -146,7 +146,7 @@ pub struct RouteConfig {
 }
 
 /// When a produce route answers the client.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Answer 200 after the broker acknowledged every record, with their offsets.
@@ -157,7 +157,7 @@ pub enum Mode {
 }
 
 /// One filter in a route's chain.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterRef {
     /// Filter name: the file `NAME.wasm` in the filters directory.

@@ -55,6 +55,31 @@ impl DiskCache {
         }
     }
 
+    /// Deletes entries of files no longer live, keeping the `spare` most recently used ones
+    /// so a rollback to a recent version is still fast. Keeps the directory from growing with
+    /// every deploy.
+    pub fn prune(&self, live: &std::collections::HashSet<&str>, spare: usize) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut stale: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let path = e.path();
+                let name = path.file_name()?.to_str()?;
+                let sha = name.strip_suffix(".cwasm")?.split('-').next()?;
+                let used = e.metadata().and_then(|m| m.modified()).ok()?;
+                (!live.contains(sha)).then_some((used, path))
+            })
+            .collect();
+        stale.sort_by(|a, b| b.0.cmp(&a.0));
+        for (_, path) in stale.into_iter().skip(spare) {
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::debug!(path = %path.display(), error = %e, "cannot prune cache entry");
+            }
+        }
+    }
+
     /// Stores a compiled component. Failures only cost the next start a compilation.
     pub fn put(&self, engine: &Engine, wasm_sha256: &str, component: &Component) {
         let path = self.entry(engine, wasm_sha256);
@@ -74,4 +99,44 @@ fn write(dir: &Path, path: &Path, component: &Component) -> anyhow::Result<()> {
     std::fs::write(&tmp, &bytes)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    #[test]
+    fn prune_keeps_live_and_most_recent_entries() {
+        let dir = std::env::temp_dir().join(format!("wafka-prune-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = SystemTime::now();
+        for (i, sha) in ["live", "old", "older", "recent"].iter().enumerate() {
+            let path = dir.join(format!("{sha}-0123456789abcdef.cwasm"));
+            let file = std::fs::File::create(&path).unwrap();
+            let age = match *sha {
+                "recent" => 0,
+                "old" => 100,
+                "older" => 200,
+                _ => 300 + i as u64,
+            };
+            file.set_modified(now - Duration::from_secs(age)).unwrap();
+        }
+        DiskCache::new(&dir).prune(&HashSet::from(["live"]), 1);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            left,
+            [
+                "live-0123456789abcdef.cwasm",
+                "recent-0123456789abcdef.cwasm"
+            ]
+        );
+    }
 }

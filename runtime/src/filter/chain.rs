@@ -75,28 +75,44 @@ pub async fn run(
         .map_err(internal)?;
 
     for step in steps {
+        let metrics = &step.filter.metrics;
+        let started = Instant::now();
         store.data_mut().enter(step.clone(), timeout);
-        let failed = |e: wasmtime::Error, state: &FilterState| filter_error(&e, state, timeout);
-        let instance = match step.filter.pre.instantiate_async(&mut store).await {
-            Ok(instance) => instance,
-            Err(e) => return Err(failed(e, store.data())),
+        let outcome = match step.filter.pre.instantiate_async(&mut store).await {
+            Ok(instance) => {
+                let borrowed = Resource::<RequestRef>::new_borrow(req.rep());
+                instance
+                    .wafka_filter_produce()
+                    .call_on_request(&mut store, borrowed, &handles)
+                    .await
+            }
+            Err(e) => Err(e),
         };
-        let borrowed = Resource::<RequestRef>::new_borrow(req.rep());
-        let outcome = instance
-            .wafka_filter_produce()
-            .call_on_request(&mut store, borrowed, &handles)
-            .await;
+        metrics.duration.record(started.elapsed());
         match outcome {
-            Ok(Outcome::Forward(next)) => handles = next,
+            Ok(Outcome::Forward(next)) => {
+                metrics.ok.increment(1);
+                handles = next;
+            }
             Ok(Outcome::Respond(response)) => {
-                return to_http(response)
-                    .map(ChainOutcome::Respond)
-                    .map_err(|reason| RequestError::FilterInvalidOutput {
+                let response = to_http(response).map_err(|reason| {
+                    metrics.invalid.increment(1);
+                    RequestError::FilterInvalidOutput {
                         filter: step.filter.name.clone(),
                         reason,
-                    });
+                    }
+                })?;
+                metrics.rejected.increment(1);
+                return Ok(ChainOutcome::Respond(response));
             }
-            Err(e) => return Err(failed(e, store.data())),
+            Err(e) => {
+                let error = filter_error(&e, store.data(), timeout);
+                match error {
+                    RequestError::FilterTimeout { .. } => metrics.timed_out.increment(1),
+                    _ => metrics.trapped.increment(1),
+                }
+                return Err(error);
+            }
         }
     }
 

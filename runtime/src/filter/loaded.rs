@@ -12,6 +12,7 @@ use super::cache::DiskCache;
 use super::chain::{Step, describe_trap, new_store};
 use super::engine::FilterEngine;
 use super::state::FilterState;
+use crate::metrics::FilterMetrics;
 
 /// Why a filter file could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,7 @@ pub struct LoadedFilter {
     /// When it was compiled.
     pub loaded_at: SystemTime,
     pub(crate) pre: FilterPre<FilterState>,
+    pub(crate) metrics: FilterMetrics,
 }
 
 impl LoadedFilter {
@@ -108,6 +110,7 @@ impl LoadedFilter {
             sha256,
             loaded_at: SystemTime::now(),
             pre,
+            metrics: FilterMetrics::new(name),
         })
     }
 

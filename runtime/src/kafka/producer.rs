@@ -1,6 +1,6 @@
 //! The native producer: queue records, then await the broker's acknowledgements.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -10,6 +10,7 @@ use super::{classify, client_config};
 use crate::config::KafkaConfig;
 use crate::error::RequestError;
 use crate::exchange::Record;
+use crate::metrics as m;
 
 /// Where the broker stored a record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -27,6 +28,7 @@ pub struct Pending {
     topic: String,
     partition: Option<i32>,
     future: DeliveryFuture,
+    queued_at: Instant,
 }
 
 /// The gateway's Kafka producer (librdkafka through rdkafka).
@@ -70,6 +72,7 @@ impl Producer {
                 topic: record.topic.clone(),
                 partition: record.partition,
                 future,
+                queued_at: Instant::now(),
             }),
             Err((e, _)) => Err(classify(&e, &record.topic, record.partition)),
         }
@@ -84,12 +87,25 @@ impl Producer {
     pub fn in_flight(&self) -> i32 {
         self.inner.in_flight_count()
     }
+
+    /// Asks the cluster for its metadata: the readiness check. Blocks up to `timeout`.
+    pub fn check_reachable(&self, timeout: Duration) -> Result<usize, String> {
+        use rdkafka::producer::Producer as _;
+        self.inner
+            .client()
+            .fetch_metadata(None, timeout)
+            .map(|m| m.brokers().len())
+            .map_err(|e| e.to_string())
+    }
 }
 
 impl Pending {
     /// Waits for the broker's answer. librdkafka always answers within `message.timeout.ms`.
     pub async fn delivered(self) -> Result<Delivered, RequestError> {
-        match self.future.await {
+        let answer = self.future.await;
+        metrics::histogram!(m::DELIVERY_DURATION, "topic" => self.topic.clone())
+            .record(self.queued_at.elapsed());
+        match answer {
             Ok(Ok(d)) => Ok(Delivered {
                 topic: self.topic,
                 partition: d.partition,

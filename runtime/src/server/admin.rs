@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
@@ -29,8 +30,10 @@ pub(crate) async fn admin(
     }
     match path {
         "/healthz" => json_response(StatusCode::OK, &json!({ "status": "ok" })),
-        "/readyz" => json_response(StatusCode::OK, &json!({ "ready": true })),
+        "/readyz" => readyz(shared).await,
         "/metrics" => {
+            metrics::gauge!(crate::metrics::PRODUCER_IN_FLIGHT)
+                .set(f64::from(shared.producer.in_flight()));
             let mut response =
                 http::Response::new(Full::new(Bytes::from(shared.prometheus.render())));
             response.headers_mut().insert(
@@ -85,9 +88,68 @@ pub(crate) async fn admin(
                 .collect();
             json_response(StatusCode::OK, &json!({ "filters": filters }))
         }
+        "/admin/config" => json_response(StatusCode::OK, &masked(&shared.snapshot.load().config)),
         _ => RequestError::RouteNotFound {
             path: path.to_owned(),
         }
         .to_response(None),
     }
+}
+
+/// How long readiness waits for Kafka's metadata.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Ready when Kafka answers a metadata request; the body says what is not ready. (Filters are
+/// always loaded: a snapshot exists only once all of its filters are.)
+async fn readyz(shared: Arc<Shared>) -> HttpResponse {
+    let filters = shared.snapshot.load().filters.len();
+    let probe = shared.clone();
+    let kafka = tokio::task::spawn_blocking(move || probe.producer.check_reachable(READY_TIMEOUT))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    match kafka {
+        Ok(brokers) => json_response(
+            StatusCode::OK,
+            &json!({ "ready": true, "kafka": { "brokers": brokers }, "filters": filters }),
+        ),
+        Err(reason) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({
+                "ready": false,
+                "not_ready": { "kafka": format!("metadata request failed: {reason}") },
+                "filters": filters,
+            }),
+        ),
+    }
+}
+
+/// Names of settings whose values are never shown: passwords, secrets, tokens and keys,
+/// including inside filter configs.
+fn is_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "secret", "token", "key", "credential"]
+        .iter()
+        .any(|s| name.contains(s))
+}
+
+/// The effective config as JSON with secret values replaced by `"***"`.
+fn masked(config: &crate::config::Config) -> serde_json::Value {
+    fn mask(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if is_secret(k) && !v.is_object() {
+                        *v = json!("***");
+                    } else {
+                        mask(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(mask),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(config).unwrap_or_default();
+    mask(&mut value);
+    value
 }

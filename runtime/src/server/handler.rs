@@ -20,6 +20,9 @@ use crate::metrics as m;
 use crate::router::Match;
 use crate::snapshot::Route;
 
+/// Header carrying the request id, on the response and on every record.
+pub(crate) const REQUEST_ID: &str = "x-request-id";
+
 /// Route label for requests no route matched.
 const UNMATCHED: &str = "unmatched";
 
@@ -66,7 +69,7 @@ pub(crate) async fn handle(
         }
     };
     if let Ok(v) = http::HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", v);
+        response.headers_mut().insert(REQUEST_ID, v);
     }
 
     let elapsed = started.elapsed();
@@ -144,7 +147,11 @@ async fn produce(
         }
         ChainOutcome::Forward(records) => records,
     };
-    for r in &records {
+    let id_header = bytes::Bytes::copy_from_slice(id.as_bytes());
+    let mut records = records;
+    for r in &mut records {
+        // Traceable from the HTTP answer to the Kafka record.
+        r.headers.push((REQUEST_ID.to_owned(), id_header.clone()));
         if let Err(reason) = check_topic(&r.topic) {
             let filter = route.steps.last().map_or("", |s| s.filter.name.as_str());
             return Err((
