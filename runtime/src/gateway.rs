@@ -29,7 +29,8 @@ pub(crate) struct Shared {
     pub embedded: Option<EmbeddedCluster>,
     pub ids: RequestIds,
     pub kafka: KafkaInfo,
-    pub prometheus: PrometheusHandle,
+    /// `None` when metrics are off.
+    pub prometheus: Option<PrometheusHandle>,
     pub reloads: Reloads,
 }
 
@@ -96,7 +97,7 @@ impl Gateway {
     /// Starts everything `config` describes and returns once both listeners accept. The config
     /// is fixed: nothing is watched.
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
-        let prometheus = crate::metrics::install();
+        let prometheus = config.server.metrics.then(crate::metrics::install);
 
         let embedded = if config.kafka.is_embedded() {
             let cluster = EmbeddedCluster::start(config.kafka.embedded.brokers)

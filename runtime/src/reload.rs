@@ -127,6 +127,7 @@ fn keep_restart_only(new: &mut Config, live: &Config) -> Vec<String> {
     keep!(server.listen);
     keep!(server.admin_listen);
     keep!(server.shutdown_grace_ms);
+    keep!(server.metrics);
     keep!(kafka);
     keep!(filters);
     changed

@@ -26,6 +26,10 @@ async fn metrics_count_known_traffic_with_bounded_labels() {
                 "sasl.password".into(),
                 wafka::config::PropertyValue::String("hunter2".into()),
             );
+            c.kafka.producer.insert(
+                "statistics.interval.ms".into(),
+                wafka::config::PropertyValue::Integer(100),
+            );
         })
         .start()
         .await;
@@ -89,6 +93,22 @@ async fn metrics_count_known_traffic_with_bounded_labels() {
                 sample.name
             );
         }
+    }
+
+    // librdkafka's statistics arrive every 100 ms here.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let samples = gw.metrics().await;
+        let rtt = samples
+            .iter()
+            .find(|s| s.name == "wafka_librdkafka_broker_rtt_seconds" && s.labels["stat"] == "avg");
+        if let Some(rtt) = rtt {
+            assert!(rtt.value >= 0.0 && rtt.value < 10.0, "{rtt:?}");
+            assert!(samples.iter().any(|s| s.name == "wafka_librdkafka_queue_messages"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no librdkafka statistics");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
     let config = gw.admin("/admin/config").await.json();
@@ -168,4 +188,39 @@ async fn shutdown_delivers_every_accepted_record() {
         accepted,
         "every 2xx record is in Kafka, once"
     );
+}
+
+/// The dashboard and the operations guide only name metrics the gateway defines, and the guide
+/// names every one it defines.
+#[test]
+fn dashboard_and_guide_name_real_metrics() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let names = |text: &str| -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for (i, _) in text.match_indices("wafka_") {
+            let name: String = text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .fold(name.clone(), |n, s| n.strip_suffix(s).map_or(n.clone(), str::to_owned));
+            if base.ends_with("_total") || base.ends_with("_seconds") || base.ends_with("_bytes")
+                || base.ends_with("_records") || base.ends_with("_messages")
+            {
+                out.insert(base);
+            }
+        }
+        out
+    };
+    let mut defined = std::collections::BTreeSet::new();
+    for file in ["metrics.rs", "reload.rs", "kafka/stats.rs"] {
+        defined.extend(names(&read(&format!("runtime/src/{file}"))));
+    }
+    let guide = names(&read("docs/operations.md"));
+    let dashboard = names(&read("examples/grafana-dashboard.json"));
+    assert!(defined.len() >= 15, "{defined:?}");
+    assert_eq!(guide, defined, "docs/operations.md and the code disagree");
+    assert!(dashboard.is_subset(&defined), "unknown: {:?}", dashboard.difference(&defined));
 }

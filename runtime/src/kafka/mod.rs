@@ -5,8 +5,10 @@ mod embedded;
 mod errors;
 mod producer;
 mod properties;
+mod stats;
 
 pub use embedded::EmbeddedCluster;
 pub use errors::classify;
 pub use producer::{Delivered, Pending, Producer};
 pub use properties::{client_config, validate_properties};
+pub use stats::StatsContext;

@@ -6,7 +6,7 @@ use rdkafka::error::KafkaResult;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 
-use super::{classify, client_config};
+use super::{StatsContext, classify, client_config};
 use crate::config::KafkaConfig;
 use crate::error::RequestError;
 use crate::exchange::Record;
@@ -33,13 +33,13 @@ pub struct Pending {
 
 /// The gateway's Kafka producer (librdkafka through rdkafka).
 pub struct Producer {
-    inner: FutureProducer,
+    inner: FutureProducer<StatsContext>,
 }
 
 impl Producer {
     /// Creates the producer; it connects in the background.
     pub fn new(kafka: &KafkaConfig, bootstrap: &str) -> KafkaResult<Self> {
-        let inner = client_config(kafka, bootstrap).create()?;
+        let inner = client_config(kafka, bootstrap).create_with_context(StatsContext)?;
         Ok(Producer { inner })
     }
 

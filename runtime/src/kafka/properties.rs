@@ -11,6 +11,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     // librdkafka's 300 s default is longer than any HTTP client waits.
     ("message.timeout.ms", "30000"),
     ("linger.ms", "5"),
+    // Feeds the wafka_librdkafka_* metrics.
+    ("statistics.interval.ms", "5000"),
     ("client.id", "wafka"),
 ];
 

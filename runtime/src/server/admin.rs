@@ -32,10 +32,15 @@ pub(crate) async fn admin(
         "/healthz" => json_response(StatusCode::OK, &json!({ "status": "ok" })),
         "/readyz" => readyz(shared).await,
         "/metrics" => {
+            let Some(prometheus) = &shared.prometheus else {
+                return RequestError::RouteNotFound {
+                    path: "/metrics (metrics are off: server.metrics = false)".into(),
+                }
+                .to_response(None);
+            };
             metrics::gauge!(crate::metrics::PRODUCER_IN_FLIGHT)
                 .set(f64::from(shared.producer.in_flight()));
-            let mut response =
-                http::Response::new(Full::new(Bytes::from(shared.prometheus.render())));
+            let mut response = http::Response::new(Full::new(Bytes::from(prometheus.render())));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain; version=0.0.4"),
