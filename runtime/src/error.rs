@@ -51,6 +51,18 @@ pub enum RequestError {
         /// The limit.
         limit: u64,
     },
+    /// The request URI is over `server.max_uri_bytes`.
+    #[error("request URI is longer than the limit of {limit} bytes")]
+    UriTooLong {
+        /// The limit.
+        limit: usize,
+    },
+    /// The client did not send the whole request within `server.request_timeout_ms`.
+    #[error("the request body did not arrive within {timeout_ms} ms")]
+    RequestTimeout {
+        /// The limit.
+        timeout_ms: u64,
+    },
     /// The request could not be read or understood.
     #[error("{0}")]
     BadRequest(String),
@@ -78,6 +90,17 @@ pub enum RequestError {
         /// What was wrong.
         reason: String,
     },
+    /// A filter tried to create more records or record data than the limits allow.
+    #[error("filter {filter} produced too much: {reason}")]
+    FilterOutputTooLarge {
+        /// Filter name.
+        filter: String,
+        /// Which limit.
+        reason: String,
+    },
+    /// Every filter instance slot is busy: back off and retry.
+    #[error("the gateway is at its limit of concurrent filter instances")]
+    Overloaded,
     /// The producer's queue is full: back off and retry.
     #[error("the gateway's producer queue is full")]
     QueueFull,
@@ -119,10 +142,14 @@ impl RequestError {
             RequestError::RouteNotFound { .. } => "route_not_found",
             RequestError::MethodNotAllowed { .. } => "method_not_allowed",
             RequestError::BodyTooLarge { .. } => "body_too_large",
+            RequestError::UriTooLong { .. } => "uri_too_long",
+            RequestError::RequestTimeout { .. } => "request_timeout",
             RequestError::BadRequest(_) => "bad_request",
             RequestError::FilterFailed { .. } => "filter_failed",
             RequestError::FilterTimeout { .. } => "filter_timeout",
             RequestError::FilterInvalidOutput { .. } => "filter_invalid_output",
+            RequestError::FilterOutputTooLarge { .. } => "filter_output_too_large",
+            RequestError::Overloaded => "overloaded",
             RequestError::QueueFull => "queue_full",
             RequestError::KafkaUnavailable(_) => "kafka_unavailable",
             RequestError::KafkaTimeout(_) => "kafka_timeout",
@@ -140,10 +167,13 @@ impl RequestError {
             RequestError::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             RequestError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             RequestError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            RequestError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             RequestError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            RequestError::FilterFailed { .. } | RequestError::FilterInvalidOutput { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            RequestError::FilterFailed { .. }
+            | RequestError::FilterInvalidOutput { .. }
+            | RequestError::FilterOutputTooLarge { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            RequestError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::FilterTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             RequestError::QueueFull
             | RequestError::KafkaUnavailable(_)
@@ -163,10 +193,14 @@ impl RequestError {
             RequestError::RouteNotFound { .. }
             | RequestError::MethodNotAllowed { .. }
             | RequestError::BodyTooLarge { .. }
+            | RequestError::UriTooLong { .. }
+            | RequestError::RequestTimeout { .. }
             | RequestError::BadRequest(_) => Blame::Client,
             RequestError::FilterFailed { .. }
             | RequestError::FilterTimeout { .. }
-            | RequestError::FilterInvalidOutput { .. } => Blame::Filter,
+            | RequestError::FilterInvalidOutput { .. }
+            | RequestError::FilterOutputTooLarge { .. } => Blame::Filter,
+            RequestError::Overloaded => Blame::Internal,
             RequestError::QueueFull
             | RequestError::KafkaUnavailable(_)
             | RequestError::KafkaTimeout(_)

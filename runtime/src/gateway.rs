@@ -24,6 +24,8 @@ use crate::snapshot::{Reuse, Snapshot, SnapshotError};
 pub(crate) struct Shared {
     pub snapshot: ArcSwap<Snapshot>,
     pub engine: Arc<FilterEngine>,
+    /// One permit per filter instance the pooling allocator can hold.
+    pub filter_slots: Arc<tokio::sync::Semaphore>,
     pub producer: Producer,
     /// The embedded cluster, if any; after `producer` so it is dropped after it.
     pub embedded: Option<EmbeddedCluster>,
@@ -129,7 +131,7 @@ impl Gateway {
         let filter_timeout = Duration::from_millis(config.server.filter_timeout_ms);
         let cache = DiskCache::new(config.filters.cache_dir());
         let (listen, admin_listen) = (config.server.listen, config.server.admin_listen);
-        let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+        let conn_limits = server::ConnLimits::from_config(&config.server);
         let reuse = Reuse {
             previous: None,
             cache: Some(&cache),
@@ -144,6 +146,7 @@ impl Gateway {
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             engine,
+            filter_slots: Arc::new(tokio::sync::Semaphore::new(crate::filter::MAX_INSTANCES)),
             producer,
             embedded,
             ids: RequestIds::new(),
@@ -165,8 +168,8 @@ impl Gateway {
             move |req, peer| server::admin(shared.clone(), req, peer)
         };
         let tasks = vec![
-            tokio::spawn(server::serve(public, handler, stopped.clone(), grace)),
-            tokio::spawn(server::serve(admin, admin_handler, stopped, grace)),
+            tokio::spawn(server::serve(public, handler, stopped.clone(), conn_limits)),
+            tokio::spawn(server::serve(admin, admin_handler, stopped, conn_limits)),
         ];
         tracing::info!(%addr, %admin_addr, bootstrap_servers = %shared.kafka.bootstrap, "wafka is serving");
         Ok(Gateway {

@@ -128,6 +128,11 @@ fn keep_restart_only(new: &mut Config, live: &Config) -> Vec<String> {
     keep!(server.admin_listen);
     keep!(server.shutdown_grace_ms);
     keep!(server.metrics);
+    keep!(server.request_header_timeout_ms);
+    keep!(server.max_headers);
+    keep!(server.max_header_bytes);
+    keep!(server.max_connections);
+    keep!(server.max_h2_streams);
     keep!(kafka);
     keep!(filters);
     changed

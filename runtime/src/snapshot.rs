@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, Mode};
-use crate::filter::{DiskCache, FilterEngine, LoadError, LoadedFilter, Step, sha256_hex};
+use crate::filter::{DiskCache, FilterEngine, Limits, LoadError, LoadedFilter, Step, sha256_hex};
 use crate::router::{Methods, PathPattern, Router};
 
 /// A route ready to serve.
@@ -24,6 +24,8 @@ pub struct Route {
     pub mode: Mode,
     /// The filter chain with this route's configs.
     pub steps: Vec<Arc<Step>>,
+    /// What the chain may do per request.
+    pub limits: Limits,
 }
 
 impl Methods for Route {
@@ -103,6 +105,9 @@ impl Snapshot {
                 }));
             }
             let pattern = PathPattern::parse(&route.path).expect("validated with the config");
+            let timeout_ms = route
+                .filter_timeout_ms
+                .unwrap_or(config.server.filter_timeout_ms);
             let served = Route {
                 name: route.name.as_str().into(),
                 path: route.path.clone(),
@@ -110,6 +115,11 @@ impl Snapshot {
                 topic: route.topic.clone(),
                 mode: route.mode,
                 steps,
+                limits: Limits {
+                    timeout: Duration::from_millis(timeout_ms),
+                    max_records: config.server.max_records,
+                    max_output_bytes: config.server.max_output_bytes,
+                },
             };
             routes.push((pattern, Arc::new(served)));
         }

@@ -42,7 +42,11 @@ fn copies(c: &mut Criterion) {
             config_json: format!(r#"{{"read":"{read}"}}"#).into(),
         })]
     };
-    let timeout = Duration::from_secs(5);
+    let limits = filter::Limits {
+        timeout: Duration::from_secs(5),
+        max_records: 10,
+        max_output_bytes: 64 << 20,
+    };
 
     let mut group = c.benchmark_group("filter_copies");
     for size in [1024usize, 64 * 1024, 1024 * 1024] {
@@ -59,7 +63,7 @@ fn copies(c: &mut Criterion) {
                         &steps,
                         request(body.clone()),
                         vec![record],
-                        timeout,
+                        limits,
                     )
                     .await
                     .unwrap();

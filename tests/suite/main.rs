@@ -10,6 +10,7 @@ mod errors;
 mod operations;
 mod produce;
 mod reload;
+mod security;
 
 /// Runs each listed scenario `fn(Broker)` once per broker, as `embedded::NAME` and
 /// `tansu::NAME`.

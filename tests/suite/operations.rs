@@ -104,10 +104,17 @@ async fn metrics_count_known_traffic_with_bounded_labels() {
             .find(|s| s.name == "wafka_librdkafka_broker_rtt_seconds" && s.labels["stat"] == "avg");
         if let Some(rtt) = rtt {
             assert!(rtt.value >= 0.0 && rtt.value < 10.0, "{rtt:?}");
-            assert!(samples.iter().any(|s| s.name == "wafka_librdkafka_queue_messages"));
+            assert!(
+                samples
+                    .iter()
+                    .any(|s| s.name == "wafka_librdkafka_queue_messages")
+            );
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no librdkafka statistics");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no librdkafka statistics"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
@@ -205,9 +212,14 @@ fn dashboard_and_guide_name_real_metrics() {
                 .collect();
             let base = ["_bucket", "_count", "_sum"]
                 .iter()
-                .fold(name.clone(), |n, s| n.strip_suffix(s).map_or(n.clone(), str::to_owned));
-            if base.ends_with("_total") || base.ends_with("_seconds") || base.ends_with("_bytes")
-                || base.ends_with("_records") || base.ends_with("_messages")
+                .fold(name.clone(), |n, s| {
+                    n.strip_suffix(s).map_or(n.clone(), str::to_owned)
+                });
+            if base.ends_with("_total")
+                || base.ends_with("_seconds")
+                || base.ends_with("_bytes")
+                || base.ends_with("_records")
+                || base.ends_with("_messages")
             {
                 out.insert(base);
             }
@@ -222,5 +234,9 @@ fn dashboard_and_guide_name_real_metrics() {
     let dashboard = names(&read("examples/grafana-dashboard.json"));
     assert!(defined.len() >= 15, "{defined:?}");
     assert_eq!(guide, defined, "docs/operations.md and the code disagree");
-    assert!(dashboard.is_subset(&defined), "unknown: {:?}", dashboard.difference(&defined));
+    assert!(
+        dashboard.is_subset(&defined),
+        "unknown: {:?}",
+        dashboard.difference(&defined)
+    );
 }

@@ -45,12 +45,43 @@ pub struct ServerConfig {
     #[serde(default = "defaults::max_body_bytes")]
     pub max_body_bytes: u64,
     /// Longest a filter may run for one request, in milliseconds, before it is stopped and the
-    /// request answered 504. Default 100.
+    /// request answered 504. Default 50; a route may set its own.
     #[serde(default = "defaults::filter_timeout_ms")]
     pub filter_timeout_ms: u64,
+    /// Most records one request may become. Default 10000; past it the filter is stopped and
+    /// the request answered 500 `filter_output_too_large`.
+    #[serde(default = "defaults::max_records")]
+    pub max_records: usize,
+    /// Most bytes (keys, values, headers) of records filters may create for one request.
+    /// Default 16777216 (16 MiB); past it, 500 `filter_output_too_large`.
+    #[serde(default = "defaults::max_output_bytes")]
+    pub max_output_bytes: usize,
     /// How long shutdown waits for in-flight requests, in milliseconds. Default 10000.
     #[serde(default = "defaults::shutdown_grace_ms")]
     pub shutdown_grace_ms: u64,
+    /// Time a client has to send its request headers, in milliseconds; then the connection is
+    /// closed. Default 10000.
+    #[serde(default = "defaults::request_header_timeout_ms")]
+    pub request_header_timeout_ms: u64,
+    /// Time a client has to send its whole request body, in milliseconds; then it is answered
+    /// 408. Default 30000.
+    #[serde(default = "defaults::request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// Most request headers. Default 100; more gets 431.
+    #[serde(default = "defaults::max_headers")]
+    pub max_headers: usize,
+    /// Most bytes of request line and headers. Default 65536.
+    #[serde(default = "defaults::max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// Longest request URI in bytes. Default 8192; longer gets 414.
+    #[serde(default = "defaults::max_uri_bytes")]
+    pub max_uri_bytes: usize,
+    /// Most open client connections; further ones wait in the listen backlog. Default 10000.
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: usize,
+    /// Most concurrent HTTP/2 streams per connection. Default 256.
+    #[serde(default = "defaults::max_h2_streams")]
+    pub max_h2_streams: u32,
     /// Record metrics and serve them at `/metrics`. Default true; false saves their (small)
     /// cost on the request path. Takes effect at start.
     #[serde(default = "defaults::metrics")]
@@ -147,6 +178,9 @@ pub struct RouteConfig {
     /// Filters run in order for each request.
     #[serde(default)]
     pub filters: Vec<FilterRef>,
+    /// This route's filter deadline in milliseconds. Default: `server.filter_timeout_ms`.
+    #[serde(default)]
+    pub filter_timeout_ms: Option<u64>,
 }
 
 /// When a produce route answers the client.
@@ -178,8 +212,17 @@ impl Default for ServerConfig {
             admin_listen: defaults::admin_listen(),
             max_body_bytes: defaults::max_body_bytes(),
             filter_timeout_ms: defaults::filter_timeout_ms(),
+            max_records: defaults::max_records(),
+            max_output_bytes: defaults::max_output_bytes(),
             shutdown_grace_ms: defaults::shutdown_grace_ms(),
             metrics: defaults::metrics(),
+            request_header_timeout_ms: defaults::request_header_timeout_ms(),
+            request_timeout_ms: defaults::request_timeout_ms(),
+            max_headers: defaults::max_headers(),
+            max_header_bytes: defaults::max_header_bytes(),
+            max_uri_bytes: defaults::max_uri_bytes(),
+            max_connections: defaults::max_connections(),
+            max_h2_streams: defaults::max_h2_streams(),
         }
     }
 }
@@ -279,13 +322,40 @@ mod defaults {
         1024 * 1024
     }
     pub fn filter_timeout_ms() -> u64 {
-        100
+        50
+    }
+    pub fn max_records() -> usize {
+        10_000
+    }
+    pub fn max_output_bytes() -> usize {
+        16 << 20
     }
     pub fn shutdown_grace_ms() -> u64 {
         10_000
     }
     pub fn metrics() -> bool {
         true
+    }
+    pub fn request_header_timeout_ms() -> u64 {
+        10_000
+    }
+    pub fn request_timeout_ms() -> u64 {
+        30_000
+    }
+    pub fn max_headers() -> usize {
+        100
+    }
+    pub fn max_header_bytes() -> usize {
+        64 << 10
+    }
+    pub fn max_uri_bytes() -> usize {
+        8 << 10
+    }
+    pub fn max_connections() -> usize {
+        10_000
+    }
+    pub fn max_h2_streams() -> u32 {
+        256
     }
     pub fn brokers() -> String {
         "embedded".to_owned()

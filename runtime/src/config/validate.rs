@@ -18,6 +18,27 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     if server.filter_timeout_ms == 0 {
         return fail("server.filter_timeout_ms", "must be at least 1");
     }
+    for (field, value) in [
+        (
+            "request_header_timeout_ms",
+            server.request_header_timeout_ms,
+        ),
+        ("request_timeout_ms", server.request_timeout_ms),
+        ("max_headers", server.max_headers as u64),
+        ("max_uri_bytes", server.max_uri_bytes as u64),
+        ("max_connections", server.max_connections as u64),
+        ("max_h2_streams", u64::from(server.max_h2_streams)),
+    ] {
+        if value == 0 {
+            return fail(format!("server.{field}"), "must be at least 1");
+        }
+    }
+    if server.max_header_bytes < 8192 {
+        return fail("server.max_header_bytes", "must be at least 8192");
+    }
+    if server.max_records == 0 {
+        return fail("server.max_records", "must be at least 1");
+    }
 
     let kafka = &config.kafka;
     if kafka.brokers.trim().is_empty() {
@@ -84,6 +105,9 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         patterns.push((pattern, route.methods.clone(), i));
         if let Err(reason) = check_topic(&route.topic) {
             return fail(at("topic"), reason);
+        }
+        if route.filter_timeout_ms == Some(0) {
+            return fail(at("filter_timeout_ms"), "must be at least 1");
         }
         for (k, filter) in route.filters.iter().enumerate() {
             if !valid_name(&filter.name) {

@@ -72,7 +72,7 @@ impl DiskCache {
                 (!live.contains(sha)).then_some((used, path))
             })
             .collect();
-        stale.sort_by(|a, b| b.0.cmp(&a.0));
+        stale.sort_by_key(|(used, _)| std::cmp::Reverse(*used));
         for (_, path) in stale.into_iter().skip(spare) {
             if let Err(e) = std::fs::remove_file(&path) {
                 tracing::debug!(path = %path.display(), error = %e, "cannot prune cache entry");

@@ -13,7 +13,7 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use super::bindings::{Outcome, Response};
 use super::host::RequestRef;
 use super::loaded::LoadedFilter;
-use super::state::FilterState;
+use super::state::{Budget, FilterState, OutputLimit};
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
 
@@ -23,6 +23,17 @@ pub struct Step {
     pub filter: Arc<LoadedFilter>,
     /// The route's config for it, as JSON.
     pub config_json: Arc<str>,
+}
+
+/// What one request's filters may do.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall time each filter gets.
+    pub timeout: Duration,
+    /// Most records the request may become.
+    pub max_records: usize,
+    /// Most bytes of record data filters may create.
+    pub max_output_bytes: usize,
 }
 
 /// How a chain ended.
@@ -52,18 +63,20 @@ pub(crate) fn new_store(
     store
 }
 
-/// Runs `steps` in order over `records`. Each filter gets `timeout` of wall time.
+/// Runs `steps` in order over `records`, within `limits`.
 pub async fn run(
     engine: &Engine,
     steps: &[Arc<Step>],
     request: Arc<RequestInfo>,
     records: Vec<Record>,
-    timeout: Duration,
+    limits: Limits,
 ) -> Result<ChainOutcome, RequestError> {
     if steps.is_empty() {
         return Ok(ChainOutcome::Forward(records));
     }
+    let timeout = limits.timeout;
     let mut store = new_store(engine, request.id.as_str().into(), request.route.clone());
+    store.data_mut().budget = Budget::new(records.len(), limits);
     let internal =
         |e: wasmtime::component::ResourceTableError| RequestError::Internal(e.to_string());
     let table = &mut store.data_mut().table;
@@ -128,6 +141,12 @@ pub async fn run(
 /// A trap or instantiation failure as the client-facing error.
 fn filter_error(e: &wasmtime::Error, state: &FilterState, timeout: Duration) -> RequestError {
     let filter = state.filter_name().to_owned();
+    if let Some(limit) = e.downcast_ref::<OutputLimit>() {
+        return RequestError::FilterOutputTooLarge {
+            filter,
+            reason: limit.to_string(),
+        };
+    }
     if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return RequestError::FilterTimeout {
             filter,

@@ -17,8 +17,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// Largest linear memory one filter instance may grow to.
 pub const MAX_MEMORY_BYTES: usize = 64 << 20;
 
-/// Instances that may exist at once across all requests; beyond this instantiation fails.
-const MAX_INSTANCES: u32 = 1000;
+/// Filter instances that may exist at once across all requests (the pooling allocator's
+/// slots); requests wait for free slots rather than fail to instantiate.
+pub const MAX_INSTANCES: usize = 1000;
 
 /// Compiles filters and holds the linker that gives them their imports.
 pub struct FilterEngine {
@@ -31,12 +32,13 @@ impl FilterEngine {
     /// Builds the engine (pooling allocator, epoch interruption) and starts the epoch ticker.
     pub fn new() -> wasmtime::Result<Self> {
         let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(MAX_INSTANCES)
+        let slots = MAX_INSTANCES as u32;
+        pool.total_component_instances(slots)
             // A Rust component is a few core modules (program, WASI adapter, shims).
-            .total_core_instances(MAX_INSTANCES * 8)
-            .total_memories(MAX_INSTANCES * 2)
-            .total_tables(MAX_INSTANCES * 4)
-            .total_stacks(MAX_INSTANCES)
+            .total_core_instances(slots * 8)
+            .total_memories(slots * 2)
+            .total_tables(slots * 4)
+            .total_stacks(slots)
             .max_memory_size(MAX_MEMORY_BYTES)
             .max_core_instances_per_component(16)
             .max_memories_per_component(4)

@@ -10,6 +10,6 @@ mod loaded;
 mod state;
 
 pub use cache::DiskCache;
-pub use chain::{ChainOutcome, Step, run};
-pub use engine::FilterEngine;
+pub use chain::{ChainOutcome, Limits, Step, run};
+pub use engine::{FilterEngine, MAX_INSTANCES};
 pub use loaded::{LoadError, LoadedFilter, sha256_hex};

@@ -25,6 +25,46 @@ pub struct FilterState {
     pub(crate) route: Arc<str>,
     /// When the running filter must be stopped.
     pub(crate) deadline: Instant,
+    /// What filters may still create for this request.
+    pub(crate) budget: Budget,
+}
+
+/// Records and bytes filters may still create for one request: a filter cannot make the host
+/// hold unbounded data (a million records, a huge value) on its behalf.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    records: usize,
+    bytes: usize,
+}
+
+/// The trap raised when a filter exceeds its budget.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct OutputLimit(String);
+
+impl Budget {
+    pub(crate) fn new(existing: usize, limits: super::chain::Limits) -> Self {
+        Budget {
+            records: limits.max_records.saturating_sub(existing),
+            bytes: limits.max_output_bytes,
+        }
+    }
+
+    /// Takes one more record of `bytes`, or fails the filter.
+    pub(crate) fn record(&mut self, bytes: usize) -> wasmtime::Result<()> {
+        self.records = self.records.checked_sub(1).ok_or_else(|| {
+            OutputLimit("created more records than server.max_records allows".into())
+        })?;
+        self.bytes(bytes)
+    }
+
+    /// Takes `bytes` more of record data, or fails the filter.
+    pub(crate) fn bytes(&mut self, bytes: usize) -> wasmtime::Result<()> {
+        self.bytes = self.bytes.checked_sub(bytes).ok_or_else(|| {
+            OutputLimit("wrote more record data than server.max_output_bytes allows".into())
+        })?;
+        Ok(())
+    }
 }
 
 impl FilterState {
@@ -40,6 +80,10 @@ impl FilterState {
             request_id,
             route,
             deadline: Instant::now(),
+            budget: Budget {
+                records: 0,
+                bytes: 0,
+            },
         }
     }
 

@@ -23,6 +23,9 @@ use crate::snapshot::Route;
 /// Header carrying the request id, on the response and on every record.
 pub(crate) const REQUEST_ID: &str = "x-request-id";
 
+/// How long a request waits for free filter instance slots before answering 503.
+const SLOT_WAIT: Duration = Duration::from_secs(1);
+
 /// Route label for requests no route matched.
 const UNMATCHED: &str = "unmatched";
 
@@ -38,22 +41,29 @@ pub(crate) async fn handle(
     let snapshot = shared.snapshot.load_full();
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
+    let max_uri = snapshot.config.server.max_uri_bytes;
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
 
-    let (route, result) = match snapshot.router.lookup(&method, &path) {
-        Match::Found(route, params) => {
+    let lookup = (uri_len <= max_uri).then(|| snapshot.router.lookup(&method, &path));
+    let (route, result) = match lookup {
+        None => (
+            UNMATCHED.into(),
+            Err((RequestError::UriTooLong { limit: max_uri }, None)),
+        ),
+        Some(Match::Found(route, params)) => {
             let server = &snapshot.config.server;
             let result = produce(&shared, server, &route, params, req, client, &id).await;
             (route.name.clone(), result)
         }
-        Match::MethodNotAllowed(allowed) => (
+        Some(Match::MethodNotAllowed(allowed)) => (
             UNMATCHED.into(),
             Err((RequestError::MethodNotAllowed { method, allowed }, None)),
         ),
-        Match::Malformed(reason) => (
+        Some(Match::Malformed(reason)) => (
             UNMATCHED.into(),
             Err((RequestError::BadRequest(reason), None)),
         ),
-        Match::NotFound => (
+        Some(Match::NotFound) => (
             UNMATCHED.into(),
             Err((RequestError::RouteNotFound { path }, None)),
         ),
@@ -108,9 +118,12 @@ async fn produce(
     id: &str,
 ) -> Result<Answer, Failure> {
     let (parts, incoming) = req.into_parts();
-    let body = body::read(incoming, &parts.headers, server.max_body_bytes)
-        .await
-        .map_err(|e| (e, None))?;
+    let timeout_ms = server.request_timeout_ms;
+    let read = body::read(incoming, &parts.headers, server.max_body_bytes);
+    let body = match tokio::time::timeout(Duration::from_millis(timeout_ms), read).await {
+        Ok(body) => body.map_err(|e| (e, None))?,
+        Err(_) => return Err((RequestError::RequestTimeout { timeout_ms }, None)),
+    };
     metrics::counter!(m::HTTP_BODY_BYTES, "route" => route.name.to_string())
         .increment(body.len() as u64);
 
@@ -129,12 +142,23 @@ async fn produce(
         body,
     });
 
+    // One instance slot per filter in the chain, all at once (so no chain waits holding some).
+    let _slots = if route.steps.is_empty() {
+        None
+    } else {
+        let wanted = u32::try_from(route.steps.len()).unwrap_or(u32::MAX);
+        let acquire = shared.filter_slots.clone().acquire_many_owned(wanted);
+        match tokio::time::timeout(SLOT_WAIT, acquire).await {
+            Ok(Ok(permit)) => Some(permit),
+            _ => return Err((RequestError::Overloaded, None)),
+        }
+    };
     let outcome = filter::run(
         shared.engine.engine(),
         &route.steps,
         info,
         vec![record],
-        Duration::from_millis(server.filter_timeout_ms),
+        route.limits,
     )
     .await
     .map_err(|e| (e, None))?;

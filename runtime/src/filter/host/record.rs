@@ -7,6 +7,13 @@ use crate::filter::state::FilterState;
 
 impl types::Host for FilterState {}
 
+/// Bytes a record holds: what it will cost to produce.
+fn size(record: &Record) -> usize {
+    let data = |b: &Option<Bytes>| b.as_ref().map_or(0, Bytes::len);
+    let headers: usize = record.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    record.topic.len() + data(&record.key) + data(&record.value) + headers
+}
+
 impl FilterState {
     fn record(&mut self, handle: &Resource<Record>) -> wasmtime::Result<&mut Record> {
         Ok(self.table.get_mut(handle)?)
@@ -15,12 +22,14 @@ impl FilterState {
 
 impl HostRecord for FilterState {
     fn new(&mut self, topic: String) -> wasmtime::Result<Resource<Record>> {
+        self.budget.record(topic.len())?;
         Ok(self.table.push(Record::new(topic))?)
     }
 
     fn duplicate(&mut self, this: Resource<Record>) -> wasmtime::Result<Resource<Record>> {
-        // Bytes clones share the buffers: no copy of the value.
+        // Bytes clones share the buffers: no copy of the value, but the copy counts as output.
         let copy = self.record(&this)?.clone();
+        self.budget.record(size(&copy))?;
         Ok(self.table.push(copy)?)
     }
 
@@ -38,6 +47,7 @@ impl HostRecord for FilterState {
     }
 
     fn set_key(&mut self, this: Resource<Record>, key: Option<Vec<u8>>) -> wasmtime::Result<()> {
+        self.budget.bytes(key.as_ref().map_or(0, Vec::len))?;
         self.record(&this)?.key = key.map(Bytes::from);
         Ok(())
     }
@@ -59,6 +69,7 @@ impl HostRecord for FilterState {
         this: Resource<Record>,
         value: Option<Vec<u8>>,
     ) -> wasmtime::Result<()> {
+        self.budget.bytes(value.as_ref().map_or(0, Vec::len))?;
         self.record(&this)?.value = value.map(Bytes::from);
         Ok(())
     }
@@ -94,6 +105,7 @@ impl HostRecord for FilterState {
         name: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<()> {
+        self.budget.bytes(name.len() + value.len())?;
         let record = self.record(&this)?;
         record.headers.retain(|(n, _)| *n != name);
         record.headers.push((name, Bytes::from(value)));
@@ -106,6 +118,7 @@ impl HostRecord for FilterState {
         name: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<()> {
+        self.budget.bytes(name.len() + value.len())?;
         self.record(&this)?.headers.push((name, Bytes::from(value)));
         Ok(())
     }
