@@ -25,6 +25,8 @@ pub struct RequestInfo {
     pub headers: http::HeaderMap,
     /// Peer address.
     pub client: SocketAddr,
+    /// Subject of the verified client certificate (mTLS), RFC 4514.
+    pub client_subject: Option<String>,
     /// Receive time, milliseconds since the Unix epoch.
     pub received_at_ms: u64,
     /// The whole body.

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     /// `None` when metrics are off.
     pub prometheus: Option<PrometheusHandle>,
     pub reloads: Reloads,
+    /// The public listener's TLS acceptor, reloaded with the config.
+    pub tls: Option<server::Tls>,
 }
 
 /// Which Kafka the gateway talks to.
@@ -59,6 +61,9 @@ pub enum StartError {
     /// A filter could not be loaded or refused its config.
     #[error(transparent)]
     Filter(#[from] SnapshotError),
+    /// The TLS certificate, key or client CA could not be used.
+    #[error("server.tls: {0}")]
+    Tls(String),
     /// A listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -84,11 +89,20 @@ impl Gateway {
     pub async fn start_watching(path: &Path) -> Result<Gateway, StartError> {
         let config = crate::config::load(path)?;
         let filters_dir = config.filters.dir.clone();
+        let tls_files = config.server.tls.iter().flat_map(|t| {
+            [
+                Some(t.cert.clone()),
+                Some(t.key.clone()),
+                t.client_ca.clone(),
+            ]
+        });
+        let tls_files: Vec<_> = tls_files.flatten().collect();
         let mut gateway = Self::start(config).await?;
         let watcher = crate::watcher::spawn(
             gateway.shared.clone(),
             path.to_owned(),
             filters_dir,
+            tls_files,
             gateway.stop.subscribe(),
         )
         .map_err(|e| StartError::Watch(e.to_string()))?;
@@ -132,6 +146,13 @@ impl Gateway {
         let cache = DiskCache::new(config.filters.cache_dir());
         let (listen, admin_listen) = (config.server.listen, config.server.admin_listen);
         let conn_limits = server::ConnLimits::from_config(&config.server);
+        let tls = match &config.server.tls {
+            Some(files) => {
+                let acceptor = crate::tls::acceptor(files).map_err(StartError::Tls)?;
+                Some(Arc::new(ArcSwap::from_pointee(acceptor)))
+            }
+            None => None,
+        };
         let reuse = Reuse {
             previous: None,
             cache: Some(&cache),
@@ -153,6 +174,7 @@ impl Gateway {
             kafka: KafkaInfo { bootstrap },
             prometheus,
             reloads: Reloads::default(),
+            tls,
         });
 
         let public = bind(listen).await?;
@@ -168,8 +190,20 @@ impl Gateway {
             move |req, peer| server::admin(shared.clone(), req, peer)
         };
         let tasks = vec![
-            tokio::spawn(server::serve(public, handler, stopped.clone(), conn_limits)),
-            tokio::spawn(server::serve(admin, admin_handler, stopped, conn_limits)),
+            tokio::spawn(server::serve(
+                public,
+                handler,
+                stopped.clone(),
+                conn_limits,
+                shared.tls.clone(),
+            )),
+            tokio::spawn(server::serve(
+                admin,
+                admin_handler,
+                stopped,
+                conn_limits,
+                None,
+            )),
         ];
         tracing::info!(%addr, %admin_addr, bootstrap_servers = %shared.kafka.bootstrap, "wafka is serving");
         Ok(Gateway {

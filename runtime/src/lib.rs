@@ -29,6 +29,7 @@ pub mod request_id;
 pub mod router;
 pub mod server;
 pub mod snapshot;
+pub mod tls;
 pub mod watcher;
 
 pub use gateway::{Gateway, StartError};

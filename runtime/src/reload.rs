@@ -3,10 +3,11 @@
 //! snapshot keeps serving.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::{self, Config};
 use crate::gateway::Shared;
@@ -45,8 +46,11 @@ impl Reloads {
 /// Rebuilds from `path` and swaps the result in, or logs and counts why not.
 pub(crate) async fn reload(shared: &Shared, path: &Path) {
     match build(shared, path).await {
-        Ok((snapshot, restart_needed)) => {
+        Ok((snapshot, restart_needed, acceptor)) => {
             let filters = snapshot.filters.len();
+            if let (Some(live), Some(acceptor)) = (&shared.tls, acceptor) {
+                live.store(Arc::new(acceptor));
+            }
             prune_cache(&snapshot);
             let routes = snapshot.config.routes.len();
             shared.snapshot.store(snapshot.into());
@@ -82,7 +86,11 @@ fn prune_cache(snapshot: &Snapshot) {
         .prune(&live, SPARE_CACHE_ENTRIES);
 }
 
-async fn build(shared: &Shared, path: &Path) -> Result<(Snapshot, Vec<String>), String> {
+/// A new snapshot, the restart-only settings that changed, and the TLS acceptor from the
+/// certificate files as they are now.
+type Built = (Snapshot, Vec<String>, Option<TlsAcceptor>);
+
+async fn build(shared: &Shared, path: &Path) -> Result<Built, String> {
     let mut config = config::load(path).map_err(|e| e.to_string())?;
     let live = shared.snapshot.load_full();
     let restart_needed = keep_restart_only(&mut config, &live.config);
@@ -100,6 +108,10 @@ async fn build(shared: &Shared, path: &Path) -> Result<(Snapshot, Vec<String>), 
                 .map_err(|e| format!("embedded Kafka: create topic {}: {e}", route.topic))?;
         }
     }
+    let acceptor = match &config.server.tls {
+        Some(files) => Some(crate::tls::acceptor(files).map_err(|e| format!("server.tls: {e}"))?),
+        None => None,
+    };
     let timeout = Duration::from_millis(config.server.filter_timeout_ms);
     let cache = crate::filter::DiskCache::new(config.filters.cache_dir());
     let reuse = Reuse {
@@ -109,7 +121,7 @@ async fn build(shared: &Shared, path: &Path) -> Result<(Snapshot, Vec<String>), 
     let snapshot = Snapshot::build(config, &shared.engine, timeout, reuse)
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((snapshot, restart_needed))
+    Ok((snapshot, restart_needed, acceptor))
 }
 
 /// Settings bound at start (sockets, the producer, the watched directory): a changed value is
@@ -128,6 +140,11 @@ fn keep_restart_only(new: &mut Config, live: &Config) -> Vec<String> {
     keep!(server.admin_listen);
     keep!(server.shutdown_grace_ms);
     keep!(server.metrics);
+    // Turning TLS on or off changes the listener; new certificate files only need a reload.
+    if new.server.tls.is_some() != live.server.tls.is_some() {
+        changed.push("server.tls".to_owned());
+        new.server.tls = live.server.tls.clone();
+    }
     keep!(server.request_header_timeout_ms);
     keep!(server.max_headers);
     keep!(server.max_header_bytes);

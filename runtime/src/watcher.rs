@@ -22,6 +22,7 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     config_path: PathBuf,
     filters_dir: PathBuf,
+    tls_files: Vec<PathBuf>,
     mut stop: watch::Receiver<bool>,
 ) -> notify::Result<JoinHandle<()>> {
     let (tx, mut changes) = mpsc::unbounded_channel();
@@ -41,6 +42,12 @@ pub(crate) fn spawn(
         _ => PathBuf::from("."),
     };
     watcher.watch(&config_dir, RecursiveMode::NonRecursive)?;
+    // Certificates are replaced by rename too: watch their directories.
+    for dir in tls_files.iter().filter_map(|f| f.parent()) {
+        if dir != filters_dir && dir != config_dir {
+            watcher.watch(dir, RecursiveMode::NonRecursive)?;
+        }
+    }
     tracing::info!(filters = %filters_dir.display(), config = %config_path.display(), "watching for changes");
 
     Ok(tokio::spawn(async move {

@@ -84,6 +84,12 @@ impl Request {
         self.inner.client_addr()
     }
 
+    /// Subject of the client's verified TLS certificate (mTLS), as an RFC 4514 string such as
+    /// `CN=sensor-7,O=Acme`; `None` when the client presented none.
+    pub fn client_subject(&self) -> Option<String> {
+        self.inner.client_subject()
+    }
+
     /// Client IP address, without the port or the brackets of an IPv6 address.
     pub fn client_ip(&self) -> String {
         ip_of(&self.client_addr()).to_owned()

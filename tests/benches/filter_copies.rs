@@ -27,6 +27,7 @@ fn request(body: Bytes) -> Arc<RequestInfo> {
         params: Vec::new(),
         headers,
         client: SocketAddr::from(([127, 0, 0, 1], 40000)),
+        client_subject: None,
         received_at_ms: 0,
         body,
     })

@@ -11,6 +11,7 @@ mod operations;
 mod produce;
 mod reload;
 mod security;
+mod tls;
 
 /// Runs each listed scenario `fn(Broker)` once per broker, as `embedded::NAME` and
 /// `tansu::NAME`.

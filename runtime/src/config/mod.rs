@@ -82,10 +82,28 @@ pub struct ServerConfig {
     /// Most concurrent HTTP/2 streams per connection. Default 256.
     #[serde(default = "defaults::max_h2_streams")]
     pub max_h2_streams: u32,
+    /// TLS on the public listener. Default: none (plain HTTP).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
     /// Record metrics and serve them at `/metrics`. Default true; false saves their (small)
     /// cost on the request path. Takes effect at start.
     #[serde(default = "defaults::metrics")]
     pub metrics: bool,
+}
+
+/// `[server.tls]`: PEM files, resolved against the config file's directory and read again on
+/// every reload.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// CA certificates that sign client certificates. When set, clients must present a valid
+    /// certificate (mTLS) and filters see its subject.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// `[kafka]`
@@ -216,6 +234,7 @@ impl Default for ServerConfig {
             max_output_bytes: defaults::max_output_bytes(),
             shutdown_grace_ms: defaults::shutdown_grace_ms(),
             metrics: defaults::metrics(),
+            tls: None,
             request_header_timeout_ms: defaults::request_header_timeout_ms(),
             request_timeout_ms: defaults::request_timeout_ms(),
             max_headers: defaults::max_headers(),
@@ -280,6 +299,20 @@ impl Config {
             file: origin.to_path_buf(),
             message: e.to_string(),
         })?;
+        if let Some(tls) = &mut config.server.tls {
+            for path in [
+                Some(&mut tls.cert),
+                Some(&mut tls.key),
+                tls.client_ca.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if path.is_relative() {
+                    *path = base_dir.join(&*path);
+                }
+            }
+        }
         let filters = &mut config.filters;
         if filters.dir.is_relative() {
             filters.dir = base_dir.join(&filters.dir);
@@ -296,6 +329,15 @@ impl Config {
         })?;
         Ok(config)
     }
+}
+
+/// Names of settings whose values are never shown or logged: passwords, secrets, tokens,
+/// keys and credentials, in producer properties and filter configs alike.
+pub fn is_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "secret", "token", "key", "credential"]
+        .iter()
+        .any(|s| name.contains(s))
 }
 
 /// Reads and validates a config file.

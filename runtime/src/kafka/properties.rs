@@ -34,6 +34,11 @@ pub fn validate_properties(kafka: &KafkaConfig) -> Result<(), String> {
     match client_config(kafka, "localhost:9092").create_native_config() {
         Ok(_) => Ok(()),
         Err(rdkafka::error::KafkaError::ClientConfig(_, reason, key, value)) => {
+            let value = if crate::config::is_secret(&key) {
+                "***".to_owned()
+            } else {
+                value
+            };
             Err(format!("\"{key}\" = {value:?}: {reason}"))
         }
         Err(e) => Err(e.to_string()),

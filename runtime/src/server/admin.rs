@@ -1,6 +1,5 @@
 //! The admin listener: health, readiness, metrics and what is live.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use crate::gateway::Shared;
 pub(crate) async fn admin(
     shared: Arc<Shared>,
     req: http::Request<Incoming>,
-    _peer: SocketAddr,
+    _peer: Arc<super::Peer>,
 ) -> HttpResponse {
     let path = req.uri().path();
     if req.method() != Method::GET {
@@ -128,22 +127,13 @@ async fn readyz(shared: Arc<Shared>) -> HttpResponse {
     }
 }
 
-/// Names of settings whose values are never shown: passwords, secrets, tokens and keys,
-/// including inside filter configs.
-fn is_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["password", "secret", "token", "key", "credential"]
-        .iter()
-        .any(|s| name.contains(s))
-}
-
 /// The effective config as JSON with secret values replaced by `"***"`.
 fn masked(config: &crate::config::Config) -> serde_json::Value {
     fn mask(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::Object(map) => {
                 for (k, v) in map.iter_mut() {
-                    if is_secret(k) && !v.is_object() {
+                    if crate::config::is_secret(k) && !v.is_object() {
                         *v = json!("***");
                     } else {
                         mask(v);

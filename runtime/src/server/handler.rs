@@ -1,6 +1,5 @@
 //! The produce path: route → body → filter chain → producer → answer.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,7 +8,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
-use super::{HttpResponse, body, json_response};
+use super::{HttpResponse, Peer, body, json_response};
 use crate::config::{Mode, ServerConfig, check_topic};
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
@@ -33,7 +32,7 @@ const UNMATCHED: &str = "unmatched";
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     req: http::Request<Incoming>,
-    client: SocketAddr,
+    peer: Arc<Peer>,
 ) -> HttpResponse {
     let started = Instant::now();
     let id = shared.ids.next();
@@ -52,7 +51,7 @@ pub(crate) async fn handle(
         ),
         Some(Match::Found(route, params)) => {
             let server = &snapshot.config.server;
-            let result = produce(&shared, server, &route, params, req, client, &id).await;
+            let result = produce(&shared, server, &route, params, req, &peer, &id).await;
             (route.name.clone(), result)
         }
         Some(Match::MethodNotAllowed(allowed)) => (
@@ -114,7 +113,7 @@ async fn produce(
     route: &Route,
     params: Vec<(String, String)>,
     req: http::Request<Incoming>,
-    client: SocketAddr,
+    peer: &Peer,
     id: &str,
 ) -> Result<Answer, Failure> {
     let (parts, incoming) = req.into_parts();
@@ -137,7 +136,8 @@ async fn produce(
         route: route.name.clone(),
         params,
         headers: parts.headers,
-        client,
+        client: peer.addr,
+        client_subject: peer.subject.clone(),
         received_at_ms: crate::clock::now_millis(),
         body,
     });

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -19,6 +20,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 
 pub(crate) use admin::admin;
 pub(crate) use handler::handle;
@@ -35,6 +37,26 @@ pub fn json_response(status: http::StatusCode, body: &serde_json::Value) -> Http
         http::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// The per-connection service: every request carries the connection's peer.
+fn service<H, F>(
+    handler: H,
+    peer: Arc<Peer>,
+) -> impl hyper::service::Service<
+    http::Request<Incoming>,
+    Response = HttpResponse,
+    Error = Infallible,
+    Future = impl Future<Output = Result<HttpResponse, Infallible>> + Send,
+> + Clone
+where
+    H: Fn(http::Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = HttpResponse> + Send + 'static,
+{
+    service_fn(move |req| {
+        let response = handler(req, peer.clone());
+        async move { Ok::<_, Infallible>(response.await) }
+    })
 }
 
 /// Connection-level limits, fixed at start.
@@ -61,15 +83,28 @@ impl ConnLimits {
     }
 }
 
-/// Serves HTTP/1.1 and HTTP/2 on `listener` until `stop` fires, then waits up to the grace
-/// period for open connections to finish their requests.
+/// Who is on the other end of a connection.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    /// Client address.
+    pub addr: SocketAddr,
+    /// Subject of the verified client certificate (mTLS).
+    pub subject: Option<String>,
+}
+
+/// The TLS acceptor in force, swapped when certificates reload.
+pub(crate) type Tls = Arc<ArcSwap<TlsAcceptor>>;
+
+/// Serves HTTP/1.1 and HTTP/2 (over TLS when `tls` is given) on `listener` until `stop`
+/// fires, then waits up to the grace period for open connections to finish their requests.
 pub(crate) async fn serve<H, F>(
     listener: TcpListener,
     handler: H,
     mut stop: watch::Receiver<bool>,
     limits: ConnLimits,
+    tls: Option<Tls>,
 ) where
-    H: Fn(http::Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    H: Fn(http::Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = HttpResponse> + Send + 'static,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -84,6 +119,7 @@ pub(crate) async fn serve<H, F>(
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.max_h2_streams)
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     loop {
@@ -92,34 +128,61 @@ pub(crate) async fn serve<H, F>(
             permit = connections.clone().acquire_owned() => permit.expect("never closed"),
             _ = stop.changed() => break,
         };
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let handler = handler.clone();
-                let service = service_fn(move |req| {
-                    let response = handler(req, peer);
-                    async move { Ok::<_, Infallible>(response.await) }
-                });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, %peer, "connection ended with an error");
-                    }
-                    drop(permit);
-                });
-            }
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
             _ = stop.changed() => break,
-        }
+        };
+        let _ = stream.set_nodelay(true);
+        let (handler, builder, watcher) = (handler.clone(), builder.clone(), graceful.watcher());
+        let acceptor = tls.as_ref().map(|t| t.load_full());
+        tokio::spawn(async move {
+            let result = match acceptor {
+                None => {
+                    let peer = Arc::new(Peer {
+                        addr,
+                        subject: None,
+                    });
+                    let service = service(handler, peer);
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Some(acceptor) => {
+                    // The handshake shares the header timeout: a silent client is cut off.
+                    let handshake =
+                        tokio::time::timeout(limits.header_timeout, acceptor.accept(stream));
+                    let stream = match handshake.await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, %addr, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%addr, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let subject = crate::tls::client_subject(stream.get_ref().1);
+                    let peer = Arc::new(Peer { addr, subject });
+                    let service = service(handler, peer);
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, %addr, "connection ended with an error");
+            }
+            drop(permit);
+        });
     }
     drop(listener);
     if tokio::time::timeout(limits.grace, graceful.shutdown())

@@ -13,6 +13,7 @@ pub struct Request {
     params: Vec<(String, String)>,
     headers: Vec<Header>,
     client_addr: String,
+    client_subject: Option<String>,
     received_at: u64,
     body: Vec<u8>,
 }
@@ -64,6 +65,10 @@ impl Request {
         self.client_addr.clone()
     }
 
+    pub fn client_subject(&self) -> Option<String> {
+        self.client_subject.clone()
+    }
+
     pub fn received_at(&self) -> u64 {
         self.received_at
     }
@@ -99,6 +104,7 @@ impl Default for RequestBuilder {
                 params: Vec::new(),
                 headers: Vec::new(),
                 client_addr: "127.0.0.1:40000".to_owned(),
+                client_subject: None,
                 received_at: 0,
                 body: Vec::new(),
             },
@@ -156,6 +162,12 @@ impl RequestBuilder {
     /// Sets the client address, `ip:port` or `[ipv6]:port`.
     pub fn client_addr(mut self, addr: &str) -> Self {
         addr.clone_into(&mut self.request.client_addr);
+        self
+    }
+
+    /// Sets the verified client certificate's subject (mTLS).
+    pub fn client_subject(mut self, subject: &str) -> Self {
+        self.request.client_subject = Some(subject.to_owned());
         self
     }
 

@@ -81,6 +81,10 @@ impl HostRequest for FilterState {
         Ok(self.request(&this)?.client.to_string())
     }
 
+    fn client_subject(&mut self, this: Resource<RequestRef>) -> wasmtime::Result<Option<String>> {
+        Ok(self.request(&this)?.client_subject.clone())
+    }
+
     fn received_at(&mut self, this: Resource<RequestRef>) -> wasmtime::Result<u64> {
         Ok(self.request(&this)?.received_at_ms)
     }
