@@ -28,9 +28,13 @@ pub(crate) fn spawn(
     let (tx, mut changes) = mpsc::unbounded_channel();
     let config_name = config_path.file_name().map(|n| n.to_owned());
     let filters = filters_dir.clone();
+    let certs = tls_files.clone();
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<Event>| match event {
-            Ok(event) if relevant(&event, &filters, config_name.as_deref()) => {
+            Ok(event)
+                if relevant(&event, &filters, config_name.as_deref())
+                    || event.paths.iter().any(|p| certs.contains(p)) =>
+            {
                 let _ = tx.send(());
             }
             Ok(_) => {}

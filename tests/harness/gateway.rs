@@ -18,6 +18,7 @@ pub struct TestGatewayBuilder {
     topics: Vec<String>,
     edit: Vec<ConfigEdit>,
     watch: bool,
+    tls: Option<wafka::config::TlsConfig>,
 }
 
 /// A change to the parsed config, applied before start.
@@ -46,6 +47,7 @@ impl TestGateway {
             topics: Vec::new(),
             edit: Vec::new(),
             watch: false,
+            tls: None,
         }
     }
 
@@ -184,6 +186,12 @@ impl TestGatewayBuilder {
         self
     }
 
+    /// Serves TLS with these files (written into the config file, so they reload).
+    pub fn tls(mut self, tls: wafka::config::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Changes the parsed config before start (limits, producer properties...).
     pub fn configure(mut self, edit: impl FnOnce(&mut Config) + 'static) -> Self {
         self.edit.push(Box::new(edit));
@@ -206,8 +214,15 @@ impl TestGatewayBuilder {
         prepare(&filters_dir);
         let tansu = (self.broker == Broker::Tansu).then(Tansu::start);
         let brokers = tansu.as_ref().map_or("embedded", |t| t.bootstrap.as_str());
+        let tls = self.tls.as_ref().map_or(String::new(), |t| {
+            let ca = t
+                .client_ca
+                .as_ref()
+                .map_or(String::new(), |ca| format!("client_ca = {ca:?}\n"));
+            format!("[server.tls]\ncert = {:?}\nkey = {:?}\n{ca}", t.cert, t.key)
+        });
         let head = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n{tls}\
              [kafka]\nbrokers = {brokers:?}\n[kafka.embedded]\ntopics = {:?}\n\
              [filters]\ndir = \"filters.d\"\n",
             self.topics

@@ -29,10 +29,15 @@ struct Pki {
 }
 
 fn pki() -> Pki {
+    pki_named("Wafka Test CA")
+}
+
+/// A CA named `ca_name`, a server certificate for localhost and a client certificate for
+/// `CN=sensor-7, O=Acme`, both signed by it.
+fn pki_named(ca_name: &str) -> Pki {
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Wafka Test CA");
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
 
     let server_key = KeyPair::generate().unwrap();
@@ -158,5 +163,69 @@ async fn mtls_refuses_clients_without_a_certificate_and_shows_the_subject() {
         subject.contains("CN=sensor-7") && subject.contains("O=Acme"),
         "{subject}"
     );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaced_certificates_serve_new_connections() {
+    let (old, new) = (pki_named("Old CA"), pki_named("New CA"));
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    std::fs::write(&cert, &old.server.0).unwrap();
+    std::fs::write(&key, &old.server.1).unwrap();
+    let tls = TlsConfig {
+        cert: cert.clone(),
+        key: key.clone(),
+        client_ca: None,
+    };
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(WHOAMI)
+        .filter("peek")
+        .tls(tls)
+        .watched()
+        .start()
+        .await;
+    call(&gw, &old, false)
+        .await
+        .expect("old certificate serves");
+
+    // Rotate: new key and certificate, each renamed into place.
+    let before = gw.reloads().await;
+    for (path, text) in [(&key, &new.server.1), (&cert, &new.server.0)] {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, path).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while call(&gw, &new, false).await.is_err() {
+        let status = gw.reloads().await;
+        let err = call(&gw, &new, false).await.unwrap_err();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new certificate never served: {err}; {status}"
+        );
+        let now = gw.reloads().await;
+        assert_eq!(now["failures"], before["failures"], "{now}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        call(&gw, &old, false).await.is_err(),
+        "old CA no longer verifies the server"
+    );
+
+    // A broken certificate file is refused; the current one keeps serving.
+    let before = gw.reloads().await;
+    std::fs::write(&cert, "not a certificate").unwrap();
+    let status = gw.reloaded(&before, false).await;
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("server.pem"),
+        "{status}"
+    );
+    call(&gw, &new, false)
+        .await
+        .expect("last good certificate still serves");
     gw.shutdown().await;
 }
