@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -81,9 +80,8 @@ pub async fn check_report(path: &Path) -> Result<String, String> {
     validate_properties(&config.kafka)
         .map_err(|e| format!("{}: kafka.producer: {e}", path.display()))?;
     let engine = FilterEngine::new().map_err(|e| format!("filter engine: {e:#}"))?;
-    let timeout = Duration::from_millis(config.server.filter_timeout_ms);
     // No cache: check compiles every filter, so it finds what a cold start would.
-    let snapshot = Snapshot::build(config, &Arc::new(engine), timeout, Reuse::default())
+    let snapshot = Snapshot::build(config, &Arc::new(engine), Reuse::default())
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(format!(

@@ -63,6 +63,15 @@ pub enum RequestError {
         /// The limit.
         timeout_ms: u64,
     },
+    /// A multi-record body is malformed.
+    #[error("invalid batch: {0}")]
+    InvalidBatch(String),
+    /// A multi-record body holds more than `server.max_records` records.
+    #[error("the batch holds more than {limit} records")]
+    TooManyRecords {
+        /// The limit.
+        limit: usize,
+    },
     /// The request could not be read or understood.
     #[error("{0}")]
     BadRequest(String),
@@ -145,6 +154,8 @@ impl RequestError {
             RequestError::UriTooLong { .. } => "uri_too_long",
             RequestError::RequestTimeout { .. } => "request_timeout",
             RequestError::BadRequest(_) => "bad_request",
+            RequestError::InvalidBatch(_) => "invalid_batch",
+            RequestError::TooManyRecords { .. } => "too_many_records",
             RequestError::FilterFailed { .. } => "filter_failed",
             RequestError::FilterTimeout { .. } => "filter_timeout",
             RequestError::FilterInvalidOutput { .. } => "filter_invalid_output",
@@ -169,7 +180,8 @@ impl RequestError {
             RequestError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             RequestError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            RequestError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            RequestError::BadRequest(_) | RequestError::InvalidBatch(_) => StatusCode::BAD_REQUEST,
+            RequestError::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::FilterFailed { .. }
             | RequestError::FilterInvalidOutput { .. }
             | RequestError::FilterOutputTooLarge { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -195,6 +207,8 @@ impl RequestError {
             | RequestError::BodyTooLarge { .. }
             | RequestError::UriTooLong { .. }
             | RequestError::RequestTimeout { .. }
+            | RequestError::InvalidBatch(_)
+            | RequestError::TooManyRecords { .. }
             | RequestError::BadRequest(_) => Blame::Client,
             RequestError::FilterFailed { .. }
             | RequestError::FilterTimeout { .. }

@@ -142,7 +142,6 @@ impl Gateway {
 
         let engine =
             Arc::new(FilterEngine::new().map_err(|e| StartError::Engine(format!("{e:#}")))?);
-        let filter_timeout = Duration::from_millis(config.server.filter_timeout_ms);
         let cache = DiskCache::new(config.filters.cache_dir());
         let (listen, admin_listen) = (config.server.listen, config.server.admin_listen);
         let conn_limits = server::ConnLimits::from_config(&config.server);
@@ -157,7 +156,7 @@ impl Gateway {
             previous: None,
             cache: Some(&cache),
         };
-        let snapshot = Snapshot::build(config, &engine, filter_timeout, reuse).await?;
+        let snapshot = Snapshot::build(config, &engine, reuse).await?;
         tracing::info!(
             routes = snapshot.config.routes.len(),
             filters = snapshot.filters.len(),

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::Serialize;
 use tokio_rustls::TlsAcceptor;
@@ -112,13 +111,12 @@ async fn build(shared: &Shared, path: &Path) -> Result<Built, String> {
         Some(files) => Some(crate::tls::acceptor(files).map_err(|e| format!("server.tls: {e}"))?),
         None => None,
     };
-    let timeout = Duration::from_millis(config.server.filter_timeout_ms);
     let cache = crate::filter::DiskCache::new(config.filters.cache_dir());
     let reuse = Reuse {
         previous: Some(&live),
         cache: Some(&cache),
     };
-    let snapshot = Snapshot::build(config, &shared.engine, timeout, reuse)
+    let snapshot = Snapshot::build(config, &shared.engine, reuse)
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((snapshot, restart_needed, acceptor))

@@ -6,9 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, Mode};
+use crate::config::{BodyKind, Config, Mode};
 use crate::filter::{DiskCache, FilterEngine, Limits, LoadError, LoadedFilter, Step, sha256_hex};
 use crate::router::{Methods, PathPattern, Router};
+
+/// How long a filter may take to accept its config. Loading is off the request path, so
+/// this is generous: it only has to stop a filter that never answers.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A route ready to serve.
 pub struct Route {
@@ -22,6 +26,8 @@ pub struct Route {
     pub topic: String,
     /// When to answer.
     pub mode: Mode,
+    /// How the body becomes records.
+    pub body: BodyKind,
     /// The filter chain with this route's configs.
     pub steps: Vec<Arc<Step>>,
     /// What the chain may do per request.
@@ -71,7 +77,6 @@ impl Snapshot {
     pub async fn build(
         config: Config,
         engine: &Arc<FilterEngine>,
-        check_timeout: Duration,
         reuse: Reuse<'_>,
     ) -> Result<Snapshot, SnapshotError> {
         let mut filters: BTreeMap<String, Arc<LoadedFilter>> = BTreeMap::new();
@@ -96,7 +101,7 @@ impl Snapshot {
                 let config_json = serde_json::to_string(&filter.config)
                     .expect("a TOML table always converts to JSON");
                 loaded
-                    .check_config(&route.name, &config_json, check_timeout)
+                    .check_config(&route.name, &config_json, CHECK_TIMEOUT)
                     .await
                     .map_err(at)?;
                 steps.push(Arc::new(Step {
@@ -114,6 +119,7 @@ impl Snapshot {
                 methods: route.methods.clone(),
                 topic: route.topic.clone(),
                 mode: route.mode,
+                body: route.body,
                 steps,
                 limits: Limits {
                     timeout: Duration::from_millis(timeout_ms),

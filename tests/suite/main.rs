@@ -4,6 +4,7 @@
 //! real Kafka-protocol broker (tansu).
 
 mod admin;
+mod batch;
 mod cache;
 mod check;
 mod errors;

@@ -196,6 +196,11 @@ pub struct RouteConfig {
     /// Filters run in order for each request.
     #[serde(default)]
     pub filters: Vec<FilterRef>,
+    /// How the body becomes records: `raw` (default: the body is one record's value),
+    /// `records` (Confluent REST Proxy v2 JSON, `{"records":[{"key","value","partition",
+    /// "headers"}]}`) or `ndjson` (a record per line).
+    #[serde(default)]
+    pub body: BodyKind,
     /// This route's filter deadline in milliseconds. Default: `server.filter_timeout_ms`.
     #[serde(default)]
     pub filter_timeout_ms: Option<u64>,
@@ -210,6 +215,19 @@ pub enum Mode {
     Sync,
     /// Answer 202 as soon as every record is queued in the producer.
     Async,
+}
+
+/// How a produce route reads records from the request body.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyKind {
+    /// The whole body is one record's value.
+    #[default]
+    Raw,
+    /// `{"records":[{"key":…,"value":…,"partition":…,"headers":…}]}`.
+    Records,
+    /// One record per non-empty line.
+    Ndjson,
 }
 
 /// One filter in a route's chain.

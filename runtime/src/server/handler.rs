@@ -8,10 +8,10 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
-use super::{HttpResponse, Peer, body, json_response};
+use super::{HttpResponse, Peer, batch, body, json_response};
 use crate::config::{Mode, ServerConfig, check_topic};
 use crate::error::RequestError;
-use crate::exchange::{Record, RequestInfo};
+use crate::exchange::RequestInfo;
 use crate::filter::{self, ChainOutcome};
 use crate::gateway::Shared;
 use crate::kafka::Pending;
@@ -126,8 +126,8 @@ async fn produce(
     metrics::counter!(m::HTTP_BODY_BYTES, "route" => route.name.to_string())
         .increment(body.len() as u64);
 
-    let mut record = Record::new(route.topic.clone());
-    record.value = Some(body.clone());
+    let records = batch::parse(route.body, body.clone(), &route.topic, server.max_records)
+        .map_err(|e| (e, None))?;
     let info = Arc::new(RequestInfo {
         id: id.to_owned(),
         method: parts.method.as_str().to_owned(),
@@ -157,7 +157,7 @@ async fn produce(
         shared.engine.engine(),
         &route.steps,
         info,
-        vec![record],
+        records,
         route.limits,
     )
     .await

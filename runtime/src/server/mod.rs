@@ -1,6 +1,7 @@
 //! HTTP: the accept loop shared by both listeners, the produce handler and the admin API.
 
 mod admin;
+pub mod batch;
 mod body;
 mod handler;
 
