@@ -157,6 +157,7 @@ impl Gateway {
             cache: Some(&cache),
         };
         let snapshot = Snapshot::build(config, &engine, reuse).await?;
+        crate::metrics::publish_versions(None, &snapshot);
         tracing::info!(
             routes = snapshot.config.routes.len(),
             filters = snapshot.filters.len(),

@@ -27,6 +27,33 @@ pub const FILTER_CALLS: &str = "wafka_filter_invocations_total";
 /// Time one filter took for one request (instantiation included), by `filter`.
 pub const FILTER_DURATION: &str = "wafka_filter_duration_seconds";
 
+/// Live filter versions: 1 for the `sha256` (first 12 hex digits) each `filter` serves now, 0
+/// for versions it served before in this process.
+pub const FILTER_VERSION: &str = "wafka_filter_version_info";
+
+/// Marks the filters of `live` as serving and those only in `previous` as retired.
+pub fn publish_versions(
+    previous: Option<&crate::snapshot::Snapshot>,
+    live: &crate::snapshot::Snapshot,
+) {
+    let version = |f: &crate::filter::LoadedFilter| {
+        let sha = f.sha256.get(..12).unwrap_or(&f.sha256).to_owned();
+        metrics::gauge!(FILTER_VERSION, "filter" => f.name.clone(), "sha256" => sha)
+    };
+    for old in previous.iter().flat_map(|s| s.filters.values()) {
+        if live
+            .filters
+            .get(&old.name)
+            .is_none_or(|new| new.sha256 != old.sha256)
+        {
+            version(old).set(0.0);
+        }
+    }
+    for filter in live.filters.values() {
+        version(filter).set(1.0);
+    }
+}
+
 /// Per-filter metric handles, registered once when the filter loads: the hot path only
 /// increments them.
 pub struct FilterMetrics {

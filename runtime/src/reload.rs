@@ -51,6 +51,7 @@ pub(crate) async fn reload(shared: &Shared, path: &Path) {
                 live.store(Arc::new(acceptor));
             }
             prune_cache(&snapshot);
+            crate::metrics::publish_versions(Some(&shared.snapshot.load()), &snapshot);
             let routes = snapshot.config.routes.len();
             shared.snapshot.store(snapshot.into());
             shared.reloads.update(|s| {

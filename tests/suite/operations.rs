@@ -219,6 +219,7 @@ fn dashboard_and_guide_name_real_metrics() {
                 || base.ends_with("_seconds")
                 || base.ends_with("_bytes")
                 || base.ends_with("_records")
+                || base.ends_with("_info")
                 || base.ends_with("_messages")
             {
                 out.insert(base);

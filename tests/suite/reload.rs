@@ -75,11 +75,14 @@ async fn replaced_filter_serves_new_requests_and_none_fail() {
     let same_behaviour = new_version(std::fs::read(wafka_tests::wasm("json-enrich")).unwrap(), 1);
     deploy(&gw, "current.wasm", &same_behaviour);
     gw.reloaded(&before, true).await;
-    assert_ne!(
-        gw.live_filters().await["current"],
-        sha_before,
-        "new version is live"
-    );
+    let sha_after = gw.live_filters().await["current"].clone();
+    assert_ne!(sha_after, sha_before, "new version is live");
+    let metrics = gw.metrics().await;
+    let version = |sha: &str| {
+        let labels = [("filter", "current"), ("sha256", &sha[..12])];
+        wafka_tests::prometheus::value(&metrics, "wafka_filter_version_info", &labels)
+    };
+    assert_eq!((version(&sha_after), version(&sha_before)), (1.0, 0.0));
     assert_eq!(gw.post("/v1/events", r#"{"a":1}"#).await.status, 200);
     stop.store(true, Ordering::Relaxed);
     let statuses = load.await.unwrap();
