@@ -15,7 +15,12 @@ if [ -z "${TANSU:-}" ] && ! command -v tansu >/dev/null; then
   cargo install --locked tansu --features dynostore
 fi
 
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 echo "== filters: native unit tests"
-cargo test --manifest-path filters/Cargo.toml
+cargo test --manifest-path filters/Cargo.toml 2>&1 | tee "$log"
 echo "== workspace: unit, SDK and integration tests"
-cargo test --release --workspace "$@"
+cargo test --release --workspace "$@" 2>&1 | tee -a "$log"
+
+# One line for the whole run, summed over every test binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "all: %d passed, %d failed\n", p, f }' "$log"
