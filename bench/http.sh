@@ -22,20 +22,11 @@ warmup="${WARMUP:-2s}"
 threads="${THREADS:-2}"
 connections="${CONNECTIONS:-64}"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 # --- tools -----------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  log "installing wrk"
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  if ! $sudo apt-get install -y -qq wrk >/dev/null 2>&1; then
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq wrk >/dev/null
-  fi
-fi
-command -v curl >/dev/null || die "curl is required"
+ensure_tools
 
 # --- build -----------------------------------------------------------------------------------
 log "building release binaries"
@@ -44,39 +35,12 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 wafka="$target_dir/release/wafka"
 plain_hyper="$target_dir/release/plain-hyper"
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/wafka-bench.XXXXXX")"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_tmp wafka-bench
 
 log "building filters"
 "$root/scripts/build-filters.sh" "$tmp/filters.d" >&2
 
 # --- ports, config, body ---------------------------------------------------------------------
-used_ports=()
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    case " ${used_ports[*]-} " in *" $p "*) continue ;; esac
-    if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
-      used_ports+=("$p")
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
 gw_port="$(free_port)"
 admin_port="$(free_port)"
 base_port="$(free_port)"
@@ -114,20 +78,7 @@ topic = "events.web"
 mode = "sync"
 TOML
 
-# A 1 KiB (1024-byte) JSON object.
-prefix='{"event":"page_view","user":"u-1234","pad":"'
-suffix='"}'
-pad_len=$((1024 - ${#prefix} - ${#suffix}))
-printf '%s%s%s' "$prefix" "$(printf 'x%.0s' $(seq 1 "$pad_len"))" "$suffix" >"$tmp/body.json"
-[ "$(wc -c <"$tmp/body.json")" -eq 1024 ] || die "body is not 1024 bytes"
-
-cat >"$tmp/post.lua" <<LUA
-local f = assert(io.open("$tmp/body.json", "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "application/json"
-LUA
+write_load_files "$tmp"
 
 # --- start servers ---------------------------------------------------------------------------
 log "starting gateway on 127.0.0.1:$gw_port (admin $admin_port) and plain-hyper on $base_port"

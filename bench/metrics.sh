@@ -9,29 +9,20 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 duration="${DURATION:-8s}"
 warmup="${WARMUP:-2s}"
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+ensure_tools
 
 (cd "$root" && cargo build --release -p wafka) >&2
 wafka="${CARGO_TARGET_DIR:-$root/target}/release/wafka"
-tmp="$(mktemp -d)"
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+bench_tmp wafka-metrics
 "$root/scripts/build-filters.sh" "$tmp/filters.d" >&2
-
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-prefix='{"event":"page_view","user":"u-1234","pad":"'
-pad=$((1024 - ${#prefix} - 2))
-printf '%s%s"}' "$prefix" "$(head -c "$pad" /dev/zero | tr '\0' x)" >"$tmp/body.json"
-cat >"$tmp/post.lua" <<LUA
-local f = assert(io.open("$tmp/body.json", "rb"))
-wrk.method = "POST"; wrk.body = f:read("*a"); f:close()
-wrk.headers["Content-Type"] = "application/json"
-LUA
+write_load_files "$tmp"
 
 run() { # on|off → "req/s p50 p99"
   local metrics=true gw admin
   [ "$1" = off ] && metrics=false
-  gw="$(port)"; admin="$(port)"
+  gw="$(free_port)"; admin="$(free_port)"
   cat >"$tmp/wafka.toml" <<TOML
 [server]
 listen = "127.0.0.1:$gw"
@@ -51,7 +42,8 @@ filters = [
 ]
 TOML
   RUST_LOG=warn "$wafka" run --config "$tmp/wafka.toml" 2>>"$tmp/gateway.log" &
-  pid=$!
+  local pid=$!
+  pids+=("$pid")
   for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$admin/healthz" && break; sleep 0.1; done
   local code expect=200
   code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$admin/metrics")"
@@ -60,7 +52,7 @@ TOML
   local url="http://127.0.0.1:$gw/v1/events/web"
   wrk -t2 -c64 -d"$warmup" -s "$tmp/post.lua" "$url" >/dev/null
   wrk -t2 -c64 -d"$duration" --latency -s "$tmp/post.lua" "$url" >"$tmp/wrk.txt"
-  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  kill "$pid"; wait "$pid" 2>/dev/null || true
   if grep -q "Non-2xx" "$tmp/wrk.txt"; then cat "$tmp/wrk.txt" >&2; exit 1; fi
   awk '/^Requests\/sec:/ {r=$2} $1=="50%" {a=$2} $1=="99%" {b=$2} END {print r, a, b}' "$tmp/wrk.txt"
 }

@@ -29,20 +29,11 @@ config_swaps="${CONFIG_SWAPS:-5}"
 spacing="${SPACING:-1.0}"
 starts="${STARTS:-3}"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 # --- tools -----------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  log "installing wrk"
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  if ! $sudo apt-get install -y -qq wrk >/dev/null 2>&1; then
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq wrk >/dev/null
-  fi
-fi
-command -v curl >/dev/null || die "curl is required"
+ensure_tools
 command -v python3 >/dev/null || die "python3 is required"
 
 # --- build -----------------------------------------------------------------------------------
@@ -51,40 +42,13 @@ log "building release binaries"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 wafka="$target_dir/release/wafka"
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/wafka-reload.XXXXXX")"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_tmp wafka-reload
 
 log "building filters"
 "$root/scripts/build-filters.sh" "$tmp/filters.d" >&2
 cp "$tmp/filters.d/json-enrich.wasm" "$tmp/json-enrich.orig.wasm"
 
 # --- ports, helpers --------------------------------------------------------------------------
-used_ports=()
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    case " ${used_ports[*]-} " in *" $p "*) continue ;; esac
-    if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
-      used_ports+=("$p")
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 
@@ -184,20 +148,7 @@ filters = [
 ]
 TOML
 
-# A 1 KiB (1024-byte) JSON object.
-prefix='{"event":"page_view","user":"u-1234","pad":"'
-suffix='"}'
-pad_len=$((1024 - ${#prefix} - ${#suffix}))
-printf '%s%s%s' "$prefix" "$(printf 'x%.0s' $(seq 1 "$pad_len"))" "$suffix" >"$tmp/body.json"
-[ "$(wc -c <"$tmp/body.json")" -eq 1024 ] || die "body is not 1024 bytes"
-
-cat >"$tmp/post.lua" <<LUA
-local f = assert(io.open("$tmp/body.json", "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "application/json"
-LUA
+write_load_files "$tmp"
 
 log "starting gateway on 127.0.0.1:$gw_port (admin $admin_port)"
 RUST_LOG=warn "$wafka" run --config "$tmp/wafka.toml" 2>"$tmp/gateway.log" >&2 &

@@ -1,0 +1,64 @@
+# Shared by the bench scripts (source it): tools, a temp dir that cleans up after the processes
+# started, free ports, and the 1 KiB JSON body with its wrk POST script.
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# wrk from Debian's packages if missing; curl is needed to probe.
+ensure_tools() {
+  if ! command -v wrk >/dev/null; then
+    log "installing wrk"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    if ! $sudo apt-get install -y -qq wrk >/dev/null 2>&1; then
+      $sudo apt-get update -qq
+      $sudo apt-get install -y -qq wrk >/dev/null
+    fi
+  fi
+  command -v curl >/dev/null || die "curl is required"
+}
+
+# Sets $tmp to a new directory; on exit, kills every pid in $pids and removes $tmp.
+bench_tmp() { # NAME
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")"
+  pids=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+
+# A loopback port nothing listens on and this script has not handed out yet.
+used_ports=()
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    case " ${used_ports[*]-} " in *" $p "*) continue ;; esac
+    if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
+      used_ports+=("$p")
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+# DIR/body.json (a 1024-byte JSON object) and DIR/post.lua (wrk: POST it as JSON).
+write_load_files() { # DIR
+  local prefix='{"event":"page_view","user":"u-1234","pad":"' suffix='"}'
+  local pad_len=$((1024 - ${#prefix} - ${#suffix}))
+  printf '%s%s%s' "$prefix" "$(printf 'x%.0s' $(seq 1 "$pad_len"))" "$suffix" >"$1/body.json"
+  [ "$(wc -c <"$1/body.json")" -eq 1024 ] || die "body is not 1024 bytes"
+  cat >"$1/post.lua" <<LUA
+local f = assert(io.open("$1/body.json", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+LUA
+}
