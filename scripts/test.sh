@@ -20,6 +20,8 @@ trap 'rm -f "$log"' EXIT
 echo "== filters: native unit tests"
 cargo test --manifest-path filters/Cargo.toml 2>&1 | tee "$log"
 echo "== workspace: unit, SDK and integration tests"
+# The shutdown test runs the real binary.
+cargo build --release -p wafka --bin wafka
 cargo test --release --workspace "$@" 2>&1 | tee -a "$log"
 
 # One line for the whole run, summed over every test binary.

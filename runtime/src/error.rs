@@ -110,9 +110,24 @@ pub enum RequestError {
     /// Every filter instance slot is busy: back off and retry.
     #[error("the gateway is at its limit of concurrent filter instances")]
     Overloaded,
-    /// The producer's queue is full: back off and retry.
-    #[error("the gateway's producer queue is full")]
-    QueueFull,
+    /// The records in flight are at their bound, or librdkafka's queue is full: back off and
+    /// retry.
+    #[error("the gateway's producer queue is full: {0}")]
+    QueueFull(String),
+    /// The circuit breaker is open: Kafka failed recently, so the gateway fails fast.
+    #[error("Kafka is unavailable (circuit breaker open): {reason}")]
+    CircuitOpen {
+        /// Why the breaker opened.
+        reason: String,
+        /// When to retry: the breaker's cool-down.
+        retry_after_secs: u32,
+    },
+    /// The spool is at `spool.max_bytes`.
+    #[error("the spool is full: {0}")]
+    SpoolFull(String),
+    /// Writing to the spool failed (disk error).
+    #[error("the spool failed: {0}")]
+    SpoolFailed(String),
     /// No broker could take the record.
     #[error("Kafka is unavailable: {0}")]
     KafkaUnavailable(String),
@@ -161,7 +176,10 @@ impl RequestError {
             RequestError::FilterInvalidOutput { .. } => "filter_invalid_output",
             RequestError::FilterOutputTooLarge { .. } => "filter_output_too_large",
             RequestError::Overloaded => "overloaded",
-            RequestError::QueueFull => "queue_full",
+            RequestError::QueueFull(_) => "queue_full",
+            RequestError::CircuitOpen { .. } => "kafka_unavailable",
+            RequestError::SpoolFull(_) => "spool_full",
+            RequestError::SpoolFailed(_) => "spool_failed",
             RequestError::KafkaUnavailable(_) => "kafka_unavailable",
             RequestError::KafkaTimeout(_) => "kafka_timeout",
             RequestError::RecordTooLarge(_) => "record_too_large",
@@ -187,9 +205,12 @@ impl RequestError {
             | RequestError::FilterOutputTooLarge { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             RequestError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::FilterTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            RequestError::QueueFull
+            RequestError::QueueFull(_)
+            | RequestError::CircuitOpen { .. }
+            | RequestError::SpoolFull(_)
             | RequestError::KafkaUnavailable(_)
             | RequestError::KafkaTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::SpoolFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             RequestError::RecordTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::TopicNotFound(_) | RequestError::PartitionNotFound { .. } => {
                 StatusCode::NOT_FOUND
@@ -214,8 +235,11 @@ impl RequestError {
             | RequestError::FilterTimeout { .. }
             | RequestError::FilterInvalidOutput { .. }
             | RequestError::FilterOutputTooLarge { .. } => Blame::Filter,
-            RequestError::Overloaded => Blame::Internal,
-            RequestError::QueueFull
+            RequestError::Overloaded
+            | RequestError::SpoolFull(_)
+            | RequestError::SpoolFailed(_) => Blame::Internal,
+            RequestError::QueueFull(_)
+            | RequestError::CircuitOpen { .. }
             | RequestError::KafkaUnavailable(_)
             | RequestError::KafkaTimeout(_)
             | RequestError::RecordTooLarge(_)
@@ -228,6 +252,12 @@ impl RequestError {
 
     /// `Retry-After` seconds, for failures a retry may cure.
     pub fn retry_after(&self) -> Option<u32> {
+        if let RequestError::CircuitOpen {
+            retry_after_secs, ..
+        } = self
+        {
+            return Some(*retry_after_secs);
+        }
         (self.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS)
     }
 
@@ -266,7 +296,7 @@ mod tests {
 
     #[test]
     fn unavailable_errors_carry_retry_after() {
-        let r = RequestError::QueueFull.to_response(None);
+        let r = RequestError::QueueFull("full".into()).to_response(None);
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(r.headers()[http::header::RETRY_AFTER], "1");
         let r = RequestError::TopicNotFound("x".into()).to_response(None);

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
+use crate::delivery::{Breaker, Delivery, Spool};
 use crate::filter::{DiskCache, FilterEngine};
 use crate::kafka::{EmbeddedCluster, Producer};
 use crate::reload::Reloads;
@@ -26,8 +27,9 @@ pub(crate) struct Shared {
     pub engine: Arc<FilterEngine>,
     /// One permit per filter instance the pooling allocator can hold.
     pub filter_slots: Arc<tokio::sync::Semaphore>,
-    pub producer: Producer,
-    /// The embedded cluster, if any; after `producer` so it is dropped after it.
+    /// The producer, with the in-flight bound, the breaker, the spool and the dead letters.
+    pub delivery: Arc<Delivery>,
+    /// The embedded cluster, if any; after `delivery` so it is dropped after the producer.
     pub embedded: Option<EmbeddedCluster>,
     pub ids: RequestIds,
     pub kafka: KafkaInfo,
@@ -61,6 +63,9 @@ pub enum StartError {
     /// A filter could not be loaded or refused its config.
     #[error(transparent)]
     Filter(#[from] SnapshotError),
+    /// The spool directory could not be opened or recovered.
+    #[error("spool: {0}")]
+    Spool(String),
     /// The TLS certificate, key or client CA could not be used.
     #[error("server.tls: {0}")]
     Tls(String),
@@ -119,7 +124,11 @@ impl Gateway {
             let cluster = EmbeddedCluster::start(config.kafka.embedded.brokers)
                 .map_err(|e| StartError::Kafka(format!("embedded cluster: {e}")))?;
             let routes = config.routes.iter().map(|r| &r.topic);
-            for topic in routes.chain(&config.kafka.embedded.topics) {
+            let dead_letter = config.kafka.dead_letter_topic.iter();
+            for topic in routes
+                .chain(dead_letter)
+                .chain(&config.kafka.embedded.topics)
+            {
                 cluster
                     .create_topic(topic, config.kafka.embedded.partitions)
                     .map_err(|e| StartError::Kafka(format!("create topic {topic}: {e}")))?;
@@ -137,8 +146,17 @@ impl Gateway {
             || config.kafka.brokers.clone(),
             |c| c.bootstrap_servers().to_owned(),
         );
-        let producer = Producer::new(&config.kafka, &bootstrap)
+        let breaker = Arc::new(Breaker::new(config.kafka.breaker.clone()));
+        let producer = Producer::new(&config.kafka, &bootstrap, breaker.clone())
             .map_err(|e| StartError::Kafka(e.to_string()))?;
+        let spool = match &config.spool {
+            Some(spool) => Some(
+                Spool::open(spool)
+                    .map_err(|e| StartError::Spool(format!("{}: {e}", spool.dir.display())))?,
+            ),
+            None => None,
+        };
+        let delivery = Arc::new(Delivery::new(producer, breaker, spool, &config));
 
         let engine =
             Arc::new(FilterEngine::new().map_err(|e| StartError::Engine(format!("{e:#}")))?);
@@ -168,7 +186,7 @@ impl Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             engine,
             filter_slots: Arc::new(tokio::sync::Semaphore::new(crate::filter::MAX_INSTANCES)),
-            producer,
+            delivery,
             embedded,
             ids: RequestIds::new(),
             kafka: KafkaInfo { bootstrap },
@@ -189,7 +207,7 @@ impl Gateway {
             let shared = shared.clone();
             move |req, peer| server::admin(shared.clone(), req, peer)
         };
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(server::serve(
                 public,
                 handler,
@@ -205,6 +223,14 @@ impl Gateway {
                 None,
             )),
         ];
+        tasks.push(tokio::spawn(crate::delivery::monitor(
+            shared.delivery.clone(),
+            stop.subscribe(),
+        )));
+        tasks.push(tokio::spawn(crate::delivery::replay(
+            shared.delivery.clone(),
+            stop.subscribe(),
+        )));
         tracing::info!(%addr, %admin_addr, bootstrap_servers = %shared.kafka.bootstrap, "wafka is serving");
         Ok(Gateway {
             shared,
@@ -230,24 +256,21 @@ impl Gateway {
         &self.shared.kafka.bootstrap
     }
 
+    /// The embedded cluster, when the gateway runs one: for fault injection in tests.
+    pub fn embedded(&self) -> Option<&EmbeddedCluster> {
+        self.shared.embedded.as_ref()
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to the grace period), then flushes
-    /// the producer so every record answered 202 is sent before returning.
+    /// the producer so every record answered 202 is sent, or spooled, before returning.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
-        let shared = self.shared.clone();
-        let flushed =
-            tokio::task::spawn_blocking(move || shared.producer.flush(Duration::from_secs(30)))
-                .await;
-        match flushed {
-            Ok(Ok(())) => tracing::info!("producer flushed"),
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, in_flight = self.shared.producer.in_flight(), "producer flush incomplete: records may be lost")
-            }
-            Err(e) => tracing::error!(error = %e, "producer flush panicked"),
-        }
+        let grace = self.shared.snapshot.load().config.server.shutdown_grace_ms;
+        let flush = Duration::from_millis(grace).max(Duration::from_secs(1));
+        self.shared.delivery.shutdown(flush).await;
     }
 }
 

@@ -21,6 +21,27 @@ pub const DELIVERY_ERRORS: &str = "wafka_kafka_delivery_errors_total";
 pub const DELIVERY_DURATION: &str = "wafka_kafka_delivery_duration_seconds";
 /// Records queued in the producer or in flight to the broker (sampled at scrape).
 pub const PRODUCER_IN_FLIGHT: &str = "wafka_kafka_producer_in_flight_records";
+/// Records held in flight against `kafka.max_in_flight_records`.
+pub const IN_FLIGHT_RECORDS: &str = "wafka_in_flight_records";
+/// Bytes held in flight against `kafka.max_in_flight_bytes`.
+pub const IN_FLIGHT_BYTES: &str = "wafka_in_flight_bytes";
+/// Circuit breaker state: 0 closed, 1 open, 2 probing.
+pub const BREAKER_STATE: &str = "wafka_kafka_breaker_state";
+/// Times the circuit breaker opened, by `reason` (`failures`, `stall`, `brokers_down`).
+pub const BREAKER_OPENED: &str = "wafka_kafka_breaker_opened_total";
+/// Records accepted (answered 2xx) and then lost for good, by `topic` and `code`: only when no
+/// dead-letter topic is set or it failed too.
+pub const RECORDS_DROPPED: &str = "wafka_records_dropped_total";
+/// Records written to the dead-letter topic, by original `topic` and `code`.
+pub const DEAD_LETTERED: &str = "wafka_records_dead_lettered_total";
+/// Records written to the spool.
+pub const SPOOL_APPENDED: &str = "wafka_spool_appended_records_total";
+/// Spooled records delivered to Kafka.
+pub const SPOOL_REPLAYED: &str = "wafka_spool_replayed_records_total";
+/// Records in the spool not yet delivered.
+pub const SPOOL_RECORDS: &str = "wafka_spool_records";
+/// Bytes the spool holds on disk.
+pub const SPOOL_BYTES: &str = "wafka_spool_bytes";
 /// Filter invocations, by `filter` and `outcome` (`ok`, `rejected`, `trapped`, `timed_out`,
 /// `invalid`).
 pub const FILTER_CALLS: &str = "wafka_filter_invocations_total";

@@ -150,6 +150,7 @@ fn keep_restart_only(new: &mut Config, live: &Config) -> Vec<String> {
     keep!(server.max_connections);
     keep!(server.max_h2_streams);
     keep!(kafka);
+    keep!(spool);
     keep!(filters);
     changed
 }

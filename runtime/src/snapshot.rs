@@ -28,6 +28,8 @@ pub struct Route {
     pub mode: Mode,
     /// How the body becomes records.
     pub body: BodyKind,
+    /// Sync route: spool and answer 202 while Kafka is unreachable.
+    pub spool_when_down: bool,
     /// The filter chain with this route's configs.
     pub steps: Vec<Arc<Step>>,
     /// What the chain may do per request.
@@ -120,6 +122,7 @@ impl Snapshot {
                 topic: route.topic.clone(),
                 mode: route.mode,
                 body: route.body,
+                spool_when_down: route.spool_when_down,
                 steps,
                 limits: Limits {
                     timeout: Duration::from_millis(timeout_ms),

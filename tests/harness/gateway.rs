@@ -33,6 +33,8 @@ pub struct TestGateway {
     pub bootstrap: String,
     /// For watched gateways: the config file's fixed head ([server], [kafka], [filters]).
     head: String,
+    /// The config it started with, for `restart`.
+    config: Config,
     // Dropped after the gateway.
     _tansu: Option<Tansu>,
 }
@@ -147,6 +149,17 @@ impl TestGateway {
         }
     }
 
+    /// Stops the gateway gracefully and starts it again from the same config (same filters
+    /// directory, spool and broker), as a process restart would. Ports change.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let gateway = Gateway::start(self.config.clone())
+            .await
+            .expect("gateway restarts");
+        self.bootstrap = gateway.bootstrap_servers().to_owned();
+        self.gateway = Some(gateway);
+    }
+
     /// The tansu broker, when the test runs against one.
     pub fn tansu(&self) -> Option<&Tansu> {
         self._tansu.as_ref()
@@ -247,7 +260,7 @@ impl TestGatewayBuilder {
         let gateway = if self.watch {
             Gateway::start_watching(&config_path).await
         } else {
-            Gateway::start(config).await
+            Gateway::start(config.clone()).await
         };
         let gateway = gateway.expect("gateway starts");
         let bootstrap = gateway.bootstrap_servers().to_owned();
@@ -256,6 +269,7 @@ impl TestGatewayBuilder {
             dir,
             bootstrap,
             head,
+            config,
             _tansu: tansu,
         }
     }

@@ -7,11 +7,13 @@ mod admin;
 mod batch;
 mod cache;
 mod check;
+mod delivery;
 mod errors;
 mod operations;
 mod produce;
 mod reload;
 mod security;
+mod shutdown;
 mod tls;
 
 /// Runs each listed scenario `fn(Broker)` once per broker, as `embedded::NAME` and

@@ -1,6 +1,7 @@
 //! The gateway's configuration file: documented serde structs, read with unknown fields denied,
 //! then validated into a form the gateway can run ([`load`]).
 
+mod delivery;
 mod error;
 mod validate;
 
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use delivery::{BreakerConfig, Fsync, SpoolConfig};
 pub use error::ConfigError;
 pub(crate) use validate::check_topic;
 
@@ -26,6 +28,9 @@ pub struct Config {
     /// Where filter components are found.
     #[serde(default)]
     pub filters: FiltersConfig,
+    /// The disk spool for records accepted while Kafka is unreachable. Default: none.
+    #[serde(default)]
+    pub spool: Option<SpoolConfig>,
     /// Routes, matched in order; at least one.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
@@ -119,6 +124,22 @@ pub struct KafkaConfig {
     /// `bootstrap.servers` is set from `brokers` and may not appear here.
     #[serde(default)]
     pub producer: BTreeMap<String, PropertyValue>,
+    /// Most records held in flight (queued or awaiting acknowledgement) across all requests.
+    /// Past it requests get 503 `queue_full` at once. Default 50000.
+    #[serde(default = "delivery::defaults::max_in_flight_records")]
+    pub max_in_flight_records: usize,
+    /// Most bytes (topic, key, value, headers) of records held in flight. Past it requests get
+    /// 503 `queue_full` at once. Default 268435456 (256 MiB); at least `server.max_output_bytes`.
+    #[serde(default = "delivery::defaults::max_in_flight_bytes")]
+    pub max_in_flight_bytes: usize,
+    /// Topic receiving records that fail permanently after their request was answered (async
+    /// and spooled records), with the error in `wafka-error-*` headers. Default: none (such
+    /// records are logged and counted in `wafka_records_dropped_total`).
+    #[serde(default)]
+    pub dead_letter_topic: Option<String>,
+    /// The circuit breaker.
+    #[serde(default)]
+    pub breaker: BreakerConfig,
     /// Settings of the embedded cluster; ignored with real brokers.
     #[serde(default)]
     pub embedded: EmbeddedConfig,
@@ -204,6 +225,11 @@ pub struct RouteConfig {
     /// This route's filter deadline in milliseconds. Default: `server.filter_timeout_ms`.
     #[serde(default)]
     pub filter_timeout_ms: Option<u64>,
+    /// For a `sync` route: while Kafka is unreachable, write records to the spool and answer
+    /// 202 instead of 503. Needs `[spool]`. Default false. (`async` routes always use the
+    /// spool when there is one.)
+    #[serde(default)]
+    pub spool_when_down: bool,
 }
 
 /// When a produce route answers the client.
@@ -269,6 +295,10 @@ impl Default for KafkaConfig {
         Self {
             brokers: defaults::brokers(),
             producer: BTreeMap::new(),
+            max_in_flight_records: delivery::defaults::max_in_flight_records(),
+            max_in_flight_bytes: delivery::defaults::max_in_flight_bytes(),
+            dead_letter_topic: None,
+            breaker: BreakerConfig::default(),
             embedded: EmbeddedConfig::default(),
         }
     }
@@ -330,6 +360,11 @@ impl Config {
                     *path = base_dir.join(&*path);
                 }
             }
+        }
+        if let Some(spool) = &mut config.spool
+            && spool.dir.is_relative()
+        {
+            spool.dir = base_dir.join(&spool.dir);
         }
         let filters = &mut config.filters;
         if filters.dir.is_relative() {

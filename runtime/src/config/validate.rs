@@ -60,6 +60,52 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         return fail("kafka.embedded.partitions", "must be at least 1");
     }
 
+    if kafka.max_in_flight_records == 0 {
+        return fail("kafka.max_in_flight_records", "must be at least 1");
+    }
+    if kafka.max_in_flight_bytes < server.max_output_bytes {
+        return fail(
+            "kafka.max_in_flight_bytes",
+            format!(
+                "must be at least server.max_output_bytes ({}), or the largest request could never be sent",
+                server.max_output_bytes
+            ),
+        );
+    }
+    if let Some(topic) = &kafka.dead_letter_topic
+        && let Err(reason) = check_topic(topic)
+    {
+        return fail("kafka.dead_letter_topic", reason);
+    }
+    let breaker = &kafka.breaker;
+    for (field, value) in [
+        ("failures", u64::from(breaker.failures)),
+        ("stall_ms", breaker.stall_ms),
+        ("cooldown_ms", breaker.cooldown_ms),
+        ("probe_timeout_ms", breaker.probe_timeout_ms),
+    ] {
+        if value == 0 {
+            return fail(format!("kafka.breaker.{field}"), "must be at least 1");
+        }
+    }
+    if let Some(spool) = &config.spool {
+        if spool.fsync_interval_ms == 0 {
+            return fail("spool.fsync_interval_ms", "must be at least 1");
+        }
+        if spool.segment_bytes < 1 << 20 {
+            return fail("spool.segment_bytes", "must be at least 1048576 (1 MiB)");
+        }
+        if spool.max_bytes < spool.segment_bytes.saturating_mul(2) {
+            return fail(
+                "spool.max_bytes",
+                format!(
+                    "must be at least twice spool.segment_bytes ({})",
+                    spool.segment_bytes
+                ),
+            );
+        }
+    }
+
     for (i, topic) in kafka.embedded.topics.iter().enumerate() {
         if let Err(reason) = check_topic(topic) {
             return fail(format!("kafka.embedded.topics[{i}]"), reason);
@@ -105,6 +151,18 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         patterns.push((pattern, route.methods.clone(), i));
         if let Err(reason) = check_topic(&route.topic) {
             return fail(at("topic"), reason);
+        }
+        if route.spool_when_down && config.spool.is_none() {
+            return fail(
+                at("spool_when_down"),
+                "needs a [spool] section with the directory to spool to",
+            );
+        }
+        if route.spool_when_down && route.mode == super::Mode::Async {
+            return fail(
+                at("spool_when_down"),
+                "only applies to sync routes; async routes always spool when [spool] is set",
+            );
         }
         if route.filter_timeout_ms == Some(0) {
             return fail(at("filter_timeout_ms"), "must be at least 1");

@@ -7,11 +7,19 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use rdkafka::error::{KafkaError, KafkaResult};
+use std::time::Duration;
+
 use rdkafka::mocking::MockCluster;
-use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::producer::DefaultProducerContext;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaErrorCode, RDKafkaRespErr};
+
+/// Something to do with the cluster on its thread.
+type Action =
+    Box<dyn FnOnce(&MockCluster<'static, DefaultProducerContext>) -> KafkaResult<()> + Send>;
 
 enum Command {
     CreateTopic(String, i32, mpsc::Sender<KafkaResult<()>>),
+    Run(Action, mpsc::Sender<KafkaResult<()>>),
     Stop,
 }
 
@@ -49,6 +57,9 @@ impl EmbeddedCluster {
                             };
                             let _ = reply.send(created);
                         }
+                        Command::Run(action, reply) => {
+                            let _ = reply.send(action(&cluster));
+                        }
                         Command::Stop => break,
                     }
                 }
@@ -67,6 +78,39 @@ impl EmbeddedCluster {
     /// The cluster's `bootstrap.servers`.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// Takes broker `id` (1-based) down: its connections close and it refuses new ones.
+    /// Fault injection for tests and drills.
+    pub fn broker_down(&self, id: i32) -> KafkaResult<()> {
+        self.run(Box::new(move |c| c.broker_down(id)))
+    }
+
+    /// Brings broker `id` back up.
+    pub fn broker_up(&self, id: i32) -> KafkaResult<()> {
+        self.run(Box::new(move |c| c.broker_up(id)))
+    }
+
+    /// Delays every answer of broker `id` by `delay`: slow acknowledgements.
+    pub fn round_trip_time(&self, id: i32, delay: Duration) -> KafkaResult<()> {
+        self.run(Box::new(move |c| c.broker_round_trip_time(id, delay)))
+    }
+
+    /// Makes the next produce requests fail with `errors`, one per request, in order.
+    pub fn produce_errors(&self, errors: Vec<RDKafkaRespErr>) -> KafkaResult<()> {
+        self.run(Box::new(move |c| {
+            c.request_errors(RDKafkaApiKey::Produce, &errors);
+            Ok(())
+        }))
+    }
+
+    fn run(&self, action: Action) -> KafkaResult<()> {
+        let (reply, answer) = mpsc::channel();
+        let gone = || KafkaError::MockCluster(RDKafkaErrorCode::Fail);
+        self.commands
+            .send(Command::Run(action, reply))
+            .map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
     }
 
     /// Creates a topic; creating an existing topic is not an error.

@@ -8,7 +8,9 @@ use crate::error::RequestError;
 pub fn classify(error: &KafkaError, topic: &str, partition: Option<i32>) -> RequestError {
     let detail = error.to_string();
     match error.rdkafka_error_code() {
-        Some(Code::QueueFull) => RequestError::QueueFull,
+        Some(Code::QueueFull) => RequestError::QueueFull(
+            "librdkafka's queue is at queue.buffering.max.messages or .max.kbytes".into(),
+        ),
         Some(Code::MessageTimedOut | Code::RequestTimedOut) => RequestError::KafkaTimeout(detail),
         Some(Code::MessageSizeTooLarge | Code::InvalidMessageSize) => {
             RequestError::RecordTooLarge(detail)
@@ -29,10 +31,24 @@ pub fn classify(error: &KafkaError, topic: &str, partition: Option<i32>) -> Requ
             | Code::NotLeaderForPartition
             | Code::NotEnoughReplicas
             | Code::NotEnoughReplicasAfterAppend
-            | Code::NetworkException,
+            | Code::NetworkException
+            | Code::PurgeQueue
+            | Code::PurgeInflight,
         ) => RequestError::KafkaUnavailable(detail),
         _ => RequestError::KafkaRejected(detail),
     }
+}
+
+/// True for errors that say Kafka is unreachable or too slow, which a later attempt may cure;
+/// false for refusals that will repeat (too large, unknown topic, not authorized...).
+pub fn is_retriable(error: &RequestError) -> bool {
+    matches!(
+        error,
+        RequestError::KafkaUnavailable(_)
+            | RequestError::KafkaTimeout(_)
+            | RequestError::QueueFull(_)
+            | RequestError::CircuitOpen { .. }
+    )
 }
 
 #[cfg(test)]

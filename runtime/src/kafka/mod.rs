@@ -8,7 +8,7 @@ mod properties;
 mod stats;
 
 pub use embedded::EmbeddedCluster;
-pub use errors::classify;
+pub use errors::{classify, is_retriable};
 pub use producer::{Delivered, Pending, Producer};
 pub use properties::{client_config, validate_properties};
 pub use stats::StatsContext;

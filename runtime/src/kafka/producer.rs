@@ -38,8 +38,13 @@ pub struct Producer {
 
 impl Producer {
     /// Creates the producer; it connects in the background.
-    pub fn new(kafka: &KafkaConfig, bootstrap: &str) -> KafkaResult<Self> {
-        let inner = client_config(kafka, bootstrap).create_with_context(StatsContext)?;
+    pub fn new(
+        kafka: &KafkaConfig,
+        bootstrap: &str,
+        breaker: std::sync::Arc<crate::delivery::Breaker>,
+    ) -> KafkaResult<Self> {
+        let inner =
+            client_config(kafka, bootstrap).create_with_context(StatsContext { breaker })?;
         Ok(Producer { inner })
     }
 
@@ -81,6 +86,11 @@ impl Producer {
     /// Waits for librdkafka to flush everything queued, up to `timeout`.
     pub fn flush(&self, timeout: Duration) -> KafkaResult<()> {
         self.inner.flush(timeout)
+    }
+
+    /// Drops queued (and with `inflight`, sent) records; their delivery reports fail.
+    pub fn purge(&self, flags: rdkafka::producer::PurgeConfig) {
+        self.inner.purge(flags);
     }
 
     /// Records queued or in flight.

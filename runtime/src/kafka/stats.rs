@@ -1,8 +1,13 @@
 //! librdkafka's own statistics (queue, broker round trips, retries, batch sizes) as metrics,
 //! delivered every `statistics.interval.ms` through the client context.
 
+use std::sync::Arc;
+
 use rdkafka::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::statistics::{Statistics, Window};
+
+use crate::delivery::Breaker;
 
 /// Messages waiting in librdkafka's queues.
 pub const QUEUE_MESSAGES: &str = "wafka_librdkafka_queue_messages";
@@ -17,10 +22,21 @@ pub const BROKER_ERRORS: &str = "wafka_librdkafka_broker_errors_total";
 /// Produce batch size in bytes, by `topic` and `stat` (`avg`, `p99`).
 pub const BATCH_BYTES: &str = "wafka_librdkafka_batch_size_bytes";
 
-/// The producer's client context: routes statistics to metrics, logs through `tracing`.
-pub struct StatsContext;
+/// The producer's client context: routes statistics to metrics, logs through `tracing`, and
+/// tells the circuit breaker when librdkafka loses every broker.
+pub struct StatsContext {
+    /// Hears when every broker is down.
+    pub breaker: Arc<Breaker>,
+}
 
 impl ClientContext for StatsContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.breaker.brokers_down(reason);
+        }
+        tracing::error!(target: "librdkafka", error = %error, reason, "librdkafka error");
+    }
+
     fn stats(&self, stats: Statistics) {
         metrics::gauge!(QUEUE_MESSAGES).set(stats.msg_cnt as f64);
         metrics::gauge!(QUEUE_BYTES).set(stats.msg_size as f64);

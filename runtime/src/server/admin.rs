@@ -38,7 +38,7 @@ pub(crate) async fn admin(
                 .to_response(None);
             };
             metrics::gauge!(crate::metrics::PRODUCER_IN_FLIGHT)
-                .set(f64::from(shared.producer.in_flight()));
+                .set(f64::from(shared.delivery.producer.in_flight()));
             let mut response = http::Response::new(Full::new(Bytes::from(prometheus.render())));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -46,14 +46,12 @@ pub(crate) async fn admin(
             );
             response
         }
-        "/admin/kafka" => json_response(
-            StatusCode::OK,
-            &json!({
-                "bootstrap_servers": shared.kafka.bootstrap,
-                "embedded": shared.embedded.is_some(),
-                "in_flight": shared.producer.in_flight(),
-            }),
-        ),
+        "/admin/kafka" => {
+            let mut status = shared.delivery.status();
+            status["bootstrap_servers"] = json!(shared.kafka.bootstrap);
+            status["embedded"] = json!(shared.embedded.is_some());
+            json_response(StatusCode::OK, &status)
+        }
         "/admin/routes" => {
             let snapshot = shared.snapshot.load();
             let routes: Vec<_> = snapshot
@@ -103,24 +101,42 @@ pub(crate) async fn admin(
 /// How long readiness waits for Kafka's metadata.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Ready when Kafka answers a metadata request; the body says what is not ready. (Filters are
-/// always loaded: a snapshot exists only once all of its filters are.)
+/// Ready when the circuit breaker is closed and Kafka answers a metadata request; the body
+/// says what is not ready. (Filters are always loaded: a snapshot exists only once all of its
+/// filters are.)
 async fn readyz(shared: Arc<Shared>) -> HttpResponse {
     let filters = shared.snapshot.load().filters.len();
-    let probe = shared.clone();
-    let kafka = tokio::task::spawn_blocking(move || probe.producer.check_reachable(READY_TIMEOUT))
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
+    let breaker = shared.delivery.breaker.position();
+    let spool = shared.delivery.spool.as_ref().map(|s| s.status());
+    let kafka = match shared.delivery.breaker.reason() {
+        Some(reason) => Err(format!("circuit breaker {breaker:?}: {reason}").to_lowercase()),
+        None => {
+            let probe = shared.clone();
+            tokio::task::spawn_blocking(move || {
+                probe.delivery.producer.check_reachable(READY_TIMEOUT)
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
+            .map_err(|reason| format!("metadata request failed: {reason}"))
+        }
+    };
     match kafka {
         Ok(brokers) => json_response(
             StatusCode::OK,
-            &json!({ "ready": true, "kafka": { "brokers": brokers }, "filters": filters }),
+            &json!({
+                "ready": true,
+                "kafka": { "brokers": brokers, "breaker": breaker },
+                "spool": spool,
+                "filters": filters,
+            }),
         ),
         Err(reason) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &json!({
                 "ready": false,
-                "not_ready": { "kafka": format!("metadata request failed: {reason}") },
+                "not_ready": { "kafka": reason },
+                "kafka": { "breaker": breaker },
+                "spool": spool,
                 "filters": filters,
             }),
         ),

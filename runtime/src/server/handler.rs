@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 
 use super::{HttpResponse, Peer, batch, body, json_response};
 use crate::config::{Mode, ServerConfig, check_topic};
+use crate::delivery::{Accepted, Results};
 use crate::error::RequestError;
 use crate::exchange::RequestInfo;
 use crate::filter::{self, ChainOutcome};
 use crate::gateway::Shared;
-use crate::kafka::Pending;
 use crate::metrics as m;
 use crate::router::Match;
 use crate::snapshot::Route;
@@ -188,95 +188,51 @@ async fn produce(
         }
     }
 
-    // Queue everything first so the records batch together, then wait.
-    let queued: Vec<(String, Result<Pending, RequestError>)> = records
-        .iter()
-        .map(|r| (r.topic.clone(), shared.producer.send(r)))
-        .collect();
-    match route.mode {
-        Mode::Sync => answer_sync(queued).await,
-        Mode::Async => answer_async(queued, id),
-    }
+    let results = match route.mode {
+        Mode::Sync => shared.delivery.sync(records, route.spool_when_down).await,
+        Mode::Async => shared.delivery.accept(records, id).await,
+    };
+    answer(results.map_err(|e| (e, None))?)
 }
 
-/// Waits for every acknowledgement; 200 with offsets, or the first error with every result.
-async fn answer_sync(
-    queued: Vec<(String, Result<Pending, RequestError>)>,
-) -> Result<Answer, Failure> {
-    let mut results = Vec::with_capacity(queued.len());
+/// 200 when Kafka acknowledged every record, 202 when some were only queued or spooled; or
+/// the first error, with every record's result.
+fn answer(results: Results) -> Result<Answer, Failure> {
+    let mut listed = Vec::with_capacity(results.len());
     let mut first_error = None;
-    for (topic, q) in queued {
-        let outcome = match q {
-            Ok(pending) => pending.delivered().await,
-            Err(e) => Err(e),
-        };
-        results.push(match outcome {
-            Ok(d) => {
-                metrics::counter!(m::RECORDS_DELIVERED, "topic" => topic).increment(1);
+    let mut all_delivered = true;
+    for (topic, result) in results {
+        listed.push(match result {
+            Ok(Accepted::Delivered(d)) => {
                 json!({ "topic": d.topic, "partition": d.partition, "offset": d.offset })
+            }
+            Ok(Accepted::Queued) => {
+                all_delivered = false;
+                json!({ "topic": topic, "status": "queued" })
+            }
+            Ok(Accepted::Spooled) => {
+                all_delivered = false;
+                json!({ "topic": topic, "status": "spooled" })
             }
             Err(e) => {
                 let value = json!({ "topic": topic, "error": e.to_json() });
-                count_delivery_error(topic, &e);
                 first_error.get_or_insert(e);
                 value
             }
         });
     }
-    match first_error {
-        None => Ok(Answer {
-            records: results.len(),
-            response: json_response(StatusCode::OK, &json!({ "records": results })),
-        }),
-        Some(e) => Err((e, Some(results))),
+    if let Some(e) = first_error {
+        return Err((e, Some(listed)));
     }
-}
-
-/// Answers 202 once queued; delivery failures after that are logged and counted.
-fn answer_async(
-    queued: Vec<(String, Result<Pending, RequestError>)>,
-    id: &str,
-) -> Result<Answer, Failure> {
-    let mut results = Vec::with_capacity(queued.len());
-    let mut first_error = None;
-    let mut pending = Vec::new();
-    for (topic, q) in queued {
-        match q {
-            Ok(p) => {
-                results.push(json!({ "topic": topic, "status": "queued" }));
-                pending.push(p);
-            }
-            Err(e) => {
-                count_delivery_error(topic.clone(), &e);
-                results.push(json!({ "topic": topic, "error": e.to_json() }));
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    let id = id.to_owned();
-    tokio::spawn(async move {
-        for p in pending {
-            let topic = p.topic().to_owned();
-            match p.delivered().await {
-                Ok(_) => metrics::counter!(m::RECORDS_DELIVERED, "topic" => topic).increment(1),
-                Err(e) => {
-                    tracing::error!(request_id = %id, %topic, code = e.code(), error = %e, "record accepted with 202 was not delivered");
-                    count_delivery_error(topic, &e);
-                }
-            }
-        }
-    });
-    match first_error {
-        None => Ok(Answer {
-            records: results.len(),
-            response: json_response(StatusCode::ACCEPTED, &json!({ "records": results })),
-        }),
-        Some(e) => Err((e, Some(results))),
-    }
-}
-
-fn count_delivery_error(topic: String, error: &RequestError) {
-    metrics::counter!(m::DELIVERY_ERRORS, "topic" => topic, "code" => error.code()).increment(1);
+    let status = if all_delivered {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(Answer {
+        records: listed.len(),
+        response: json_response(status, &json!({ "records": listed })),
+    })
 }
 
 /// Logs and counts a failed request; the level follows who is at fault.

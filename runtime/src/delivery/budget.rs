@@ -1,0 +1,162 @@
+//! The bound on memory held for records in flight: a count and a byte total, both checked
+//! without waiting, so a full gateway answers 503 at once instead of queueing without end.
+
+use std::sync::Arc;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
+
+use crate::error::RequestError;
+use crate::exchange::Record;
+use crate::metrics as m;
+
+/// Capacity for records in flight.
+#[derive(Clone)]
+pub struct Budget {
+    records: Arc<Semaphore>,
+    bytes: Arc<Semaphore>,
+    max_records: usize,
+    max_bytes: usize,
+    /// Woken whenever a reservation is given back.
+    released: Arc<Notify>,
+}
+
+/// Records and bytes taken from the budget; given back when dropped.
+pub struct Reservation {
+    records_permit: Option<OwnedSemaphorePermit>,
+    bytes_permit: Option<OwnedSemaphorePermit>,
+    records: usize,
+    bytes: usize,
+    released: Arc<Notify>,
+}
+
+impl Budget {
+    /// A budget of `max_records` records and `max_bytes` bytes.
+    pub fn new(max_records: usize, max_bytes: usize) -> Self {
+        Budget {
+            records: Arc::new(Semaphore::new(max_records.min(Semaphore::MAX_PERMITS))),
+            bytes: Arc::new(Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS))),
+            max_records,
+            max_bytes,
+            released: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Waits until nothing is in flight, up to `timeout`; true if that happened.
+    pub async fn wait_idle(&self, timeout: std::time::Duration) -> bool {
+        let idle = async {
+            loop {
+                let released = self.released.notified();
+                if self.records_in_flight() == 0 {
+                    return;
+                }
+                released.await;
+            }
+        };
+        tokio::time::timeout(timeout, idle).await.is_ok()
+    }
+
+    /// Takes room for `records`, or fails at once with 503 `queue_full`.
+    pub fn reserve(&self, records: &[Record]) -> Result<Reservation, RequestError> {
+        let count = records.len();
+        let bytes: usize = records.iter().map(size).sum();
+        let take = |sem: &Arc<Semaphore>, n: usize| match u32::try_from(n) {
+            Ok(0) => Ok(None),
+            Ok(n) => sem.clone().try_acquire_many_owned(n).map(Some),
+            Err(_) => Err(TryAcquireError::NoPermits),
+        };
+        let full = |what: &str, limit: usize| {
+            RequestError::QueueFull(format!(
+                "{what} in flight would pass kafka.max_in_flight_{what} ({limit})"
+            ))
+        };
+        let held_records =
+            take(&self.records, count).map_err(|_| full("records", self.max_records))?;
+        let held_bytes = take(&self.bytes, bytes).map_err(|_| full("bytes", self.max_bytes))?;
+        metrics::gauge!(m::IN_FLIGHT_RECORDS).increment(count as f64);
+        metrics::gauge!(m::IN_FLIGHT_BYTES).increment(bytes as f64);
+        Ok(Reservation {
+            records_permit: held_records,
+            bytes_permit: held_bytes,
+            records: count,
+            bytes,
+            released: self.released.clone(),
+        })
+    }
+
+    /// Records in flight now.
+    pub fn records_in_flight(&self) -> usize {
+        self.max_records
+            .min(Semaphore::MAX_PERMITS)
+            .saturating_sub(self.records.available_permits())
+    }
+
+    /// Bytes in flight now.
+    pub fn bytes_in_flight(&self) -> usize {
+        self.max_bytes
+            .min(Semaphore::MAX_PERMITS)
+            .saturating_sub(self.bytes.available_permits())
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        metrics::gauge!(m::IN_FLIGHT_RECORDS).decrement(self.records as f64);
+        metrics::gauge!(m::IN_FLIGHT_BYTES).decrement(self.bytes as f64);
+        // Give the permits back first, so woken waiters see them.
+        self.records_permit.take();
+        self.bytes_permit.take();
+        self.released.notify_waiters();
+    }
+}
+
+/// What a record costs in memory, roughly: its payload plus a fixed overhead.
+pub fn size(record: &Record) -> usize {
+    const OVERHEAD: usize = 64;
+    let headers: usize = record.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+    OVERHEAD
+        + record.topic.len()
+        + record.key.as_ref().map_or(0, |k| k.len())
+        + record.value.as_ref().map_or(0, |v| v.len())
+        + headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(value_len: usize) -> Record {
+        let mut r = Record::new("t");
+        r.value = Some(vec![0; value_len].into());
+        r
+    }
+
+    #[test]
+    fn full_budget_refuses_at_once_and_frees_on_drop() {
+        let budget = Budget::new(3, 1 << 20);
+        let held = budget.reserve(&[record(1), record(1)]).unwrap();
+        assert_eq!(budget.records_in_flight(), 2);
+        let err = budget.reserve(&[record(1), record(1)]).err().unwrap();
+        assert_eq!(err.code(), "queue_full");
+        assert!(
+            err.to_string().contains("max_in_flight_records (3)"),
+            "{err}"
+        );
+        drop(held);
+        assert_eq!(budget.records_in_flight(), 0);
+        assert!(budget.reserve(&[record(1), record(1), record(1)]).is_ok());
+    }
+
+    #[test]
+    fn bytes_are_bounded_too_and_a_refusal_keeps_nothing() {
+        let budget = Budget::new(100, 1000);
+        let _held = budget.reserve(&[record(600)]).unwrap();
+        let err = budget.reserve(&[record(600)]).err().unwrap();
+        assert!(
+            err.to_string().contains("max_in_flight_bytes (1000)"),
+            "{err}"
+        );
+        // The refused request's record count was given back with its bytes.
+        assert_eq!(budget.records_in_flight(), 1);
+        assert_eq!(budget.bytes_in_flight(), size(&record(600)));
+    }
+}

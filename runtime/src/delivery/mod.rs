@@ -1,0 +1,294 @@
+//! Getting records to Kafka without losing any: the in-flight bound, the circuit breaker, the
+//! spool for outages, and the dead-letter topic for records Kafka refuses after their request
+//! was answered. The request path calls [`Delivery::sync`] or [`Delivery::accept`].
+
+mod breaker;
+mod budget;
+mod dead_letter;
+mod monitor;
+mod replay;
+mod spool;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use breaker::{Breaker, Position, Tick};
+pub use budget::Budget;
+pub use monitor::run as monitor;
+pub use replay::run as replay;
+pub use spool::{Spool, SpoolStatus};
+
+use crate::config::Config;
+use crate::error::RequestError;
+use crate::exchange::Record;
+use crate::kafka::{Delivered, Pending, Producer, is_retriable};
+use crate::metrics as m;
+
+/// What became of one record, as its request's answer tells it.
+#[derive(Debug)]
+pub enum Accepted {
+    /// Acknowledged by Kafka.
+    Delivered(Delivered),
+    /// Queued in the producer; delivery continues after the answer.
+    Queued,
+    /// Written to the spool; replayed to Kafka once it is reachable.
+    Spooled,
+}
+
+/// Each record's topic and result, in request order.
+pub type Results = Vec<(String, Result<Accepted, RequestError>)>;
+
+/// The delivery side of the gateway.
+pub struct Delivery {
+    /// The native producer.
+    pub producer: Producer,
+    /// Fails fast while Kafka is down.
+    pub breaker: Arc<Breaker>,
+    /// Holds records while Kafka is unreachable, when `[spool]` is set.
+    pub spool: Option<Spool>,
+    budget: Budget,
+    dead_letter: Option<String>,
+}
+
+impl Delivery {
+    /// Wraps the producer with the bounds and the breaker `config` sets, and the spool.
+    pub fn new(
+        producer: Producer,
+        breaker: Arc<Breaker>,
+        spool: Option<Spool>,
+        config: &Config,
+    ) -> Self {
+        let kafka = &config.kafka;
+        Delivery {
+            producer,
+            breaker,
+            spool,
+            budget: Budget::new(kafka.max_in_flight_records, kafka.max_in_flight_bytes),
+            dead_letter: kafka.dead_letter_topic.clone(),
+        }
+    }
+
+    /// For a `sync` route: sends and waits for every acknowledgement. With `spool_when_down`,
+    /// records that cannot reach Kafka go to the spool instead of failing.
+    pub async fn sync(
+        &self,
+        records: Vec<Record>,
+        spool_when_down: bool,
+    ) -> Result<Results, RequestError> {
+        let spool = self.spool.as_ref().filter(|_| spool_when_down);
+        if let Err(open) = self.breaker.check() {
+            return match spool {
+                Some(spool) => spool_all(spool, records).await,
+                None => Err(open),
+            };
+        }
+        let _held = self.budget.reserve(&records)?;
+        let queued: Vec<_> = records.iter().map(|r| self.queue(r)).collect();
+        let mut results = Vec::with_capacity(records.len());
+        let mut retry = Vec::new();
+        for (record, q) in records.into_iter().zip(queued) {
+            let outcome = match q {
+                Ok(pending) => self.report(pending).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Err(e) if spool.is_some() && is_retriable(&e) => {
+                    retry.push((results.len(), record));
+                    results.push((String::new(), Err(e)));
+                }
+                other => results.push((record.topic, other.map(Accepted::Delivered))),
+            }
+        }
+        if let (Some(spool), false) = (spool, retry.is_empty()) {
+            let (slots, records): (Vec<usize>, Vec<Record>) = retry.into_iter().unzip();
+            let topics: Vec<String> = records.iter().map(|r| r.topic.clone()).collect();
+            let spooled = spool.append(records).await;
+            for (slot, topic) in slots.into_iter().zip(topics) {
+                results[slot] = (topic, spooled.clone().map(|()| Accepted::Spooled));
+            }
+        }
+        Ok(results)
+    }
+
+    /// For an `async` route: queues the records (or spools them while Kafka is down, or while
+    /// older spooled records wait, to keep their order) and returns; delivery goes on in the
+    /// background, and a record that then fails is spooled or dead-lettered.
+    pub async fn accept(
+        self: &Arc<Self>,
+        records: Vec<Record>,
+        request_id: &str,
+    ) -> Result<Results, RequestError> {
+        if let Some(spool) = &self.spool
+            && (self.breaker.check().is_err() || spool.backlog() > 0)
+        {
+            return spool_all(spool, records).await;
+        }
+        self.breaker.check()?;
+        let held = self.budget.reserve(&records)?;
+        let mut results = Vec::with_capacity(records.len());
+        let mut waiting = Vec::new();
+        for record in records {
+            match self.queue(&record) {
+                Ok(pending) => {
+                    results.push((record.topic.clone(), Ok(Accepted::Queued)));
+                    waiting.push((record, pending));
+                }
+                Err(e) => results.push((record.topic, Err(e))),
+            }
+        }
+        let this = self.clone();
+        let id = request_id.to_owned();
+        tokio::spawn(async move {
+            let _held = held;
+            for (record, pending) in waiting {
+                if let Err(e) = this.report(pending).await {
+                    this.failed_after_answer(record, e, &id).await;
+                }
+            }
+        });
+        Ok(results)
+    }
+
+    /// Hands a record to the producer.
+    fn queue(&self, record: &Record) -> Result<Pending, RequestError> {
+        let pending = self.producer.send(record)?;
+        self.breaker.sent();
+        Ok(pending)
+    }
+
+    /// Waits for a record's delivery report and tells the breaker and the metrics.
+    async fn report(&self, pending: Pending) -> Result<Delivered, RequestError> {
+        let topic = pending.topic().to_owned();
+        let result = pending.delivered().await;
+        self.breaker
+            .reported(result.as_ref().is_err_and(is_retriable));
+        match &result {
+            Ok(_) => metrics::counter!(m::RECORDS_DELIVERED, "topic" => topic).increment(1),
+            Err(e) => metrics::counter!(m::DELIVERY_ERRORS, "topic" => topic, "code" => e.code())
+                .increment(1),
+        }
+        result
+    }
+
+    /// A record its client was told is accepted did not make it: spool it if Kafka may take
+    /// it later, else dead-letter it; count it as dropped only when neither is possible.
+    async fn failed_after_answer(&self, record: Record, error: RequestError, request_id: &str) {
+        if let Some(spool) = &self.spool
+            && is_retriable(&error)
+        {
+            let topic = record.topic.clone();
+            match spool.append(vec![record]).await {
+                Ok(()) => {
+                    tracing::warn!(request_id, %topic, code = error.code(), error = %error, "accepted record not delivered yet: spooled for replay");
+                    return;
+                }
+                Err(spool_error) => {
+                    return dropped(&topic, &error, request_id, &spool_error.to_string());
+                }
+            }
+        }
+        self.dead_letter_or_drop(record, error, request_id).await;
+    }
+
+    /// Sends a record Kafka refused to the dead-letter topic, if there is one.
+    async fn dead_letter_or_drop(&self, record: Record, error: RequestError, request_id: &str) {
+        let topic = record.topic.clone();
+        let Some(dead_letter_topic) = &self.dead_letter else {
+            return dropped(
+                &topic,
+                &error,
+                request_id,
+                "no kafka.dead_letter_topic is set",
+            );
+        };
+        let letter = dead_letter::letter(record, dead_letter_topic, &error);
+        let sent = match self.queue(&letter) {
+            Ok(pending) => self.report(pending).await,
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok(d) => {
+                metrics::counter!(m::DEAD_LETTERED, "topic" => topic.clone(), "code" => error.code())
+                    .increment(1);
+                tracing::warn!(request_id, %topic, code = error.code(), error = %error, dead_letter_topic, offset = d.offset, "record dead-lettered");
+            }
+            Err(dlq_error) => dropped(&topic, &error, request_id, &dlq_error.to_string()),
+        }
+    }
+
+    /// Size and position of everything held: for `/admin/kafka`.
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::json!({
+            "breaker": {
+                "state": self.breaker.position(),
+                "reason": self.breaker.reason(),
+            },
+            "in_flight": {
+                "records": self.budget.records_in_flight(),
+                "bytes": self.budget.bytes_in_flight(),
+            },
+            "producer_queue": self.producer.in_flight(),
+            "spool": self.spool.as_ref().map(Spool::status),
+            "dead_letter_topic": self.dead_letter,
+        })
+    }
+
+    /// Flushes what is queued, up to `timeout`. Records still queued after it are spooled
+    /// when there is a spool (their requests were answered 202); then the spool is closed.
+    pub async fn shutdown(self: &Arc<Self>, timeout: Duration) {
+        let started = Instant::now();
+        let this = self.clone();
+        let flushed = tokio::task::spawn_blocking(move || this.producer.flush(timeout)).await;
+        match flushed {
+            Ok(Ok(())) => tracing::info!("producer flushed"),
+            Ok(Err(e)) if self.spool.is_some() => {
+                tracing::warn!(error = %e, in_flight = self.producer.in_flight(), "producer flush incomplete: spooling what Kafka has not taken");
+                use rdkafka::producer::PurgeConfig;
+                // Their delivery reports fail and the waiting tasks spool them. A record already
+                // sent may have reached the broker unacknowledged: spooling it again risks a
+                // duplicate, where exiting would lose it.
+                self.producer
+                    .purge(PurgeConfig::default().queue().inflight());
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, in_flight = self.producer.in_flight(), "producer flush incomplete: records may be lost")
+            }
+            Err(e) => tracing::error!(error = %e, "producer flush panicked"),
+        }
+        let left = timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1));
+        if !self.budget.wait_idle(left).await {
+            tracing::error!(
+                records = self.budget.records_in_flight(),
+                "records still awaiting delivery reports at exit"
+            );
+        }
+        if let Some(spool) = &self.spool {
+            spool.close().await;
+            let status = spool.status();
+            tracing::info!(
+                records = status.records,
+                bytes = status.bytes,
+                "spool closed"
+            );
+        }
+    }
+}
+
+/// Writes every record to the spool: one answer for all of them.
+async fn spool_all(spool: &Spool, records: Vec<Record>) -> Result<Results, RequestError> {
+    let topics: Vec<String> = records.iter().map(|r| r.topic.clone()).collect();
+    spool.append(records).await?;
+    Ok(topics
+        .into_iter()
+        .map(|t| (t, Ok(Accepted::Spooled)))
+        .collect())
+}
+
+/// Logs and counts an accepted record that is lost.
+fn dropped(topic: &str, error: &RequestError, request_id: &str, why: &str) {
+    metrics::counter!(m::RECORDS_DROPPED, "topic" => topic.to_owned(), "code" => error.code())
+        .increment(1);
+    tracing::error!(request_id, topic, code = error.code(), error = %error, why, "record accepted with 202 was lost");
+}

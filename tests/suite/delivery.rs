@@ -1,0 +1,506 @@
+//! Delivery under faults: the circuit breaker, the in-flight bound, the spool and the
+//! dead-letter topic, with the mock cluster's fault injection and a paused (SIGSTOP) tansu.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::types::RDKafkaRespErr;
+use wafka::config::Config;
+use wafka_tests::kafka::{read_all, wait_for};
+use wafka_tests::{Broker, TestGateway, try_request};
+
+const ROUTES: &str = r#"
+[[routes]]
+name = "sync"
+path = "/v1/sync"
+topic = "orders"
+
+[[routes]]
+name = "async"
+path = "/v1/async"
+topic = "clicks"
+mode = "async"
+"#;
+
+/// `ROUTES`, a sync route that spools while Kafka is down, and the spool itself.
+const SPOOL_ROUTES: &str = r#"
+[[routes]]
+name = "sync"
+path = "/v1/sync"
+topic = "orders"
+
+[[routes]]
+name = "async"
+path = "/v1/async"
+topic = "clicks"
+mode = "async"
+
+[[routes]]
+name = "sync-spooled"
+path = "/v1/sync-spooled"
+topic = "payments"
+spool_when_down = true
+
+[spool]
+dir = "spool"
+segment_bytes = 1048576
+max_bytes = 67108864
+"#;
+
+/// A breaker quick enough for tests, and a spool in the test's directory.
+fn fast_breaker(config: &mut Config) {
+    config.kafka.breaker.failures = 3;
+    config.kafka.breaker.stall_ms = 1000;
+    config.kafka.breaker.cooldown_ms = 500;
+    config.kafka.breaker.probe_timeout_ms = 300;
+}
+
+/// Polls the admin API until the breaker is in `state`.
+async fn breaker_becomes(gw: &TestGateway, state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = gw.admin("/admin/kafka").await.json();
+        if status["breaker"]["state"] == state {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "breaker never became {state}: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Values in `topic`, counted.
+fn counts(bootstrap: &str, topic: &str) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for r in read_all(bootstrap, topic) {
+        let value = String::from_utf8(r.value.unwrap_or_default()).unwrap();
+        *counts.entry(value).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_opens_the_breaker_and_recovery_closes_it() {
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(ROUTES)
+        .configure(fast_breaker)
+        .start()
+        .await;
+    let cluster = gw.gateway().embedded().expect("embedded cluster");
+    assert_eq!(gw.post("/v1/sync", "before").await.status, 200);
+
+    cluster.broker_down(1).unwrap();
+    breaker_becomes(&gw, "open").await;
+    let ready = gw.admin("/readyz").await;
+    assert_eq!(ready.status, 503);
+    assert!(
+        ready.json()["not_ready"]["kafka"]
+            .as_str()
+            .unwrap()
+            .contains("circuit breaker")
+    );
+
+    // While open, answers come at once, long before the 30 s delivery timeout.
+    for i in 0..5 {
+        let started = Instant::now();
+        let res = gw.post("/v1/sync", format!("during-{i}")).await;
+        assert_eq!(res.status, 503, "{}", res.json());
+        assert_eq!(res.error_code(), "kafka_unavailable");
+        assert_eq!(res.header("retry-after"), Some("1"));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // Without a spool an async route cannot take records either.
+    assert_eq!(gw.post("/v1/async", "x").await.status, 503);
+
+    cluster.broker_up(1).unwrap();
+    breaker_becomes(&gw, "closed").await;
+    assert_eq!(gw.admin("/readyz").await.status, 200);
+    let res = gw.post("/v1/sync", "after").await;
+    assert_eq!(res.status, 200, "{}", res.json());
+
+    let counts = counts(&gw.bootstrap, "orders");
+    assert_eq!(counts.get("before"), Some(&1));
+    assert_eq!(counts.get("after"), Some(&1));
+    assert!(
+        counts.keys().all(|v| !v.starts_with("during")),
+        "{counts:?}"
+    );
+    let metrics = gw.metrics().await;
+    let opened = wafka_tests::prometheus::value(&metrics, "wafka_kafka_breaker_opened_total", &[]);
+    assert!(opened >= 1.0, "{opened}");
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_in_flight_are_bounded_and_the_excess_is_refused_at_once() {
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(ROUTES)
+        .configure(|c| {
+            c.kafka.max_in_flight_records = 4;
+        })
+        .start()
+        .await;
+    let cluster = gw.gateway().embedded().unwrap();
+    // Slow acknowledgements keep records in flight.
+    cluster
+        .round_trip_time(1, Duration::from_millis(1500))
+        .unwrap();
+    let addr = gw.gateway().addr();
+    let clients: Vec<_> = (0..12)
+        .map(|i| {
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let res = try_request(addr, "POST", "/v1/sync", &[], format!("r{i}"))
+                    .await
+                    .unwrap();
+                (format!("r{i}"), res, started.elapsed())
+            })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for client in clients {
+        let (value, res, took) = client.await.unwrap();
+        match res.status {
+            200 => accepted.push(value),
+            503 => {
+                assert_eq!(res.error_code(), "queue_full");
+                assert!(
+                    res.json()["error"]["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("max_in_flight_records (4)")
+                );
+                assert_eq!(res.header("retry-after"), Some("1"));
+                assert!(
+                    took < Duration::from_millis(1000),
+                    "refused at once, took {took:?}"
+                );
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {}", res.json()),
+        }
+    }
+    assert!(
+        accepted.len() <= 4 + 4,
+        "at most the bound at a time: {accepted:?}"
+    );
+    assert!(refused > 0, "12 concurrent requests against a bound of 4");
+    let counts = counts(&gw.bootstrap, "orders");
+    for value in &accepted {
+        assert_eq!(counts.get(value), Some(&1), "{value}");
+    }
+    assert_eq!(
+        counts.len(),
+        accepted.len(),
+        "refused records were not produced"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_kafka_is_down_async_and_opted_in_sync_records_are_spooled_then_replayed() {
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(SPOOL_ROUTES)
+        .configure(fast_breaker)
+        .start()
+        .await;
+    let cluster = gw.gateway().embedded().unwrap();
+    cluster.broker_down(1).unwrap();
+    breaker_becomes(&gw, "open").await;
+
+    for i in 0..20 {
+        let res = gw.post("/v1/async", format!("click-{i}")).await;
+        assert_eq!(res.status, 202, "{}", res.json());
+        assert_eq!(res.json()["records"][0]["status"], "spooled");
+    }
+    let res = gw.post("/v1/sync-spooled", "payment-1").await;
+    assert_eq!(res.status, 202, "{}", res.json());
+    assert_eq!(res.json()["records"][0]["status"], "spooled");
+    // A sync route that did not opt in still fails fast.
+    assert_eq!(
+        gw.post("/v1/sync", "order").await.error_code(),
+        "kafka_unavailable"
+    );
+    let status = gw.admin("/admin/kafka").await.json();
+    assert_eq!(status["spool"]["records"], 21, "{status}");
+    assert!(status["spool"]["bytes"].as_u64().unwrap() > 0);
+
+    cluster.broker_up(1).unwrap();
+    let clicks = wait_for(&gw.bootstrap, "clicks", 20);
+    let values: Vec<String> = clicks
+        .iter()
+        .filter(|r| r.partition == clicks[0].partition)
+        .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+        .collect();
+    let mut sorted = values.clone();
+    sorted.sort_by_key(|v| v[6..].parse::<u32>().unwrap());
+    assert_eq!(values, sorted, "replayed in order within a partition");
+    let counts = counts(&gw.bootstrap, "clicks");
+    assert_eq!(counts.len(), 20);
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    assert_eq!(wait_for(&gw.bootstrap, "payments", 1).len(), 1);
+    // Drained: new async records go straight to Kafka again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while gw.admin("/admin/kafka").await.json()["spool"]["records"] != 0 {
+        assert!(Instant::now() < deadline, "spool never drained");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        gw.post("/v1/async", "later").await.json()["records"][0]["status"],
+        "queued"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_kafka_refuses_after_a_202_go_to_the_dead_letter_topic() {
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(ROUTES)
+        .configure(|c| c.kafka.dead_letter_topic = Some("wafka.dead-letters".into()))
+        .start()
+        .await;
+    let cluster = gw.gateway().embedded().unwrap();
+    cluster
+        .produce_errors(vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE])
+        .unwrap();
+    let res = gw.post("/v1/async", "refused").await;
+    assert_eq!(res.status, 202);
+    let letters = wait_for(&gw.bootstrap, "wafka.dead-letters", 1);
+    assert_eq!(letters[0].value.as_deref(), Some(&b"refused"[..]));
+    let header = |name: &str| {
+        letters[0]
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| String::from_utf8(v.clone()).unwrap())
+    };
+    assert_eq!(
+        header("wafka-error-code").as_deref(),
+        Some("record_too_large")
+    );
+    assert_eq!(header("wafka-original-topic").as_deref(), Some("clicks"));
+    assert!(header("x-request-id").is_some());
+    assert!(counts(&gw.bootstrap, "clicks").is_empty());
+    gw.shutdown().await;
+}
+
+/// One client request and how it ended.
+struct Sent {
+    value: String,
+    status: u16,
+    code: String,
+    took: Duration,
+    spooled: bool,
+}
+
+/// `clients` loops posting unique values to `path` until `until` says stop.
+async fn load(
+    gw: &TestGateway,
+    path: &'static str,
+    clients: usize,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
+) -> Vec<tokio::task::JoinHandle<Vec<Sent>>> {
+    let addr = gw.gateway().addr();
+    (0..clients)
+        .map(|c| {
+            let stop = stop.subscribe();
+            tokio::spawn(async move {
+                let mut sent = Vec::new();
+                let mut n = 0;
+                while !*stop.borrow() {
+                    let value = format!("{path}-{c}-{n}");
+                    n += 1;
+                    let started = Instant::now();
+                    let res = try_request(addr, "POST", path, &[], value.clone())
+                        .await
+                        .expect("every request is answered");
+                    let json = res.json();
+                    sent.push(Sent {
+                        value,
+                        status: res.status,
+                        code: json["error"]["code"].as_str().unwrap_or("").to_owned(),
+                        took: started.elapsed(),
+                        spooled: json["records"][0]["status"] == "spooled",
+                    });
+                }
+                sent
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_broker_under_load_loses_nothing_and_duplicates_nothing_acknowledged() {
+    let gw = TestGateway::builder(Broker::Tansu)
+        .routes(SPOOL_ROUTES)
+        .configure(|c| {
+            fast_breaker(c);
+            c.kafka.producer.insert(
+                "message.timeout.ms".into(),
+                wafka::config::PropertyValue::Integer(20_000),
+            );
+        })
+        .start()
+        .await;
+    let tansu = gw.tansu().unwrap();
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    let mut clients = load(&gw, "/v1/sync", 4, stop.clone()).await;
+    clients.extend(load(&gw, "/v1/async", 4, stop.clone()).await);
+
+    // Some traffic, then the broker freezes mid-load, then comes back.
+    wait_for(&gw.bootstrap, "orders", 20);
+    tansu.pause();
+    breaker_becomes(&gw, "open").await;
+    let opened_at = Instant::now();
+    // Requests arriving while it is open are answered at once: refused or spooled.
+    let mut refused = Vec::new();
+    for i in 0..5 {
+        let started = Instant::now();
+        let res = gw.post("/v1/sync", format!("open-{i}")).await;
+        assert_eq!(res.error_code(), "kafka_unavailable");
+        refused.push(started.elapsed());
+        let started = Instant::now();
+        let res = gw.post("/v1/sync-spooled", format!("open-{i}")).await;
+        assert_eq!(res.status, 202, "{}", res.json());
+        refused.push(started.elapsed());
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gw.admin("/admin/kafka").await.json()["spool"]["records"]
+        .as_u64()
+        .unwrap()
+        < 50
+    {
+        assert!(
+            Instant::now() < deadline,
+            "async records were not spooled during the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tansu.resume();
+    breaker_becomes(&gw, "closed").await;
+    wait_for(&gw.bootstrap, "orders", 1);
+    let _ = stop.send(true);
+    let mut sent = Vec::new();
+    for client in clients {
+        sent.extend(client.await.unwrap());
+    }
+    let outage = opened_at.elapsed();
+
+    for took in &refused {
+        assert!(
+            *took < Duration::from_secs(2),
+            "answered after {took:?} (outage {outage:?})"
+        );
+    }
+    for s in sent
+        .iter()
+        .filter(|s| s.code == "kafka_unavailable" || s.spooled)
+    {
+        assert!(
+            s.took < Duration::from_secs(2),
+            "{} answered after {:?}",
+            s.value,
+            s.took
+        );
+    }
+    for s in &sent {
+        assert!(
+            matches!(s.status, 200 | 202) || !s.code.is_empty(),
+            "{} got {} without an error code",
+            s.value,
+            s.status
+        );
+    }
+
+    // Everything acknowledged arrives: sync 200s exactly once; async 202s at least once, and
+    // exactly once when they were spooled (never sent before the outage).
+    let spooled = sent.iter().filter(|s| s.spooled).count();
+    assert!(spooled >= 50, "{spooled}");
+    let ok_sync = sent.iter().filter(|s| s.status == 200).count();
+    let ok_async = sent.iter().filter(|s| s.status == 202).count();
+    wait_for(&gw.bootstrap, "clicks", ok_async);
+    let orders = counts(&gw.bootstrap, "orders");
+    let clicks = counts(&gw.bootstrap, "clicks");
+    for s in &sent {
+        let seen = if s.value.starts_with("/v1/sync") {
+            &orders
+        } else {
+            &clicks
+        };
+        let n = seen.get(&s.value).copied().unwrap_or(0);
+        match s.status {
+            200 => assert_eq!(n, 1, "{} answered 200", s.value),
+            202 if s.spooled => assert_eq!(n, 1, "{} spooled", s.value),
+            202 => assert!(n >= 1, "{} answered 202 is missing", s.value),
+            _ => assert!(n <= 1, "{} refused yet written {n} times", s.value),
+        }
+    }
+    assert!(ok_sync > 20 && ok_async > 50, "{ok_sync} {ok_async}");
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spooled_records_survive_a_restart_during_the_outage() {
+    let mut gw = TestGateway::builder(Broker::Tansu)
+        .routes(SPOOL_ROUTES)
+        .configure(|c| {
+            fast_breaker(c);
+            c.server.shutdown_grace_ms = 1000;
+        })
+        .start()
+        .await;
+    assert_eq!(gw.post("/v1/async", "before").await.status, 202);
+    wait_for(&gw.bootstrap, "clicks", 1);
+    gw.tansu().unwrap().pause();
+    // The first record after the pause waits in the producer until the stall opens the
+    // breaker; then records are spooled.
+    let (mut queued, mut spooled) = (Vec::new(), Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while spooled.len() < 10 {
+        assert!(Instant::now() < deadline, "nothing was spooled");
+        let value = format!("during-{}", queued.len() + spooled.len());
+        let res = gw.post("/v1/async", value.clone()).await;
+        assert_eq!(res.status, 202, "{}", res.json());
+        match res.json()["records"][0]["status"].as_str() {
+            Some("spooled") => spooled.push(value),
+            Some("queued") => queued.push(value),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Shutting down while Kafka is paused spools what the producer still holds.
+    gw.restart().await;
+    let status = gw.admin("/admin/kafka").await.json();
+    assert!(
+        status["spool"]["records"].as_u64().unwrap() >= spooled.len() as u64,
+        "{status}"
+    );
+    gw.tansu().unwrap().resume();
+
+    wait_for(&gw.bootstrap, "clicks", 1 + queued.len() + spooled.len());
+    let counts = counts(&gw.bootstrap, "clicks");
+    for value in &spooled {
+        assert_eq!(
+            counts.get(value),
+            Some(&1),
+            "{value} was spooled: {counts:?}"
+        );
+    }
+    // Queued records may have reached the paused broker unacknowledged before the restart
+    // spooled them again: at least once.
+    for value in &queued {
+        assert!(
+            counts.get(value).is_some_and(|&n| n >= 1),
+            "{value} lost: {counts:?}"
+        );
+    }
+    gw.shutdown().await;
+}

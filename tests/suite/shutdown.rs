@@ -1,0 +1,139 @@
+//! SIGTERM on the real binary: stop accepting, answer what is in flight, flush, exit 0.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wafka_tests::broker::{Tansu, free_port};
+use wafka_tests::kafka::read_all;
+use wafka_tests::try_request;
+
+/// The `wafka` binary next to this test binary (`target/release/wafka`); `scripts/test.sh`
+/// builds it first.
+fn wafka_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let binary = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("wafka"))
+        .expect("target directory");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build --release -p wafka` (scripts/test.sh does)",
+        binary.display()
+    );
+    binary
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_requests_in_flight_flushes_and_exits_zero() {
+    let tansu = Tansu::start();
+    for topic in ["clicks", "orders"] {
+        tansu.create_topic(topic, 1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (port, admin_port) = (free_port(), free_port());
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+admin_listen = "127.0.0.1:{admin_port}"
+
+[kafka]
+brokers = "{}"
+
+[[routes]]
+name = "async"
+path = "/v1/async"
+topic = "clicks"
+mode = "async"
+
+[[routes]]
+name = "sync"
+path = "/v1/sync"
+topic = "orders"
+"#,
+        tansu.bootstrap
+    );
+    std::fs::create_dir(dir.path().join("filters.d")).unwrap();
+    let config_path = dir.path().join("wafka.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let mut child = Command::new(wafka_binary())
+        .args(["run", "--config"])
+        .arg(&config_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start wafka");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let admin = SocketAddr::from(([127, 0, 0, 1], admin_port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while try_request(admin, "GET", "/healthz", &[], "")
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "wafka did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    for i in 0..50 {
+        let res = try_request(addr, "POST", "/v1/async", &[], format!("click-{i}"))
+            .await
+            .unwrap();
+        assert_eq!(res.status, 202);
+    }
+    // A sync request waits for an acknowledgement the paused broker holds back.
+    tansu.pause();
+    let in_flight = tokio::spawn(try_request(addr, "POST", "/v1/sync", &[], "order"));
+    loop {
+        let status = try_request(admin, "GET", "/admin/kafka", &[], "")
+            .await
+            .unwrap()
+            .json();
+        if status["in_flight"]["records"].as_u64() >= Some(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sync request never reached the producer"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    // New connections are refused once the listener is closed (requests that raced the
+    // signal may still have been taken, and must then be delivered).
+    let mut late = 0;
+    while let Ok(res) = try_request(addr, "POST", "/v1/async", &[], "late").await {
+        late += usize::from(res.status == 202);
+        assert!(Instant::now() < deadline, "still accepting after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tansu.resume();
+    let answer = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(answer.status, 200, "{}", answer.json());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+
+    let clicks = read_all(&tansu.bootstrap, "clicks");
+    let mut values: Vec<_> = clicks
+        .iter()
+        .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+        .collect();
+    values.sort();
+    let mut expected: Vec<_> = (0..50).map(|i| format!("click-{i}")).collect();
+    expected.extend(std::iter::repeat_n("late".to_owned(), late));
+    expected.sort();
+    assert_eq!(values, expected, "every 202 record, once");
+    assert_eq!(read_all(&tansu.bootstrap, "orders").len(), 1);
+}
