@@ -504,3 +504,34 @@ async fn spooled_records_survive_a_restart_during_the_outage() {
     }
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retriable_broker_errors_are_retried_and_permanent_ones_answered_with_their_code() {
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(ROUTES)
+        .start()
+        .await;
+    let cluster = gw.gateway().embedded().unwrap();
+    // Two failed attempts, then the broker takes it: the client sees one 200, Kafka one record.
+    cluster
+        .produce_errors(vec![
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        ])
+        .unwrap();
+    let res = gw.post("/v1/sync", "retried").await;
+    assert_eq!(res.status, 200, "{}", res.json());
+
+    cluster
+        .produce_errors(vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE])
+        .unwrap();
+    let res = gw.post("/v1/sync", "refused").await;
+    assert_eq!(res.status, 413, "{}", res.json());
+    assert_eq!(res.error_code(), "record_too_large");
+    assert!(res.header("retry-after").is_none(), "a retry will not help");
+
+    let counts = counts(&gw.bootstrap, "orders");
+    assert_eq!(counts.get("retried"), Some(&1));
+    assert_eq!(counts.get("refused"), None);
+    gw.shutdown().await;
+}
