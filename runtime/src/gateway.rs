@@ -223,6 +223,9 @@ impl Gateway {
                 None,
             )),
         ];
+        if let Some(handle) = shared.prometheus.clone() {
+            tasks.push(tokio::spawn(crate::metrics::upkeep(handle, stop.subscribe())));
+        }
         tasks.push(tokio::spawn(crate::delivery::monitor(
             shared.delivery.clone(),
             stop.subscribe(),

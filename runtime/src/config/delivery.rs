@@ -102,6 +102,6 @@ pub(super) mod defaults {
         50_000
     }
     pub fn max_in_flight_bytes() -> usize {
-        256 << 20
+        64 << 20
     }
 }

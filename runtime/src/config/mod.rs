@@ -129,7 +129,7 @@ pub struct KafkaConfig {
     #[serde(default = "delivery::defaults::max_in_flight_records")]
     pub max_in_flight_records: usize,
     /// Most bytes (topic, key, value, headers) of records held in flight. Past it requests get
-    /// 503 `queue_full` at once. Default 268435456 (256 MiB); at least `server.max_output_bytes`.
+    /// 503 `queue_full` at once. Default 67108864 (64 MiB); at least `server.max_output_bytes`.
     #[serde(default = "delivery::defaults::max_in_flight_bytes")]
     pub max_in_flight_bytes: usize,
     /// Topic receiving records that fail permanently after their request was answered (async
