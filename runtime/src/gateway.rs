@@ -224,7 +224,10 @@ impl Gateway {
             )),
         ];
         if let Some(handle) = shared.prometheus.clone() {
-            tasks.push(tokio::spawn(crate::metrics::upkeep(handle, stop.subscribe())));
+            tasks.push(tokio::spawn(crate::metrics::upkeep(
+                handle,
+                stop.subscribe(),
+            )));
         }
         tasks.push(tokio::spawn(crate::delivery::monitor(
             shared.delivery.clone(),

@@ -107,6 +107,7 @@ impl Snapshot {
                     .await
                     .map_err(at)?;
                 steps.push(Arc::new(Step {
+                    state: engine.state().scope(&route.name, &filter.name),
                     filter: loaded,
                     config_json: config_json.into(),
                 }));

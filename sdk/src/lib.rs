@@ -101,12 +101,17 @@
 pub mod clock;
 mod filter;
 mod header;
+pub mod json;
 pub mod log;
 mod outcome;
 mod record;
 mod request;
 mod response;
+pub mod state;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 pub mod time;
+pub mod topic;
 
 // One implementation of the host per target: the component's imports, or plain data.
 #[cfg(target_arch = "wasm32")]
@@ -131,7 +136,7 @@ pub use response::Response;
 pub mod prelude {
     pub use crate::{
         Filter, Header, NoConfig, Outcome, Record, Request, Response, clock, export_filter,
-        forward, load_filter, log, reject, run_filter, time,
+        forward, json, load_filter, log, reject, run_filter, state, time, topic,
     };
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::{Value, json};

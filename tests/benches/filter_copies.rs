@@ -41,6 +41,7 @@ fn copies(c: &mut Criterion) {
         vec![Arc::new(Step {
             filter: peek.clone(),
             config_json: format!(r#"{{"read":"{read}"}}"#).into(),
+            state: Default::default(),
         })]
     };
     let limits = filter::Limits {

@@ -23,6 +23,8 @@ pub struct Step {
     pub filter: Arc<LoadedFilter>,
     /// The route's config for it, as JSON.
     pub config_json: Arc<str>,
+    /// Its keys in the `state` interface.
+    pub state: Arc<super::Scope>,
 }
 
 /// What one request's filters may do.

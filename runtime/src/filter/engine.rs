@@ -26,6 +26,8 @@ pub struct FilterEngine {
     engine: Engine,
     linker: Linker<FilterState>,
     ticker_stop: Arc<AtomicBool>,
+    /// What filters keep across requests; here so it outlives reloads.
+    state: super::SharedState,
 }
 
 impl FilterEngine {
@@ -61,6 +63,7 @@ impl FilterEngine {
             engine,
             linker,
             ticker_stop,
+            state: Default::default(),
         })
     }
 
@@ -72,6 +75,11 @@ impl FilterEngine {
     /// The linker with WASI and the Wafka host interfaces.
     pub fn linker(&self) -> &Linker<FilterState> {
         &self.linker
+    }
+
+    /// State filters keep across requests, by route and filter.
+    pub fn state(&self) -> &super::SharedState {
+        &self.state
     }
 }
 

@@ -126,9 +126,11 @@ impl LoadedFilter {
             route: route.to_owned(),
             reason,
         };
+        // A scratch scope: checking a config must not touch live state.
         let step = Arc::new(Step {
             filter: self.clone(),
             config_json: config_json.into(),
+            state: Default::default(),
         });
         let mut store = new_store(self.pre.engine(), "check".into(), route.into());
         store.data_mut().enter(step, timeout);

@@ -7,9 +7,11 @@ mod chain;
 mod engine;
 mod host;
 mod loaded;
+mod shared;
 mod state;
 
 pub use cache::DiskCache;
 pub use chain::{ChainOutcome, Limits, Step, run};
 pub use engine::{FilterEngine, MAX_INSTANCES};
 pub use loaded::{LoadError, LoadedFilter, sha256_hex};
+pub use shared::{Scope, SharedState};

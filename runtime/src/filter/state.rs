@@ -68,6 +68,14 @@ impl Budget {
 }
 
 impl FilterState {
+    /// The running filter's keys in the `state` interface.
+    pub(crate) fn scope(&self) -> wasmtime::Result<Arc<super::Scope>> {
+        match &self.step {
+            Some(step) => Ok(step.state.clone()),
+            None => wasmtime::bail!("state used outside a filter call"),
+        }
+    }
+
     pub(crate) fn new(request_id: Arc<str>, route: Arc<str>) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         // Nothing inherited: no env, args, preopened dirs or sockets.

@@ -5,6 +5,7 @@
 #[allow(missing_docs)]
 pub mod bindings;
 mod export;
+pub mod state;
 
 pub use bindings::wafka::filter::types::{Record, Request};
 pub use bindings::wafka::filter::{clock, log};

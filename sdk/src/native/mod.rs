@@ -6,6 +6,7 @@ pub mod clock;
 pub mod log;
 mod record;
 mod request;
+pub mod state;
 
 pub use record::Record;
 pub use request::{Request, RequestBuilder};

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::Path;
 
 use bytes::Bytes;
 
@@ -34,7 +34,7 @@ fn keys(read: &[(u64, Record)]) -> Vec<String> {
         .collect()
 }
 
-fn segment_files(dir: &PathBuf) -> usize {
+fn segment_files(dir: &Path) -> usize {
     segments::list(dir).unwrap().len()
 }
 
@@ -102,7 +102,8 @@ async fn a_torn_tail_is_cut_off_and_the_rest_kept() {
     // A crash mid-write: half an entry at the end.
     let mut data = std::fs::read(&segment.path).unwrap();
     let whole = data.len();
-    data.extend_from_slice(&data[..40].to_vec());
+    let torn = data[..40].to_vec();
+    data.extend_from_slice(&torn);
     std::fs::write(&segment.path, &data).unwrap();
 
     let spool = Spool::open(&config).unwrap();

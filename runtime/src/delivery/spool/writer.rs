@@ -63,12 +63,12 @@ impl Writer {
                     Command::Close(reply) => close = Some(reply),
                 }
             }
-            if self.config.fsync == Fsync::Always || close.is_some() {
-                if let Err(e) = self.sync() {
-                    for (_, result) in &mut replies {
-                        if result.is_ok() {
-                            *result = Err(RequestError::SpoolFailed(format!("fsync: {e}")));
-                        }
+            if (self.config.fsync == Fsync::Always || close.is_some())
+                && let Err(e) = self.sync()
+            {
+                for (_, result) in &mut replies {
+                    if result.is_ok() {
+                        *result = Err(RequestError::SpoolFailed(format!("fsync: {e}")));
                     }
                 }
             }

@@ -5,5 +5,6 @@ mod config;
 mod log;
 mod record;
 mod request;
+mod state;
 
 pub use request::RequestRef;

@@ -1,0 +1,210 @@
+//! `jwt-auth`: verifies `Authorization: Bearer` JSON Web Tokens (HS256, RS256, ES256) in the
+//! filter itself, checks `exp`, `nbf`, `iss` and `aud`, lets each token write only the topics
+//! its claims grant, and can copy claims into record headers.
+
+mod keys;
+mod token;
+
+use std::collections::BTreeMap;
+
+use keys::{Jwks, Key, KeyConfig};
+use wafka_sdk::prelude::*;
+
+/// The route's config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Verification keys.
+    #[serde(default)]
+    keys: Vec<KeyConfig>,
+    /// A JWKS document (`{"keys": [...]}`), e.g. your identity provider's, pasted in.
+    #[serde(default)]
+    jwks: Option<Jwks>,
+    /// Required `iss`. Default: not checked.
+    #[serde(default)]
+    issuer: Option<String>,
+    /// Required `aud` (one of the token's audiences). Default: not checked.
+    #[serde(default)]
+    audience: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds. Default 60.
+    #[serde(default = "default_leeway")]
+    leeway_seconds: u64,
+    /// Refuse tokens without `exp`. Default true.
+    #[serde(default = "default_true")]
+    require_exp: bool,
+    /// Claim listing the topics (or prefixes ending in `*`) the token may write: an array, or a
+    /// space-separated string. Default: none.
+    #[serde(default)]
+    topics_claim: Option<String>,
+    /// Topics granted by the values of a claim, e.g. roles or scopes.
+    #[serde(default)]
+    grants: Option<Grants>,
+    /// Claims copied to every record as headers: `{ sub = "x-user" }`.
+    #[serde(default)]
+    claims_to_headers: BTreeMap<String, String>,
+}
+
+/// Topics granted per value of one claim.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Grants {
+    /// The claim, e.g. `scope` (space-separated) or `roles` (an array).
+    claim: String,
+    /// Claim value → topics or prefixes.
+    topics: BTreeMap<String, Vec<String>>,
+}
+
+fn default_leeway() -> u64 {
+    60
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Longest token accepted, in bytes: bounds the work an unauthenticated client can cause.
+const MAX_TOKEN: usize = 8192;
+
+/// The `jwt-auth` filter.
+#[derive(Debug)]
+pub struct JwtAuth {
+    keys: Vec<Key>,
+    config: Config,
+}
+
+impl Filter for JwtAuth {
+    type Config = Config;
+
+    fn new(mut config: Config) -> Result<Self, String> {
+        let mut keys = Vec::new();
+        for (i, key) in std::mem::take(&mut config.keys).into_iter().enumerate() {
+            keys.push(Key::from_config(key).map_err(|e| format!("keys[{i}]: {e}"))?);
+        }
+        if let Some(jwks) = config.jwks.take() {
+            for jwk in jwks.keys {
+                keys.extend(Key::from_jwk(jwk)?);
+            }
+        }
+        if keys.is_empty() {
+            return Err("no verification keys: set `keys` or `jwks`".to_owned());
+        }
+        if let Some(grants) = &config.grants {
+            for patterns in grants.topics.values() {
+                for p in patterns {
+                    topic::check_pattern(p).map_err(|e| format!("grants.topics: {e}"))?;
+                }
+            }
+        }
+        if let Some((_, h)) = config.claims_to_headers.iter().find(|(_, h)| h.is_empty()) {
+            return Err(format!("claims_to_headers: empty header name {h:?}"));
+        }
+        Ok(Self { keys, config })
+    }
+
+    fn on_request(&self, request: &Request, mut records: Vec<Record>) -> Outcome {
+        let Some(token) = bearer(request) else {
+            return unauthorized("missing_token", "send a token: Authorization: Bearer <jwt>");
+        };
+        if token.len() > MAX_TOKEN {
+            return unauthorized(
+                "invalid_token",
+                format!("the token is longer than {MAX_TOKEN} bytes"),
+            );
+        }
+        let now = clock::now_millis() / 1000;
+        let claims = match token::verify(&token, &self.keys, now, &self.checks()) {
+            Ok(claims) => claims,
+            Err(reason) => {
+                log::debug(format!("token refused: {reason}"));
+                return unauthorized("invalid_token", reason);
+            }
+        };
+        if let Some(granted) = self.granted_topics(&claims)
+            && let Some(record) = records
+                .iter()
+                .find(|r| !topic::allowed(&granted, &r.topic()))
+        {
+            return reject(
+                403,
+                "topic_forbidden",
+                format!("this token may not write to topic {:?}", record.topic()),
+            );
+        }
+        for (claim, header) in &self.config.claims_to_headers {
+            let value = match claims.get(claim) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => continue,
+                Some(other) => other.to_string(),
+            };
+            for record in &mut records {
+                record.set_header(header, &value);
+            }
+        }
+        forward(records)
+    }
+}
+
+impl JwtAuth {
+    fn checks(&self) -> token::Checks<'_> {
+        token::Checks {
+            issuer: self.config.issuer.as_deref(),
+            audience: self.config.audience.as_deref(),
+            leeway: self.config.leeway_seconds,
+            require_exp: self.config.require_exp,
+        }
+    }
+
+    /// The topic patterns the claims grant, or `None` when the config grants by no claim (any
+    /// valid token may write what the route allows).
+    fn granted_topics(&self, claims: &serde_json::Map<String, Value>) -> Option<Vec<String>> {
+        if self.config.topics_claim.is_none() && self.config.grants.is_none() {
+            return None;
+        }
+        let mut granted = Vec::new();
+        if let Some(claim) = &self.config.topics_claim {
+            granted.extend(values(claims.get(claim)));
+        }
+        if let Some(grants) = &self.config.grants {
+            for value in values(claims.get(&grants.claim)) {
+                granted.extend(grants.topics.get(&value).into_iter().flatten().cloned());
+            }
+        }
+        Some(granted)
+    }
+}
+
+/// A claim's values: the items of an array, or the words of a space-separated string.
+fn values(claim: Option<&Value>) -> Vec<String> {
+    match claim {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn bearer(request: &Request) -> Option<String> {
+    let value = request.header_str("authorization")?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .then(|| token.trim().to_owned())
+}
+
+fn unauthorized(code: &str, message: impl std::fmt::Display) -> Outcome {
+    let challenge = if code == "missing_token" {
+        "Bearer".to_owned()
+    } else {
+        "Bearer error=\"invalid_token\"".to_owned()
+    };
+    match reject(401, code, message) {
+        Outcome::Respond(r) => Outcome::Respond(r.with_header("www-authenticate", challenge)),
+        other => other,
+    }
+}
+
+export_filter!(JwtAuth);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,40 @@
+use crate::filter::bindings::wafka::filter::state;
+use crate::filter::shared::MAX_KEY_BYTES;
+use crate::filter::state::FilterState;
+
+impl state::Host for FilterState {
+    fn take_tokens(
+        &mut self,
+        key: String,
+        capacity: u64,
+        refill_per_second: u64,
+        cost: u64,
+    ) -> wasmtime::Result<state::TakeResult> {
+        check_key(&key)?;
+        let now = crate::clock::now_millis();
+        let taken = self
+            .scope()?
+            .take(&key, capacity, refill_per_second, cost, now);
+        Ok(state::TakeResult {
+            allowed: taken.allowed,
+            remaining: taken.remaining,
+            retry_after_ms: taken.retry_after_ms,
+        })
+    }
+
+    fn add(&mut self, key: String, delta: i64, ttl_ms: u64) -> wasmtime::Result<i64> {
+        check_key(&key)?;
+        let now = crate::clock::now_millis();
+        Ok(self.scope()?.add(&key, delta, ttl_ms, now))
+    }
+}
+
+fn check_key(key: &str) -> wasmtime::Result<()> {
+    if key.len() > MAX_KEY_BYTES {
+        wasmtime::bail!(
+            "state key of {} bytes is longer than {MAX_KEY_BYTES}",
+            key.len()
+        );
+    }
+    Ok(())
+}
