@@ -4,6 +4,7 @@
 //! real Kafka-protocol broker (tansu).
 
 mod admin;
+mod auth;
 mod batch;
 mod cache;
 mod check;
@@ -11,8 +12,10 @@ mod delivery;
 mod errors;
 mod operations;
 mod produce;
+mod rate_limit;
 mod reload;
 mod security;
+mod shaping;
 mod shutdown;
 mod tls;
 

@@ -9,9 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,7 +25,9 @@ fn main() {
         }
         ["count", bootstrap, topic] => println!("records {}", count(bootstrap, topic)),
         _ => {
-            eprintln!("usage: plain-producer produce BOOTSTRAP TOPIC COUNT SIZE | count BOOTSTRAP TOPIC");
+            eprintln!(
+                "usage: plain-producer produce BOOTSTRAP TOPIC COUNT SIZE | count BOOTSTRAP TOPIC"
+            );
             std::process::exit(2);
         }
     }
@@ -45,7 +47,10 @@ fn producer(bootstrap: &str) -> FutureProducer {
 
 async fn produce(bootstrap: &str, topic: &str, count: usize, size: usize) -> f64 {
     let producer = producer(bootstrap);
-    let value = format!("{{\"event\":\"page_view\",\"pad\":\"{}\"}}", "x".repeat(size.saturating_sub(32)));
+    let value = format!(
+        "{{\"event\":\"page_view\",\"pad\":\"{}\"}}",
+        "x".repeat(size.saturating_sub(32))
+    );
     let started = Instant::now();
     // Sent in windows of 10 000 so the queue never fills; each window waits for its acks.
     let mut sent = 0;
@@ -54,10 +59,18 @@ async fn produce(bootstrap: &str, topic: &str, count: usize, size: usize) -> f64
         let mut acks = Vec::with_capacity(window);
         for _ in 0..window {
             let record: FutureRecord<'_, (), str> = FutureRecord::to(topic).payload(&value);
-            acks.push(producer.send_result(record).map_err(|(e, _)| e).expect("queue"));
+            acks.push(
+                producer
+                    .send_result(record)
+                    .map_err(|(e, _)| e)
+                    .expect("queue"),
+            );
         }
         for ack in acks {
-            ack.await.expect("delivery report").map_err(|(e, _)| e).expect("acknowledged");
+            ack.await
+                .expect("delivery report")
+                .map_err(|(e, _)| e)
+                .expect("acknowledged");
         }
         sent += window;
     }
