@@ -1,4 +1,4 @@
-//! The `wafka` command line: `run` and `check`.
+//! The `wafka` command line: `run`, `check` and `new-filter`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +40,18 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Create a filter crate NAME that builds as it is (see docs/filters.md).
+    NewFilter {
+        /// Crate and filter name: a-z, 0-9 and '-'.
+        name: String,
+        /// Where to create it. Default: the current directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The Wafka SDK to depend on. Default: the repository's `sdk/` this binary was built
+        /// from.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
 }
 
 /// `wafka run`
@@ -60,6 +72,23 @@ pub async fn run(path: &Path) -> ExitCode {
     gateway.shutdown().await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// `wafka new-filter`
+pub fn new_filter(name: &str, dir: &Path, sdk: Option<&Path>) -> ExitCode {
+    match crate::scaffold::new_filter(name, dir, sdk) {
+        Ok(created) => {
+            let file = name.replace('-', "_");
+            println!("created {}", created.display());
+            println!("next:");
+            println!("  cd {}", created.display());
+            println!("  cargo test                                   # native unit tests");
+            println!("  cargo build --release --target wasm32-wasip2");
+            println!("  cp target/wasm32-wasip2/release/{file}.wasm <filters.dir>/{name}.wasm");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
 }
 
 /// `wafka check`

@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod reload;
 pub mod request_id;
 pub mod router;
+pub mod scaffold;
 pub mod server;
 pub mod snapshot;
 pub mod tls;

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         match &args.command {
             Command::Run { config } => cli::run(config).await,
             Command::Check { config } => cli::check(config).await,
+            Command::NewFilter { name, dir, sdk } => cli::new_filter(name, dir, sdk.as_deref()),
         }
     })
 }

@@ -10,6 +10,7 @@ mod cache;
 mod check;
 mod delivery;
 mod errors;
+mod guide;
 mod operations;
 mod produce;
 mod rate_limit;
