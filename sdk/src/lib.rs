@@ -99,6 +99,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod crypto;
 mod filter;
 mod header;
 pub mod json;

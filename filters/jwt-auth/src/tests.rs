@@ -13,9 +13,13 @@ use super::*;
 const SECRET: &str = "a-shared-secret-of-at-least-32-bytes!";
 const NOW: u64 = 1_800_000_000;
 
+/// A fixed 2048-bit test key (generating one takes seconds in a debug build).
 fn rsa_key() -> &'static rsa::RsaPrivateKey {
+    use rsa::pkcs8::DecodePrivateKey;
     static KEY: OnceLock<rsa::RsaPrivateKey> = OnceLock::new();
-    KEY.get_or_init(|| rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).unwrap())
+    KEY.get_or_init(|| {
+        rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("test-rsa-key.pem")).unwrap()
+    })
 }
 
 fn ec_key() -> &'static p256::ecdsa::SigningKey {

@@ -4,6 +4,7 @@
 // Generated code: its items are documented from the WIT, but not all of them.
 #[allow(missing_docs)]
 pub mod bindings;
+pub mod crypto;
 mod export;
 pub mod state;
 

@@ -3,6 +3,7 @@
 //! counterpart in `guest::bindings`.
 
 pub mod clock;
+pub mod crypto;
 pub mod log;
 mod record;
 mod request;

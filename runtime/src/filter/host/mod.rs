@@ -2,6 +2,7 @@
 
 mod clock;
 mod config;
+mod crypto;
 mod log;
 mod record;
 mod request;
