@@ -81,19 +81,8 @@ fn json_object(record: &Record) -> Result<Map<String, Value>, String> {
     }
     match serde_json::from_slice(&value) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(other) => Err(format!("expected a JSON object, got {}", kind(&other))),
+        Ok(other) => Err(format!("expected a JSON object, got {}", json::kind(&other))),
         Err(error) => Err(format!("invalid JSON: {error}")),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
