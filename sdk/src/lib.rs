@@ -103,6 +103,7 @@ pub mod crypto;
 mod filter;
 mod header;
 pub mod json;
+pub mod json_schema;
 pub mod log;
 mod outcome;
 mod record;
@@ -137,7 +138,7 @@ pub use response::Response;
 pub mod prelude {
     pub use crate::{
         Filter, Header, NoConfig, Outcome, Record, Request, Response, clock, export_filter,
-        forward, json, load_filter, log, reject, run_filter, state, time, topic,
+        forward, json, json_schema, load_filter, log, reject, run_filter, state, time, topic,
     };
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::{Value, json};

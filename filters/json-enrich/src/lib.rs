@@ -81,7 +81,10 @@ fn json_object(record: &Record) -> Result<Map<String, Value>, String> {
     }
     match serde_json::from_slice(&value) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(other) => Err(format!("expected a JSON object, got {}", json::kind(&other))),
+        Ok(other) => Err(format!(
+            "expected a JSON object, got {}",
+            json::kind(&other)
+        )),
         Err(error) => Err(format!("invalid JSON: {error}")),
     }
 }

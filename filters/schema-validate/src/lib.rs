@@ -1,8 +1,9 @@
 //! `schema-validate`: checks each record's JSON value against a JSON Schema from the config
-//! and answers 422 listing what is wrong. The schema is compiled once, when the config loads.
-//! Drafts 4, 6, 7, 2019-09 and 2020-12 (from `$schema`, 2020-12 by default); `$ref` only within
-//! the schema: nothing is fetched.
+//! and answers 422 listing what is wrong. The gateway compiles the schema once, when the config
+//! loads, and checks each value where it lives (the SDK's `json_schema`): drafts 4, 6, 7,
+//! 2019-09 and 2020-12 (from `$schema`, 2020-12 by default); `$ref` only within the schema.
 
+use wafka_sdk::json_schema::{CheckError, Schema};
 use wafka_sdk::prelude::*;
 
 /// The route's config.
@@ -13,23 +14,18 @@ pub struct Config {
     schema: Value,
     /// Most errors listed in a 422 answer. Default 20.
     #[serde(default = "default_max_errors")]
-    max_errors: usize,
+    max_errors: u32,
 }
 
-fn default_max_errors() -> usize {
+fn default_max_errors() -> u32 {
     20
 }
 
 /// The `schema-validate` filter.
+#[derive(Debug)]
 pub struct SchemaValidate {
-    validator: jsonschema::Validator,
-    max_errors: usize,
-}
-
-impl std::fmt::Debug for SchemaValidate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SchemaValidate").finish_non_exhaustive()
-    }
+    schema: Schema,
+    max_errors: u32,
 }
 
 impl Filter for SchemaValidate {
@@ -42,17 +38,12 @@ impl Filter for SchemaValidate {
                 json::kind(&config.schema)
             ));
         }
-        let validator = jsonschema::validator_for(&config.schema).map_err(|e| {
-            format!(
-                "schema is not a valid JSON Schema: {e} (at {})",
-                e.instance_path().as_str()
-            )
-        })?;
+        let schema = Schema::new(&config.schema).map_err(|e| format!("schema: {e}"))?;
         if config.max_errors == 0 {
             return Err("max_errors must be at least 1".to_owned());
         }
         Ok(Self {
-            validator,
+            schema,
             max_errors: config.max_errors,
         })
     }
@@ -61,9 +52,10 @@ impl Filter for SchemaValidate {
         let mut errors = Vec::new();
         let mut total = 0;
         for (i, record) in records.iter().enumerate() {
-            let value = match json::parse(&record.value().unwrap_or_default()) {
-                Ok(value) => value,
-                Err(message) => {
+            let left = self.max_errors - errors.len() as u32;
+            let report = match self.schema.validate_record(record, left.max(1)) {
+                Ok(report) => report,
+                Err(CheckError::InvalidJson(message)) => {
                     let message = if records.len() > 1 {
                         format!("record {i}: {message}")
                     } else {
@@ -71,17 +63,19 @@ impl Filter for SchemaValidate {
                     };
                     return reject(400, "invalid_json", message);
                 }
-            };
-            for error in self.validator.iter_errors(&value) {
-                total += 1;
-                if errors.len() < self.max_errors {
-                    errors.push(json!({
-                        "record": i,
-                        "instance_path": error.instance_path().as_str(),
-                        "schema_path": error.schema_path().as_str(),
-                        "message": error.to_string(),
-                    }));
+                // Compiled when the config loaded; only a gateway that lost it gets here.
+                Err(CheckError::InvalidSchema(message)) => {
+                    return reject(500, "filter_config_invalid", message);
                 }
+            };
+            total += report.total;
+            for v in report.violations.into_iter().take(left as usize) {
+                errors.push(json!({
+                    "record": i,
+                    "instance_path": v.instance_path,
+                    "schema_path": v.schema_path,
+                    "message": v.message,
+                }));
             }
         }
         if total == 0 {
@@ -95,7 +89,7 @@ impl Filter for SchemaValidate {
         let body = json!({
             "error": { "code": "schema_violation", "message": message },
             "errors": errors,
-            "truncated": total > errors.len(),
+            "truncated": total as usize > errors.len(),
         });
         Outcome::Respond(Response::json(422, &body))
     }

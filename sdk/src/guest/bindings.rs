@@ -3,11 +3,14 @@
 wit_bindgen::generate!({
     path: "../wit",
     world: "filter",
-    // The WIT `header` and `response` records are the SDK's own structs (same fields), so
+    // The WIT `header`, `response` and `json-schema` types are the SDK's own (same fields), so
     // nothing is converted on the way in or out.
     with: {
         "wafka:filter/types@0.1.0/header": crate::Header,
         "wafka:filter/types@0.1.0/response": crate::Response,
+        "wafka:filter/json-schema@0.1.0/violation": crate::json_schema::Violation,
+        "wafka:filter/json-schema@0.1.0/report": crate::json_schema::Report,
+        "wafka:filter/json-schema@0.1.0/check-error": crate::json_schema::CheckError,
     },
     // `export_filter!` expands in the filter's crate and reaches the export macro through
     // `wafka_sdk::__private`, so filters need no wit-bindgen dependency of their own.

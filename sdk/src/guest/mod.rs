@@ -6,6 +6,7 @@
 pub mod bindings;
 pub mod crypto;
 mod export;
+pub mod json_schema;
 pub mod state;
 
 pub use bindings::wafka::filter::types::{Record, Request};

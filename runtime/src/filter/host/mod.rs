@@ -3,6 +3,7 @@
 mod clock;
 mod config;
 mod crypto;
+mod json_schema;
 mod log;
 mod record;
 mod request;
