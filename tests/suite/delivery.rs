@@ -421,8 +421,8 @@ async fn a_paused_broker_under_load_loses_nothing_and_duplicates_nothing_acknowl
         );
     }
 
-    // Everything acknowledged arrives: sync 200s exactly once; async 202s at least once, and
-    // exactly once when they were spooled (never sent before the outage).
+    // Everything acknowledged arrives exactly once: the outage is far shorter than the
+    // 20 s delivery timeout, so no queued record failed, was spooled and sent again.
     let spooled = sent.iter().filter(|s| s.spooled).count();
     assert!(spooled >= 50, "{spooled}");
     let ok_sync = sent.iter().filter(|s| s.status == 200).count();
@@ -438,9 +438,7 @@ async fn a_paused_broker_under_load_loses_nothing_and_duplicates_nothing_acknowl
         };
         let n = seen.get(&s.value).copied().unwrap_or(0);
         match s.status {
-            200 => assert_eq!(n, 1, "{} answered 200", s.value),
-            202 if s.spooled => assert_eq!(n, 1, "{} spooled", s.value),
-            202 => assert!(n >= 1, "{} answered 202 is missing", s.value),
+            200 | 202 => assert_eq!(n, 1, "{} answered {}", s.value, s.status),
             _ => assert!(n <= 1, "{} refused yet written {n} times", s.value),
         }
     }
