@@ -128,6 +128,117 @@ filters = [
     gw.shutdown().await;
 }
 
+/// A token signed by `sign` over `header.payload`.
+fn signed_token(
+    header: serde_json::Value,
+    claims: serde_json::Value,
+    sign: impl Fn(&[u8]) -> Vec<u8>,
+) -> String {
+    let signed = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    format!("{signed}.{}", b64url(&sign(signed.as_bytes())))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_auth_verifies_rs256_and_es256_through_the_host_crypto_interface() {
+    use base64::Engine as _;
+    use ring::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
+
+    let rng = ring::rand::SystemRandom::new();
+    let pem = include_str!("../../filters/jwt-auth/src/test-rsa-key.pem");
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let rsa = RsaKeyPair::from_pkcs8(&der).unwrap();
+    let rsa_public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(rsa.public());
+    let ec_alg = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+    let ec_key = |rng| {
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(ec_alg, rng).unwrap();
+        EcdsaKeyPair::from_pkcs8(ec_alg, pkcs8.as_ref(), rng).unwrap()
+    };
+    let (ec, other_ec) = (ec_key(&rng), ec_key(&rng));
+    let point = ec.public_key().as_ref();
+    let jwks = serde_json::json!({"keys": [
+        {"kty": "RSA", "kid": "r1", "alg": "RS256",
+         "n": b64url(&rsa_public.n),
+         "e": b64url(&rsa_public.e)},
+        {"kty": "EC", "kid": "e1", "crv": "P-256",
+         "x": b64url(&point[1..33]), "y": b64url(&point[33..])},
+    ]});
+    let routes = format!(
+        r#"
+[[routes]]
+name = "events"
+path = "/v1/events"
+topic = "events.web"
+filters = [{{ name = "jwt-auth", config = {{ jwks = {jwks}, audience = "wafka", topics_claim = "topics", claims_to_headers = {{ sub = "x-user" }} }} }}]
+"#
+    )
+    // A JSON object is a TOML inline table once its `:` are `=`.
+    .replace(r#"":"#, r#"" = "#);
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(&routes)
+        .filter("jwt-auth")
+        .start()
+        .await;
+    let claims = |sub: &str| serde_json::json!({"sub": sub, "aud": "wafka", "exp": now() + 300, "topics": ["events.web"]});
+    let rs256 = signed_token(
+        serde_json::json!({"alg": "RS256", "kid": "r1"}),
+        claims("rsa"),
+        |m| {
+            let mut sig = vec![0; rsa.public().modulus_len()];
+            rsa.sign(&signature::RSA_PKCS1_SHA256, &rng, m, &mut sig)
+                .unwrap();
+            sig
+        },
+    );
+    let es256 = |key: &EcdsaKeyPair, sub: &str| {
+        signed_token(
+            serde_json::json!({"alg": "ES256", "kid": "e1"}),
+            claims(sub),
+            |m| key.sign(&rng, m).unwrap().as_ref().to_vec(),
+        )
+    };
+    let post = |token: String| {
+        let gw = &gw;
+        async move {
+            let auth = format!("Bearer {token}");
+            gw.send(
+                "POST",
+                "/v1/events",
+                &[("authorization", auth.as_str())],
+                "{}",
+            )
+            .await
+        }
+    };
+
+    let res = post(rs256).await;
+    assert_eq!(res.status, 200, "{}", res.json());
+    let res = post(es256(&ec, "ec")).await;
+    assert_eq!(res.status, 200, "{}", res.json());
+    // Signed by another P-256 key under the same kid: the host refuses the signature.
+    let res = post(es256(&other_ec, "impostor")).await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (401, "invalid_token")
+    );
+
+    let mut users: Vec<Vec<u8>> = read_all(&gw.bootstrap, "events.web")
+        .into_iter()
+        .flat_map(|r| r.headers)
+        .filter(|(name, _)| name == "x-user")
+        .map(|(_, value)| value)
+        .collect();
+    users.sort();
+    assert_eq!(users, [b"ec".to_vec(), b"rsa".to_vec()]);
+    gw.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_key_auth_names_the_key_and_refuses_other_topics() {
     let digest = |key: &str| {
