@@ -52,8 +52,9 @@ impl Filter for SchemaValidate {
         let mut errors = Vec::new();
         let mut total = 0;
         for (i, record) in records.iter().enumerate() {
+            // Later records still count their violations when the list is full.
             let left = self.max_errors - errors.len() as u32;
-            let report = match self.schema.validate_record(record, left.max(1)) {
+            let report = match self.schema.validate_record(record, left) {
                 Ok(report) => report,
                 Err(CheckError::InvalidJson(message)) => {
                     let message = if records.len() > 1 {
@@ -69,7 +70,7 @@ impl Filter for SchemaValidate {
                 }
             };
             total += report.total;
-            for v in report.violations.into_iter().take(left as usize) {
+            for v in report.violations {
                 errors.push(json!({
                     "record": i,
                     "instance_path": v.instance_path,
