@@ -12,7 +12,7 @@ fi
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 if [ -z "${TANSU:-}" ] && ! command -v tansu >/dev/null; then
   echo "installing tansu (a Kafka-protocol broker) for the real-broker tests; first time only" >&2
-  cargo install --locked tansu --features dynostore
+  cargo install --locked tansu --version 0.6.0 --features dynostore
 fi
 
 log="$(mktemp)"
@@ -20,8 +20,9 @@ trap 'rm -f "$log"' EXIT
 echo "== filters: native unit tests"
 cargo test --manifest-path filters/Cargo.toml 2>&1 | tee "$log"
 echo "== workspace: unit, SDK and integration tests"
-# The shutdown test runs the real binary.
-cargo build --release -p wafka --bin wafka
+# The shutdown test runs the real binary. Built in the same invocation shape as the tests
+# (`--tests` brings in dev-dependencies) so features unify and wasmtime is compiled once.
+cargo build --release --workspace --bins --tests
 cargo test --release --workspace "$@" 2>&1 | tee -a "$log"
 
 # One line for the whole run, summed over every test binary.

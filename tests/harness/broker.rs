@@ -132,10 +132,32 @@ fn tansu_binary() -> String {
     }
 }
 
-/// A port that was free a moment ago.
+/// A loopback port no other caller in this process has been given, free when handed out.
+///
+/// Taken below the kernel's ephemeral range, so the gateway's own `:0` listeners and outgoing
+/// connections cannot grab it between now and the child process binding it (that race once let
+/// two tests share one tansu, and a test paused a broker its gateway did not use).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let (low, high) = unreserved_range();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Start somewhere different in each process, so parallel test binaries rarely meet.
+    let start = std::process::id() % (high - low);
+    for _ in low..high {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % (high - low);
+        let port = (low + offset) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {low}..{high}");
+}
+
+/// Ports from 20000 up to the start of the kernel's ephemeral range.
+fn unreserved_range() -> (u32, u32) {
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    (20000, ephemeral_start.max(20000 + 1000))
 }
