@@ -26,8 +26,7 @@ ensure_tools
 tansu="${TANSU:-$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")}"
 [ -x "$tansu" ] || die "tansu not found: cargo install tansu --features dynostore (or set TANSU)"
 
-log "building release binaries"
-(cd "$root" && cargo build --release -p wafka -p wafka-bench)
+build_release
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 wafka="$target_dir/release/wafka"
 plain_producer="$target_dir/release/plain-producer"

@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
-# HTTP produce-path throughput: the gateway's sync routes against a plain hyper server,
+# HTTP produce path under concurrent load: the gateway's routes against a plain hyper server,
 # measured in the same run with wrk on 127.0.0.1.
 #
-# Targets:
-#   (a) events  POST /v1/events/web  sync, json-enrich + topic-router → events.web
-#   (b) plain   POST /v1/plain       sync, no filters → events.web
-#   (c) baseline plain-hyper (bench/src/bin/plain-hyper.rs): reads the body, answers 200
+# Targets (1 KiB JSON body; every gateway route produces to events.web on the embedded cluster):
+#   async-none    POST /v1/async/plain         async, no filters
+#   async-router  POST /v1/async/routed/web    async, topic-router (reads one path parameter)
+#   async-both    POST /v1/async/events/web    async, json-enrich + topic-router
+#   sync-none     POST /v1/plain               sync, no filters
+#   sync-both     POST /v1/events/web          sync, json-enrich + topic-router
+#   baseline      plain-hyper (bench/src/bin/plain-hyper.rs): reads the body, answers 200
 #
-# Each target gets a 2 s warm-up, then `wrk -t2 -c64 -d10s --latency` with a 1 KiB JSON body.
-# Prints a markdown table; throughput is also given as a ratio of the baseline, since absolute
-# numbers depend on the machine (and here wrk, the gateway and its embedded mock broker all
-# share the same cores).
+# Each target: a warm-up, then `wrk -t1 -c1` (latency of one client) and `wrk -t1 -c64`
+# (throughput), both with --latency. Prints a markdown table with throughput as a ratio of the
+# baseline and of the same mode without filters, since absolute numbers depend on the machine
+# (here wrk, the gateway and its embedded mock broker all share the same cores).
 #
 # Usage: bench/http.sh            (from anywhere; needs cargo, curl; installs wrk with apt-get)
-# Env:   DURATION (default 10s), WARMUP (default 2s), THREADS (2), CONNECTIONS (64)
+# Env:   DURATION (default 5s), WARMUP (2s), THREADS (1), CONNECTIONS (64), TARGETS (all, in
+#        the order above), PERF (unset; a target name: `perf record -g` the gateway during its
+#        c=64 run, flat report in $PERF_OUT, default /tmp/wafka-perf.txt, data beside it in
+#        $PERF_OUT.data), STRACE (unset; a target
+#        name: count syscalls during its c=64 run)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-duration="${DURATION:-10s}"
+duration="${DURATION:-5s}"
 warmup="${WARMUP:-2s}"
-threads="${THREADS:-2}"
+threads="${THREADS:-1}"
 connections="${CONNECTIONS:-64}"
+targets="${TARGETS:-async-none async-router async-both sync-none sync-both baseline}"
 
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
@@ -29,8 +37,7 @@ connections="${CONNECTIONS:-64}"
 ensure_tools
 
 # --- build -----------------------------------------------------------------------------------
-log "building release binaries"
-(cd "$root" && cargo build --release -p wafka -p wafka-bench)
+build_release
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 wafka="$target_dir/release/wafka"
 plain_hyper="$target_dir/release/plain-hyper"
@@ -60,11 +67,25 @@ topics = ["events.web"]
 dir = "$tmp/filters.d"
 
 [[routes]]
-name = "events"
-path = "/v1/events/{source}"
-methods = ["POST"]
+name = "async-plain"
+path = "/v1/async/plain"
+topic = "events.web"
+mode = "async"
+
+[[routes]]
+name = "async-routed"
+path = "/v1/async/routed/{source}"
 topic = "events"
-mode = "sync"
+mode = "async"
+filters = [
+  { name = "topic-router", config = { param = "source", template = "events.{}", allow = ["events.web"] } },
+]
+
+[[routes]]
+name = "async-events"
+path = "/v1/async/events/{source}"
+topic = "events"
+mode = "async"
 filters = [
   { name = "json-enrich" },
   { name = "topic-router", config = { param = "source", template = "events.{}", allow = ["events.web"] } },
@@ -73,16 +94,25 @@ filters = [
 [[routes]]
 name = "plain"
 path = "/v1/plain"
-methods = ["POST"]
 topic = "events.web"
 mode = "sync"
+
+[[routes]]
+name = "events"
+path = "/v1/events/{source}"
+topic = "events"
+mode = "sync"
+filters = [
+  { name = "json-enrich" },
+  { name = "topic-router", config = { param = "source", template = "events.{}", allow = ["events.web"] } },
+]
 TOML
 
 write_load_files "$tmp"
 
 # --- start servers ---------------------------------------------------------------------------
 log "starting gateway on 127.0.0.1:$gw_port (admin $admin_port) and plain-hyper on $base_port"
-RUST_LOG=warn "$wafka" run --config "$tmp/wafka.toml" 2>"$tmp/gateway.log" >&2 &
+RUST_LOG=warn "$wafka" run --config "$tmp/wafka.toml" 2>/tmp/gw-prof.log >&2 &
 pids+=($!)
 "$plain_hyper" "127.0.0.1:$base_port" 2>"$tmp/plain-hyper.log" >&2 &
 pids+=($!)
@@ -100,58 +130,103 @@ wait_for() { # NAME URL
 wait_for gateway "http://127.0.0.1:$admin_port/healthz"
 wait_for plain-hyper "http://127.0.0.1:$base_port/"
 
-names=(events plain baseline)
 declare -A url desc
-url[events]="http://127.0.0.1:$gw_port/v1/events/web"
-url[plain]="http://127.0.0.1:$gw_port/v1/plain"
+base="http://127.0.0.1:$gw_port"
+url[async-none]="$base/v1/async/plain"
+url[async-router]="$base/v1/async/routed/web"
+url[async-both]="$base/v1/async/events/web"
+url[sync-none]="$base/v1/plain"
+url[sync-both]="$base/v1/events/web"
 url[baseline]="http://127.0.0.1:$base_port/"
-desc[events]="(a) gateway sync, json-enrich + topic-router"
-desc[plain]="(b) gateway sync, no filters"
-desc[baseline]="(c) plain-hyper baseline"
+desc[async-none]="async, no filters"
+desc[async-router]="async, topic-router"
+desc[async-both]="async, json-enrich + topic-router"
+desc[sync-none]="sync, no filters"
+desc[sync-both]="sync, json-enrich + topic-router"
+desc[baseline]="plain-hyper baseline"
+declare -A peer
+peer[async-router]=async-none
+peer[async-both]=async-none
+peer[sync-both]=sync-none
 
-# One request each before loading: the gateway must answer 200 (after the broker's ack).
-for name in events plain; do
+# One request each before loading: the gateway must answer 2xx.
+for name in $targets; do
+  [ "$name" = baseline ] && continue
   code="$(curl -sS -o "$tmp/check.out" -w '%{http_code}' --max-time 10 -X POST \
     -H 'content-type: application/json' --data-binary "@$tmp/body.json" "${url[$name]}")"
-  if [ "$code" != 200 ]; then
-    cat "$tmp/check.out" >&2 || true
-    tail -n 30 "$tmp/gateway.log" >&2 || true
-    die "$name: gateway answered $code, not 200"
-  fi
-  log "$name: 200 $(cat "$tmp/check.out")"
+  case "$code" in
+    200 | 202) log "$name: $code $(cat "$tmp/check.out")" ;;
+    *)
+      cat "$tmp/check.out" >&2 || true
+      tail -n 30 "$tmp/gateway.log" >&2 || true
+      die "$name: gateway answered $code"
+      ;;
+  esac
 done
+gateway_pid="${pids[0]}"
 
 # --- load ------------------------------------------------------------------------------------
-declare -A rps p50 p99 errs
-for name in baseline plain events; do
+run_wrk() { # NAME CONNECTIONS OUT
+  wrk -t"$threads" -c"$2" -d"$duration" --latency -s "$tmp/post.lua" "${url[$1]}" >"$3"
+  sed 's/^/    /' "$3" >&2
+  local non2xx socket
+  non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$3")"
+  socket="$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$3")"
+  if [ "${non2xx:-0}" -ne 0 ] || [ "${socket:-0}" -ne 0 ]; then
+    tail -n 30 "$tmp/gateway.log" >&2 || true
+    die "$1: wrk saw ${non2xx:-0} non-2xx responses and ${socket:-0} socket errors"
+  fi
+}
+declare -A rps p50_1 p50 p99
+for name in $targets; do
   log "$name: warm-up $warmup"
   wrk -t"$threads" -c"$connections" -d"$warmup" -s "$tmp/post.lua" "${url[$name]}" >/dev/null
+  log "$name: wrk -t$threads -c1 -d$duration --latency ${url[$name]}"
+  run_wrk "$name" 1 "$tmp/wrk1-$name.txt"
+  p50_1[$name]="$(awk '$1 == "50%" {print $2}' "$tmp/wrk1-$name.txt")"
+  probe=()
+  if [ "$name" != baseline ] && [ "${PERF:-}" = "$name" ]; then
+    perf record --call-graph dwarf,32768 -F 2000 -o "$tmp/perf.data" -p "$gateway_pid" 2>/dev/null &
+    probe=($!)
+  elif [ "$name" != baseline ] && [ "${STRACE:-}" = "$name" ]; then
+    strace -f -c -o "$tmp/strace.txt" -p "$gateway_pid" 2>/dev/null &
+    probe=($!)
+    sleep 1
+  fi
   log "$name: wrk -t$threads -c$connections -d$duration --latency ${url[$name]}"
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$tmp/post.lua" "${url[$name]}" \
-    >"$tmp/wrk-$name.txt"
+  run_wrk "$name" "$connections" "$tmp/wrk-$name.txt"
   out="$tmp/wrk-$name.txt"
-  sed 's/^/    /' "$out" >&2
+  if [ ${#probe[@]} -gt 0 ]; then
+    kill -INT "${probe[0]}"
+    wait "${probe[0]}" 2>/dev/null || true
+    requests="$(awk '/requests in/ {print $1}' "$out")"
+    if [ -f "$tmp/perf.data" ]; then
+      perf report -i "$tmp/perf.data" --no-children --percent-limit 0.3 --stdio -g none \
+        --sort dso,symbol >"${PERF_OUT:-/tmp/wafka-perf.txt}" 2>/dev/null
+      cp "$tmp/perf.data" "${PERF_OUT:-/tmp/wafka-perf.txt}.data"
+      log "perf report of $name in ${PERF_OUT:-/tmp/wafka-perf.txt} ($requests requests)"
+    else
+      log "syscalls during $name ($requests requests):"
+      head -n 25 "$tmp/strace.txt" >&2
+    fi
+  fi
   rps[$name]="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
   p50[$name]="$(awk '$1 == "50%" {print $2}' "$out")"
   p99[$name]="$(awk '$1 == "99%" {print $2}' "$out")"
-  non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")"
-  socket="$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$out")"
-  non2xx="${non2xx:-0}"
-  socket="${socket:-0}"
   [ -n "${rps[$name]}" ] || die "$name: could not parse wrk output"
-  if [ "$non2xx" -ne 0 ]; then
-    tail -n 30 "$tmp/gateway.log" >&2 || true
-    die "$name: wrk saw $non2xx non-2xx responses"
-  fi
-  errs[$name]="non-2xx $non2xx, socket $socket"
 done
 
 # --- report ----------------------------------------------------------------------------------
 echo
-echo "| target | req/s | p50 | p99 | errors | throughput vs baseline |"
-echo "|---|---:|---:|---:|---|---:|"
-for name in "${names[@]}"; do
-  ratio="$(awk -v a="${rps[$name]}" -v b="${rps[baseline]}" 'BEGIN { printf "%.2f", a / b }')"
-  printf '| %s | %.0f | %s | %s | %s | %s |\n' "${desc[$name]}" "${rps[$name]}" \
-    "${p50[$name]}" "${p99[$name]}" "${errs[$name]}" "$ratio"
+echo "| target | c=1 p50 | c=$connections req/s | c=$connections p50 | c=$connections p99 | vs baseline | vs same mode, no filters |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for name in $targets; do
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+  vs_base="-"
+  [ -n "${rps[baseline]:-}" ] && vs_base="$(ratio "${rps[$name]}" "${rps[baseline]}")"
+  vs_peer="-"
+  p="${peer[$name]:-}"
+  [ -n "$p" ] && [ -n "${rps[$p]:-}" ] && vs_peer="$(ratio "${rps[$name]}" "${rps[$p]}")"
+  printf '| %s | %s | %.0f | %s | %s | %s | %s |\n' "${desc[$name]}" "${p50_1[$name]}" \
+    "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "$vs_base" "$vs_peer"
 done

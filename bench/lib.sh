@@ -1,6 +1,13 @@
 # Shared by the bench scripts (source it): tools, a temp dir that cleans up after the processes
 # started, free ports, and the 1 KiB JSON body with its wrk POST script.
 
+# The release binaries (wafka, plain-hyper, plain-producer), built exactly as scripts/test.sh
+# builds them, so benches and tests share one build of wasmtime and librdkafka.
+build_release() {
+  log "building release binaries"
+  (cd "$root" && cargo build --release --workspace --bins --tests) >&2
+}
+
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

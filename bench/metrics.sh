@@ -13,7 +13,7 @@ warmup="${WARMUP:-2s}"
 . "$root/bench/lib.sh"
 ensure_tools
 
-(cd "$root" && cargo build --release -p wafka) >&2
+build_release
 wafka="${CARGO_TARGET_DIR:-$root/target}/release/wafka"
 bench_tmp wafka-metrics
 "$root/scripts/build-filters.sh" "$tmp/filters.d" >&2

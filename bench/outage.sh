@@ -22,8 +22,7 @@ ensure_tools
 tansu="${TANSU:-$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")}"
 [ -x "$tansu" ] || die "tansu not found: cargo install tansu --features dynostore (or set TANSU)"
 
-log "building release binaries"
-(cd "$root" && cargo build --release -p wafka)
+build_release
 wafka="${CARGO_TARGET_DIR:-$root/target}/release/wafka"
 
 bench_tmp wafka-outage

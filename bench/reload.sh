@@ -37,8 +37,7 @@ ensure_tools
 command -v python3 >/dev/null || die "python3 is required"
 
 # --- build -----------------------------------------------------------------------------------
-log "building release binaries"
-(cd "$root" && cargo build --release -p wafka -p wafka-bench)
+build_release
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 wafka="$target_dir/release/wafka"
 

@@ -108,7 +108,8 @@ pub async fn check_report(path: &Path) -> Result<String, String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
     validate_properties(&config.kafka)
         .map_err(|e| format!("{}: kafka.producer: {e}", path.display()))?;
-    let engine = FilterEngine::new().map_err(|e| format!("filter engine: {e:#}"))?;
+    let engine = FilterEngine::new(config.filters.memory_reset)
+        .map_err(|e| format!("filter engine: {e}"))?;
     // No cache: check compiles every filter, so it finds what a cold start would.
     let snapshot = Snapshot::build(config, &Arc::new(engine), Reuse::default())
         .await

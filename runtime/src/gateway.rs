@@ -159,7 +159,7 @@ impl Gateway {
         let delivery = Arc::new(Delivery::new(producer, breaker, spool, &config));
 
         let engine =
-            Arc::new(FilterEngine::new().map_err(|e| StartError::Engine(format!("{e:#}")))?);
+            Arc::new(FilterEngine::new(config.filters.memory_reset).map_err(StartError::Engine)?);
         let cache = DiskCache::new(config.filters.cache_dir());
         let (listen, admin_listen) = (config.server.listen, config.server.admin_listen);
         let conn_limits = server::ConnLimits::from_config(&config.server);

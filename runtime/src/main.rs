@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use wafka::cli::{self, Cli, Command};
 
+// Requests allocate from many threads at once; glibc's malloc spent a tenth of the gateway's
+// time in contention and consolidation under load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Cli::parse();
     wafka::logging::init(args.log_format);

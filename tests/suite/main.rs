@@ -11,6 +11,7 @@ mod check;
 mod delivery;
 mod errors;
 mod guide;
+mod isolation;
 mod operations;
 mod produce;
 mod rate_limit;

@@ -196,6 +196,11 @@ pub struct FiltersConfig {
     /// Default `DIR/.cache` (hidden files in the filters directory are ignored).
     #[serde(default)]
     pub cache_dir: Option<PathBuf>,
+    /// How a filter instance's memory is reset between requests: `auto` (default: `pagemap`
+    /// when the kernel has PAGEMAP_SCAN and swap is off, else `decommit`), `pagemap` (refuse
+    /// to start without it) or `decommit`. See docs/security.md. Takes effect at start.
+    #[serde(default)]
+    pub memory_reset: crate::filter::MemoryReset,
 }
 
 /// `[[routes]]`
@@ -319,6 +324,7 @@ impl Default for FiltersConfig {
         Self {
             dir: defaults::filters_dir(),
             cache_dir: None,
+            memory_reset: Default::default(),
         }
     }
 }

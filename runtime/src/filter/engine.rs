@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings;
 use super::state::FilterState;
@@ -21,6 +21,83 @@ pub const MAX_MEMORY_BYTES: usize = 64 << 20;
 /// slots); requests wait for free slots rather than fail to instantiate.
 pub const MAX_INSTANCES: usize = 1000;
 
+/// With [`MemoryReset::Pagemap`], how much of a memory the pages a request wrote may fill
+/// and still be copied back in place; past it the rest is given back to the kernel. A filter
+/// request writes far less (tens of KiB); it bounds the memory kept per instance slot.
+const KEEP_RESIDENT: usize = 2 << 20;
+
+/// How a filter instance's memory is put back to its initial state once a request is done,
+/// so the next request on that slot sees nothing of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryReset {
+    /// `pagemap` when this machine allows it, else `decommit`.
+    #[default]
+    Auto,
+    /// Ask the kernel which pages the request wrote (Linux `PAGEMAP_SCAN`, 6.7 and later) and
+    /// copy just those back from the component's image; the pages stay mapped. No system call
+    /// that changes the address space, so no TLB shootdown on every core. Needs swap off: a
+    /// written page the kernel swapped out is not reported, and would keep its contents.
+    Pagemap,
+    /// Give every page back to the kernel (`madvise(MADV_DONTNEED)`); the next request faults
+    /// fresh copies in. Safe everywhere; costs a TLB shootdown per memory per request.
+    Decommit,
+}
+
+impl MemoryReset {
+    /// What `self` means on this machine, and why, for the log.
+    pub fn resolve(self) -> Result<(MemoryReset, &'static str), String> {
+        let pagemap = PoolingAllocationConfig::is_pagemap_scan_available();
+        let swap = swap_possible();
+        match self {
+            MemoryReset::Decommit => Ok((MemoryReset::Decommit, "as configured")),
+            MemoryReset::Pagemap if !pagemap => Err(
+                "filters.memory_reset = \"pagemap\" needs the PAGEMAP_SCAN ioctl (Linux 6.7 or later)".into(),
+            ),
+            MemoryReset::Pagemap if swap => Err(
+                "filters.memory_reset = \"pagemap\" needs swap off: the scan misses written pages that were swapped out".into(),
+            ),
+            MemoryReset::Pagemap => Ok((MemoryReset::Pagemap, "as configured")),
+            MemoryReset::Auto if !pagemap => Ok((
+                MemoryReset::Decommit,
+                "the kernel has no PAGEMAP_SCAN ioctl (Linux 6.7 or later)",
+            )),
+            MemoryReset::Auto if swap => Ok((
+                MemoryReset::Decommit,
+                "swap is on, and a pagemap scan misses written pages that were swapped out",
+            )),
+            MemoryReset::Auto => Ok((MemoryReset::Pagemap, "PAGEMAP_SCAN available, swap off")),
+        }
+    }
+
+    /// The name used in the config and the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemoryReset::Auto => "auto",
+            MemoryReset::Pagemap => "pagemap",
+            MemoryReset::Decommit => "decommit",
+        }
+    }
+}
+
+/// True when some of this process's memory could be swapped out: a swap device is active and
+/// the cgroup (v2) does not forbid swapping.
+fn swap_possible() -> bool {
+    let devices = std::fs::read_to_string("/proc/swaps")
+        .map(|s| s.lines().skip(1).any(|l| !l.trim().is_empty()))
+        // Unknown: assume the worst.
+        .unwrap_or(true);
+    if !devices {
+        return false;
+    }
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let v2_path = cgroup.lines().find_map(|l| l.strip_prefix("0::"));
+    let swap_max = v2_path.and_then(|p| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup{}/memory.swap.max", p.trim())).ok()
+    });
+    swap_max.is_none_or(|max| max.trim() != "0")
+}
+
 /// Compiles filters and holds the linker that gives them their imports.
 pub struct FilterEngine {
     engine: Engine,
@@ -31,8 +108,15 @@ pub struct FilterEngine {
 }
 
 impl FilterEngine {
-    /// Builds the engine (pooling allocator, epoch interruption) and starts the epoch ticker.
-    pub fn new() -> wasmtime::Result<Self> {
+    /// Builds the engine (pooling allocator, epoch interruption, memory reset as `reset`
+    /// resolves on this machine) and starts the epoch ticker.
+    pub fn new(reset: MemoryReset) -> Result<Self, String> {
+        let (reset, why) = reset.resolve()?;
+        tracing::info!(memory_reset = reset.as_str(), why, "filter engine");
+        Self::build(reset).map_err(|e| format!("{e:#}"))
+    }
+
+    fn build(reset: MemoryReset) -> wasmtime::Result<Self> {
         let mut pool = PoolingAllocationConfig::new();
         let slots = MAX_INSTANCES as u32;
         pool.total_component_instances(slots)
@@ -45,12 +129,23 @@ impl FilterEngine {
             .max_core_instances_per_component(16)
             .max_memories_per_component(4)
             .max_tables_per_component(8);
+        if reset == MemoryReset::Pagemap {
+            // Only written pages are copied back, so keeping more resident costs nothing per
+            // request; tables are a page or two.
+            pool.linear_memory_keep_resident(KEEP_RESIDENT)
+                .table_keep_resident(64 << 10)
+                .pagemap_scan(Enabled::Yes);
+        }
 
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if std::env::var_os("WAFKA_PERF_MAP").is_some() {
+            // Names filter functions in `perf report` (writes /tmp/perf-PID.map).
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
 
         let mut linker = Linker::new(&engine);

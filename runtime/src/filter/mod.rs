@@ -12,6 +12,6 @@ mod state;
 
 pub use cache::DiskCache;
 pub use chain::{ChainOutcome, Limits, Step, run};
-pub use engine::{FilterEngine, MAX_INSTANCES};
+pub use engine::{FilterEngine, MAX_INSTANCES, MemoryReset};
 pub use loaded::{LoadError, LoadedFilter, sha256_hex};
 pub use shared::{Scope, SharedState};
