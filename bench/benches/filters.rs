@@ -195,7 +195,7 @@ fn info(headers: &[(&'static str, String)], body: &Bytes) -> Arc<RequestInfo> {
 
 fn filters(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let engine = Arc::new(FilterEngine::new(Default::default()).unwrap());
+    let engine = Arc::new(FilterEngine::new(Default::default(), 64).unwrap());
     let limits = filter::Limits {
         timeout: Duration::from_secs(5),
         max_records: 100,

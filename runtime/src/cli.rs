@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::build::Builder;
 use crate::config;
 use crate::filter::FilterEngine;
 use crate::gateway::Gateway;
-use crate::kafka::validate_properties;
 use crate::logging::LogFormat;
-use crate::snapshot::{Reuse, Snapshot};
 
 /// An HTTP gateway to Apache Kafka, programmable with WebAssembly filters.
 #[derive(Debug, Parser)]
@@ -58,8 +57,7 @@ pub enum Command {
 pub async fn run(path: &Path) -> ExitCode {
     let gateway = match Gateway::start_watching(path).await {
         Ok(g) => g,
-        Err(e @ crate::gateway::StartError::Config(_)) => return fail(e),
-        Err(e) => return fail(format!("{}: {e}", path.display())),
+        Err(e) => return fail(e.in_file(path)),
     };
     wait_for_signal().await;
     tracing::info!("shutting down: no new connections, finishing requests in flight");
@@ -103,17 +101,25 @@ pub async fn check(path: &Path) -> ExitCode {
 }
 
 /// What `wafka check` says about a config file: the success line, or the error naming the
-/// file, the field and the reason.
+/// file, the field and the reason. Built as the gateway builds its state, without a cache, so
+/// it finds what a cold start would.
 pub async fn check_report(path: &Path) -> Result<String, String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
-    validate_properties(&config.kafka)
-        .map_err(|e| format!("{}: kafka.producer: {e}", path.display()))?;
-    let engine = FilterEngine::new(config.filters.memory_reset)
-        .map_err(|e| format!("filter engine: {e}"))?;
-    // No cache: check compiles every filter, so it finds what a cold start would.
-    let snapshot = Snapshot::build(config, &Arc::new(engine), Reuse::default())
+    let engine = FilterEngine::new(
+        config.filters.memory_reset,
+        config.server.max_filter_instances,
+    )
+    .map_err(|e| format!("filter engine: {e}"))?;
+    let builder = Builder {
+        engine: Arc::new(engine),
+        cache: None,
+        previous: None,
+    };
+    let prepared = builder.prepare(config).map_err(|e| e.in_file(path))?;
+    let (snapshot, _) = builder
+        .finish(prepared, None)
         .await
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| e.in_file(path))?;
     Ok(format!(
         "{}: ok ({} routes, {} filters)",
         path.display(),

@@ -261,17 +261,40 @@ impl RequestError {
         (self.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS)
     }
 
-    /// The JSON error object: `{"code": ..., "message": ...}`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({ "code": self.code(), "message": self.to_string() })
+    /// What the client is told. The full text (`Display`) may hold a trap's message, what a
+    /// filter printed, or librdkafka's words: it goes to the log, and to the client only when
+    /// the route sets `error_details`. Everything else is the gateway's own wording.
+    pub fn message(&self, details: bool) -> String {
+        let short = match self {
+            _ if details => None,
+            RequestError::FilterFailed { filter, .. } => return format!("filter {filter} failed"),
+            RequestError::KafkaTimeout(_) => Some("Kafka did not acknowledge the record in time"),
+            RequestError::RecordTooLarge(_) => Some("the record is larger than Kafka accepts"),
+            RequestError::KafkaUnavailable(_) => Some("Kafka is unavailable"),
+            RequestError::KafkaRejected(_) => Some("Kafka refused the record"),
+            RequestError::SpoolFailed(_) => Some("the spool could not store the record"),
+            RequestError::Internal(_) => Some("internal error"),
+            _ => None,
+        };
+        short.map_or_else(|| self.to_string(), str::to_owned)
     }
 
-    /// The HTTP answer: `{"error": {...}}` plus any extra top-level fields.
+    /// The JSON error object: `{"code": ..., "message": ...}`.
+    pub fn to_json(&self, details: bool) -> serde_json::Value {
+        serde_json::json!({ "code": self.code(), "message": self.message(details) })
+    }
+
+    /// The HTTP answer: `{"error": {"code", "message", "request_id"}}` plus any extra
+    /// top-level fields, with `Allow` and `Retry-After` where they apply.
     pub fn to_response(
         &self,
+        request_id: &str,
+        details: bool,
         extra: Option<(&str, serde_json::Value)>,
     ) -> crate::server::HttpResponse {
-        let mut body = serde_json::json!({ "error": self.to_json() });
+        let mut error = self.to_json(details);
+        error["request_id"] = request_id.into();
+        let mut body = serde_json::json!({ "error": error });
         if let Some((key, value)) = extra {
             body[key] = value;
         }
@@ -296,10 +319,10 @@ mod tests {
 
     #[test]
     fn unavailable_errors_carry_retry_after() {
-        let r = RequestError::QueueFull("full".into()).to_response(None);
+        let r = RequestError::QueueFull("full".into()).to_response("id", false, None);
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(r.headers()[http::header::RETRY_AFTER], "1");
-        let r = RequestError::TopicNotFound("x".into()).to_response(None);
+        let r = RequestError::TopicNotFound("x".into()).to_response("id", false, None);
         assert!(r.headers().get(http::header::RETRY_AFTER).is_none());
     }
 
@@ -309,9 +332,25 @@ mod tests {
             method: "GET".into(),
             allowed: vec!["POST".into(), "PUT".into()],
         };
-        let r = e.to_response(None);
+        let r = e.to_response("id", false, None);
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(r.headers()[http::header::ALLOW], "POST, PUT");
         assert_eq!(e.code(), "method_not_allowed");
+    }
+
+    #[test]
+    fn trap_and_librdkafka_texts_reach_the_client_only_with_details() {
+        let trap = RequestError::FilterFailed {
+            filter: "auth".into(),
+            reason: "wasm trap: unreachable: panicked at secret.rs".into(),
+        };
+        assert_eq!(trap.message(false), "filter auth failed");
+        assert!(trap.message(true).contains("secret.rs"));
+        let kafka = RequestError::KafkaRejected("Broker: Topic authorization failed".into());
+        assert_eq!(kafka.message(false), "Kafka refused the record");
+        assert!(kafka.message(true).contains("authorization"));
+        // The gateway's own wording is always given.
+        let full = RequestError::BodyTooLarge { limit: 10 };
+        assert_eq!(full.message(false), full.to_string());
     }
 }

@@ -12,20 +12,26 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ConfigError};
+use crate::build::{BuildError, Builder};
+use crate::config::{Config, ConfigError, StartOnly};
 use crate::delivery::{Breaker, Delivery, Spool};
 use crate::filter::{DiskCache, FilterEngine};
 use crate::kafka::{EmbeddedCluster, Producer};
+use crate::metrics::RouteMetrics;
 use crate::reload::Reloads;
 use crate::request_id::RequestIds;
 use crate::server;
-use crate::snapshot::{Reuse, Snapshot, SnapshotError};
+use crate::snapshot::Snapshot;
 
 /// What the request handlers share.
 pub(crate) struct Shared {
     pub snapshot: ArcSwap<Snapshot>,
+    /// The settings of the config the gateway started with that only a restart changes.
+    pub start: StartOnly,
+    /// Builds the snapshots of reloads: the engine, the compiled-filter cache.
+    pub builder: Builder,
     pub engine: Arc<FilterEngine>,
-    /// One permit per filter instance the pooling allocator can hold.
+    /// One permit per filter instance requests may hold (`server.max_filter_instances`).
     pub filter_slots: Arc<tokio::sync::Semaphore>,
     /// The producer, with the in-flight bound, the breaker, the spool and the dead letters.
     pub delivery: Arc<Delivery>,
@@ -35,9 +41,13 @@ pub(crate) struct Shared {
     pub kafka: KafkaInfo,
     /// `None` when metrics are off.
     pub prometheus: Option<PrometheusHandle>,
+    /// The HTTP metrics of requests no route matched.
+    pub unmatched: RouteMetrics,
     pub reloads: Reloads,
     /// The public listener's TLS acceptor, reloaded with the config.
     pub tls: Option<server::Tls>,
+    /// Set by tests: the next reload panics while reading the files.
+    pub panic_next_reload: std::sync::atomic::AtomicBool,
 }
 
 /// Which Kafka the gateway talks to.
@@ -60,15 +70,12 @@ pub enum StartError {
     /// The filters directory or the config file cannot be watched.
     #[error("cannot watch for changes: {0}")]
     Watch(String),
-    /// A filter could not be loaded or refused its config.
+    /// The config could not become a snapshot: a filter, a property, a certificate.
     #[error(transparent)]
-    Filter(#[from] SnapshotError),
+    Build(#[from] BuildError),
     /// The spool directory could not be opened or recovered.
     #[error("spool: {0}")]
     Spool(String),
-    /// The TLS certificate, key or client CA could not be used.
-    #[error("server.tls: {0}")]
-    Tls(String),
     /// A listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -77,6 +84,17 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+impl StartError {
+    /// The error as `wafka run` prints it: naming the config file where it is about the file.
+    pub fn in_file(&self, path: &Path) -> String {
+        match self {
+            StartError::Config(e) => e.to_string(),
+            StartError::Build(e) => e.in_file(path),
+            other => format!("{}: {other}", path.display()),
+        }
+    }
 }
 
 /// A running gateway. Dropping it without [`Gateway::shutdown`] aborts its listeners.
@@ -118,21 +136,26 @@ impl Gateway {
     /// Starts everything `config` describes and returns once both listeners accept. The config
     /// is fixed: nothing is watched.
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
-        let prometheus = config.server.metrics.then(crate::metrics::install);
+        let start = StartOnly::of(&config);
+        let prometheus = start.metrics.then(crate::metrics::install);
+        let engine = FilterEngine::new(start.filters.memory_reset, start.max_filter_instances)
+            .map_err(StartError::Engine)?;
+        let builder = Builder {
+            engine: Arc::new(engine),
+            cache: Some(DiskCache::new(start.filters.cache_dir())),
+            previous: None,
+        };
+        // Before anything talks to librdkafka: its property check masks secrets.
+        let prepared = {
+            let builder = builder.clone();
+            tokio::task::spawn_blocking(move || builder.prepare(config))
+                .await
+                .map_err(|e| StartError::Engine(format!("loading filters panicked: {e}")))??
+        };
 
-        let embedded = if config.kafka.is_embedded() {
-            let cluster = EmbeddedCluster::start(config.kafka.embedded.brokers)
+        let embedded = if start.kafka.is_embedded() {
+            let cluster = EmbeddedCluster::start(start.kafka.embedded.brokers)
                 .map_err(|e| StartError::Kafka(format!("embedded cluster: {e}")))?;
-            let routes = config.routes.iter().map(|r| &r.topic);
-            let dead_letter = config.kafka.dead_letter_topic.iter();
-            for topic in routes
-                .chain(dead_letter)
-                .chain(&config.kafka.embedded.topics)
-            {
-                cluster
-                    .create_topic(topic, config.kafka.embedded.partitions)
-                    .map_err(|e| StartError::Kafka(format!("create topic {topic}: {e}")))?;
-            }
             tracing::warn!(
                 bootstrap_servers = cluster.bootstrap_servers(),
                 "embedded Kafka (librdkafka mock cluster) started: it keeps nothing after exit; \
@@ -142,39 +165,22 @@ impl Gateway {
         } else {
             None
         };
+        let (snapshot, acceptor) = builder.finish(prepared, embedded.as_ref()).await?;
         let bootstrap = embedded.as_ref().map_or_else(
-            || config.kafka.brokers.clone(),
+            || start.kafka.brokers.clone(),
             |c| c.bootstrap_servers().to_owned(),
         );
-        let breaker = Arc::new(Breaker::new(config.kafka.breaker.clone()));
-        let producer = Producer::new(&config.kafka, &bootstrap, breaker.clone())
+        let breaker = Arc::new(Breaker::new(start.kafka.breaker.clone()));
+        let producer = Producer::new(&start.kafka, &bootstrap, breaker.clone())
             .map_err(|e| StartError::Kafka(e.to_string()))?;
-        let spool = match &config.spool {
+        let spool = match &start.spool {
             Some(spool) => Some(
                 Spool::open(spool)
                     .map_err(|e| StartError::Spool(format!("{}: {e}", spool.dir.display())))?,
             ),
             None => None,
         };
-        let delivery = Arc::new(Delivery::new(producer, breaker, spool, &config));
-
-        let engine =
-            Arc::new(FilterEngine::new(config.filters.memory_reset).map_err(StartError::Engine)?);
-        let cache = DiskCache::new(config.filters.cache_dir());
-        let (listen, admin_listen) = (config.server.listen, config.server.admin_listen);
-        let conn_limits = server::ConnLimits::from_config(&config.server);
-        let tls = match &config.server.tls {
-            Some(files) => {
-                let acceptor = crate::tls::acceptor(files).map_err(StartError::Tls)?;
-                Some(Arc::new(ArcSwap::from_pointee(acceptor)))
-            }
-            None => None,
-        };
-        let reuse = Reuse {
-            previous: None,
-            cache: Some(&cache),
-        };
-        let snapshot = Snapshot::build(config, &engine, reuse).await?;
+        let delivery = Arc::new(Delivery::new(producer, breaker, spool, &start.kafka));
         crate::metrics::publish_versions(None, &snapshot);
         tracing::info!(
             routes = snapshot.config.routes.len(),
@@ -182,21 +188,26 @@ impl Gateway {
             "filters loaded"
         );
 
+        let conn_limits = server::ConnLimits::from_start(&start);
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
-            engine,
-            filter_slots: Arc::new(tokio::sync::Semaphore::new(crate::filter::MAX_INSTANCES)),
+            engine: builder.engine.clone(),
+            filter_slots: Arc::new(tokio::sync::Semaphore::new(start.max_filter_instances)),
+            builder,
             delivery,
             embedded,
             ids: RequestIds::new(),
             kafka: KafkaInfo { bootstrap },
             prometheus,
+            unmatched: RouteMetrics::new("unmatched"),
             reloads: Reloads::default(),
-            tls,
+            tls: acceptor.map(|a| Arc::new(ArcSwap::from_pointee(a))),
+            panic_next_reload: Default::default(),
+            start,
         });
 
-        let public = bind(listen).await?;
-        let admin = bind(admin_listen).await?;
+        let public = bind(shared.start.listen).await?;
+        let admin = bind(shared.start.admin_listen).await?;
         let (addr, admin_addr) = (local_addr(&public)?, local_addr(&admin)?);
         let (stop, stopped) = watch::channel(false);
         let handler = {
@@ -247,6 +258,14 @@ impl Gateway {
         })
     }
 
+    /// Makes the next reload panic while it reads the files, to test how that is reported.
+    #[doc(hidden)]
+    pub fn panic_in_next_reload(&self) {
+        self.shared
+            .panic_next_reload
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Address of the public listener.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -274,7 +293,7 @@ impl Gateway {
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
-        let grace = self.shared.snapshot.load().config.server.shutdown_grace_ms;
+        let grace = self.shared.start.shutdown_grace_ms;
         let flush = Duration::from_millis(grace).max(Duration::from_secs(1));
         self.shared.delivery.shutdown(flush).await;
     }

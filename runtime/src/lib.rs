@@ -14,6 +14,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod build;
 pub mod cli;
 pub mod clock;
 pub mod config;

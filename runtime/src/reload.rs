@@ -1,16 +1,17 @@
 //! Hot reload: read the config and filters again, build a complete snapshot off the request
 //! path, validate it, swap it in. A failed reload changes nothing but the status: the last good
-//! snapshot keeps serving.
+//! snapshot keeps serving. Reading and compiling run on a blocking thread, and a reload runs
+//! in a task of its own, so neither a slow compile nor a panic can stop the watcher.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use tokio_rustls::TlsAcceptor;
 
-use crate::config::{self, Config};
+use crate::build::Builder;
 use crate::gateway::Shared;
-use crate::snapshot::{Reuse, Snapshot};
+use crate::snapshot::Snapshot;
 
 /// Reloads attempted, by `outcome` (`ok`, `failed`).
 pub const RELOADS: &str = "wafka_reloads_total";
@@ -43,14 +44,16 @@ impl Reloads {
 }
 
 /// Rebuilds from `path` and swaps the result in, or logs and counts why not.
-pub(crate) async fn reload(shared: &Shared, path: &Path) {
-    match build(shared, path).await {
+pub(crate) async fn reload(shared: &Arc<Shared>, path: &Path) {
+    let built = tokio::spawn(build(shared.clone(), path.to_owned())).await;
+    let built = built.unwrap_or_else(|e| Err(format!("the reload panicked: {}", panic_text(e))));
+    match built {
         Ok((snapshot, restart_needed, acceptor)) => {
             let filters = snapshot.filters.len();
             if let (Some(live), Some(acceptor)) = (&shared.tls, acceptor) {
                 live.store(Arc::new(acceptor));
             }
-            prune_cache(&snapshot);
+            prune_cache(&shared.builder, &snapshot);
             crate::metrics::publish_versions(Some(&shared.snapshot.load()), &snapshot);
             let routes = snapshot.config.routes.len();
             shared.snapshot.store(snapshot.into());
@@ -76,99 +79,62 @@ pub(crate) async fn reload(shared: &Shared, path: &Path) {
 /// Cache entries kept for files no longer live (recent rollbacks stay fast).
 const SPARE_CACHE_ENTRIES: usize = 16;
 
-fn prune_cache(snapshot: &Snapshot) {
+fn prune_cache(builder: &Builder, snapshot: &Snapshot) {
     let live = snapshot
         .filters
         .values()
         .map(|f| f.sha256.as_str())
         .collect();
-    crate::filter::DiskCache::new(snapshot.config.filters.cache_dir())
-        .prune(&live, SPARE_CACHE_ENTRIES);
+    if let Some(cache) = &builder.cache {
+        cache.prune(&live, SPARE_CACHE_ENTRIES);
+    }
 }
 
-/// A new snapshot, the restart-only settings that changed, and the TLS acceptor from the
+/// A new snapshot, the start-only settings that changed, and the TLS acceptor from the
 /// certificate files as they are now.
-type Built = (Snapshot, Vec<String>, Option<TlsAcceptor>);
+type Built = (Snapshot, Vec<String>, Option<tokio_rustls::TlsAcceptor>);
 
-async fn build(shared: &Shared, path: &Path) -> Result<Built, String> {
-    let mut config = config::load(path).map_err(|e| e.to_string())?;
-    let live = shared.snapshot.load_full();
-    let restart_needed = keep_restart_only(&mut config, &live.config);
-    for field in &restart_needed {
-        tracing::warn!(
-            field,
-            "changed setting needs a restart to take effect; keeping the running value"
-        );
-    }
-    if let Some(cluster) = &shared.embedded {
-        let partitions = config.kafka.embedded.partitions;
-        for route in &config.routes {
-            cluster
-                .create_topic(&route.topic, partitions)
-                .map_err(|e| format!("embedded Kafka: create topic {}: {e}", route.topic))?;
+async fn build(shared: Arc<Shared>, path: PathBuf) -> Result<Built, String> {
+    let builder = Builder {
+        previous: Some(shared.snapshot.load_full()),
+        ..shared.builder.clone()
+    };
+    let prepare = {
+        let (builder, shared, path) = (builder.clone(), shared.clone(), path.clone());
+        move || {
+            if shared.panic_next_reload.swap(false, Ordering::Relaxed) {
+                panic!("injected by a test");
+            }
+            let mut config = crate::config::load(&path).map_err(|e| e.to_string())?;
+            let restart_needed = shared.start.keep(&mut config);
+            for field in &restart_needed {
+                tracing::warn!(
+                    field,
+                    "changed setting needs a restart to take effect; keeping the running value"
+                );
+            }
+            let prepared = builder.prepare(config).map_err(|e| e.in_file(&path))?;
+            Ok::<_, String>((prepared, restart_needed))
         }
-    }
-    let acceptor = match &config.server.tls {
-        Some(files) => Some(crate::tls::acceptor(files).map_err(|e| format!("server.tls: {e}"))?),
-        None => None,
     };
-    let cache = crate::filter::DiskCache::new(config.filters.cache_dir());
-    let reuse = Reuse {
-        previous: Some(&live),
-        cache: Some(&cache),
-    };
-    let snapshot = Snapshot::build(config, &shared.engine, reuse)
+    let (prepared, restart_needed) = tokio::task::spawn_blocking(prepare)
         .await
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| format!("the reload panicked: {}", panic_text(e)))??;
+    let (snapshot, acceptor) = builder
+        .finish(prepared, shared.embedded.as_ref())
+        .await
+        .map_err(|e| e.in_file(&path))?;
     Ok((snapshot, restart_needed, acceptor))
 }
 
-/// Settings bound at start (sockets, the producer, the watched directory): a changed value is
-/// put back to the running one and named in the result.
-fn keep_restart_only(new: &mut Config, live: &Config) -> Vec<String> {
-    let mut changed = Vec::new();
-    macro_rules! keep {
-        ($($field:ident).+) => {
-            if new.$($field).+ != live.$($field).+ {
-                changed.push(stringify!($($field).+).replace(' ', ""));
-                new.$($field).+ = live.$($field).+.clone();
-            }
-        };
-    }
-    keep!(server.listen);
-    keep!(server.admin_listen);
-    keep!(server.shutdown_grace_ms);
-    keep!(server.metrics);
-    // Turning TLS on or off changes the listener; new certificate files only need a reload.
-    if new.server.tls.is_some() != live.server.tls.is_some() {
-        changed.push("server.tls".to_owned());
-        new.server.tls = live.server.tls.clone();
-    }
-    keep!(server.request_header_timeout_ms);
-    keep!(server.max_headers);
-    keep!(server.max_header_bytes);
-    keep!(server.max_connections);
-    keep!(server.max_h2_streams);
-    keep!(kafka);
-    keep!(spool);
-    keep!(filters);
-    changed
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use super::*;
-
-    #[test]
-    fn restart_only_settings_are_kept_and_named() {
-        let text = "[[routes]]\nname = \"a\"\npath = \"/a\"\ntopic = \"a\"\n";
-        let live = Config::from_toml(text, Path::new("w.toml"), Path::new("/")).unwrap();
-        let changed = format!("[server]\nlisten = \"127.0.0.1:1\"\nmax_body_bytes = 7\n{text}");
-        let mut new = Config::from_toml(&changed, Path::new("w.toml"), Path::new("/")).unwrap();
-        assert_eq!(keep_restart_only(&mut new, &live), vec!["server.listen"]);
-        assert_eq!(new.server.listen, live.server.listen);
-        assert_eq!(new.server.max_body_bytes, 7, "live settings still change");
+/// What a panicked task said.
+fn panic_text(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into()),
+        Err(e) => e.to_string(),
     }
 }

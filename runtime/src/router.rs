@@ -5,10 +5,32 @@
 
 use std::sync::Arc;
 
-/// A parsed path pattern such as `/v1/events/{source}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed path pattern such as `/v1/events/{source}`. In the config it is the pattern's
+/// text, parsed (and refused with the reason) when the config is read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct PathPattern {
+    text: String,
     segments: Vec<Segment>,
+}
+
+impl TryFrom<String> for PathPattern {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        PathPattern::parse(&text)
+    }
+}
+
+impl From<PathPattern> for String {
+    fn from(pattern: PathPattern) -> String {
+        pattern.text
+    }
+}
+
+impl std::fmt::Display for PathPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +69,10 @@ impl PathPattern {
                 segments.push(Segment::Literal(part.to_owned()));
             }
         }
-        Ok(PathPattern { segments })
+        Ok(PathPattern {
+            text: pattern.to_owned(),
+            segments,
+        })
     }
 
     /// True when both patterns match exactly the same paths (parameter names aside).

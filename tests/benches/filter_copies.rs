@@ -35,7 +35,7 @@ fn request(body: Bytes) -> Arc<RequestInfo> {
 
 fn copies(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let engine = Arc::new(FilterEngine::new(Default::default()).unwrap());
+    let engine = Arc::new(FilterEngine::new(Default::default(), 64).unwrap());
     let peek = Arc::new(LoadedFilter::load(&engine, "peek", &wafka_tests::wasm("peek")).unwrap());
     let step = |read: &str| {
         vec![Arc::new(Step {

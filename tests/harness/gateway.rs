@@ -193,7 +193,7 @@ impl TestGatewayBuilder {
     }
 
     /// Starts from a config file and follows changes to it and to the filters directory, as
-    /// `wafka run` does. Not combinable with `configure`.
+    /// `wafka run` does. `configure` edits are written into that file.
     pub fn watched(mut self) -> Self {
         self.watch = true;
         self
@@ -218,6 +218,7 @@ impl TestGatewayBuilder {
 
     /// Like `start`, running `prepare` on the filters directory before the gateway starts.
     pub async fn start_with(self, prepare: impl FnOnce(&Path)) -> TestGateway {
+        crate::logs::capture();
         let dir = tempfile::tempdir().expect("temp dir");
         let filters_dir = dir.path().join("filters.d");
         std::fs::create_dir(&filters_dir).expect("create filters dir");
@@ -234,7 +235,7 @@ impl TestGatewayBuilder {
                 .map_or(String::new(), |ca| format!("client_ca = {ca:?}\n"));
             format!("[server.tls]\ncert = {:?}\nkey = {:?}\n{ca}", t.cert, t.key)
         });
-        let head = format!(
+        let mut head = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n{tls}\
              [kafka]\nbrokers = {brokers:?}\n[kafka.embedded]\ntopics = {:?}\n\
              [filters]\ndir = \"filters.d\"\n",
@@ -245,8 +246,23 @@ impl TestGatewayBuilder {
         std::fs::write(&config_path, &config_text).expect("write config");
         let mut config = Config::from_toml(&config_text, &config_path, dir.path())
             .expect("test config is valid");
+        let edited = !self.edit.is_empty();
         for edit in self.edit {
             edit(&mut config);
+        }
+        if edited && self.watch {
+            // The file is what a watched gateway reads: write the edits into it.
+            let head_only = Config {
+                routes: Vec::new(),
+                ..config.clone()
+            };
+            head = toml::to_string(&head_only)
+                .expect("config as TOML")
+                .lines()
+                .filter(|l| *l != "routes = []")
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(&config_path, format!("{head}{}", self.routes)).expect("write config");
         }
         let mut topics: Vec<String> = config.routes.iter().map(|r| r.topic.clone()).collect();
         topics.extend(self.topics);

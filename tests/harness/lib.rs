@@ -10,6 +10,7 @@ pub mod broker;
 pub mod gateway;
 pub mod http;
 pub mod kafka;
+pub mod logs;
 pub mod prometheus;
 
 pub use broker::Broker;

@@ -26,7 +26,17 @@ async fn admin_shows_kafka_routes_filters_and_metrics() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["events", "raw", "raw-sync", "broken", "shape"]);
+    assert_eq!(
+        names,
+        [
+            "events",
+            "raw",
+            "raw-sync",
+            "broken",
+            "broken-details",
+            "shape"
+        ]
+    );
     assert_eq!(
         routes["routes"][0]["filters"],
         serde_json::json!(["json-enrich", "topic-router"])

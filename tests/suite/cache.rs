@@ -6,7 +6,7 @@ use wafka::filter::{DiskCache, FilterEngine, LoadedFilter, sha256_hex};
 
 #[test]
 fn cache_entries_are_reused_and_bad_ones_recompiled() {
-    let engine = Arc::new(FilterEngine::new(Default::default()).unwrap());
+    let engine = Arc::new(FilterEngine::new(Default::default(), 64).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let cache = DiskCache::new(dir.path());
     let path = wafka_tests::wasm("json-enrich");

@@ -79,12 +79,21 @@ async fn trapping_filter_answers_500_and_others_keep_working(broker: Broker) {
         (res.status, res.error_code().as_str()),
         (500, "filter_failed")
     );
-    let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("trap"), "{message}");
+    // The client gets the code, a short message and the request id; the trap and the panic
+    // message are in the log under that id.
+    let error = &res.json()["error"];
+    assert_eq!(error["message"], "filter trap failed");
+    let id = res.header("x-request-id").unwrap().to_owned();
+    assert_eq!(error["request_id"], id.as_str());
+    let logged = wafka_tests::logs::lines_with(&id).join("\n");
     assert!(
-        message.contains("deliberate panic"),
-        "the panic message is kept: {message}"
+        logged.contains("unreachable") && logged.contains("deliberate panic"),
+        "the log keeps the trap and the panic message: {logged}"
     );
+    // A route that opts in answers with them.
+    let res = gw.post("/v1/broken-details", "{}").await;
+    let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("deliberate panic"), "{message}");
 
     // The same filter traps again, and the other routes are unaffected.
     for _ in 0..3 {

@@ -74,6 +74,13 @@ topic = "broken"
 filters = [{ name = "trap" }]
 
 [[routes]]
+name = "broken-details"
+path = "/v1/broken-details"
+topic = "broken"
+error_details = true
+filters = [{ name = "trap" }]
+
+[[routes]]
 name = "shape"
 path = "/v1/shape"
 topic = "shaped"

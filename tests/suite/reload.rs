@@ -253,3 +253,89 @@ async fn config_errors_keep_the_running_config() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_reload_is_reported_and_the_next_one_goes_live() {
+    let gw = watched(CURRENT, Some("json-enrich")).await;
+    let good = gw.live_filters().await["current"].clone();
+
+    gw.gateway().panic_in_next_reload();
+    let before = gw.reloads().await;
+    let v1 = new_version(std::fs::read(wafka_tests::wasm("json-enrich")).unwrap(), 1);
+    deploy(&gw, "current.wasm", &v1);
+    let status = gw.reloaded(&before, false).await;
+    let error = status["last_error"].as_str().unwrap();
+    assert!(error.contains("panicked"), "{error}");
+    assert_eq!(gw.live_filters().await["current"], good);
+    assert_eq!(gw.post("/v1/events", r#"{"a":1}"#).await.status, 200);
+
+    // The watcher still watches: the next change goes live.
+    let before = gw.reloads().await;
+    let v2 = new_version(std::fs::read(wafka_tests::wasm("json-enrich")).unwrap(), 2);
+    deploy(&gw, "current.wasm", &v2);
+    gw.reloaded(&before, true).await;
+    assert_ne!(gw.live_filters().await["current"], good);
+}
+
+/// Two requests hold both instance slots requests may use (a filter spinning into its 3 s
+/// deadline); a reload meanwhile checks its config on slots of its own and goes live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_goes_live_while_requests_hold_every_instance_slot() {
+    const ROUTES: &str = r#"
+[[routes]]
+name = "busy"
+path = "/v1/busy"
+topic = "events"
+filter_timeout_ms = 3000
+filters = [{ name = "spinner", config = { act = "loop" } }]
+
+[[routes]]
+name = "events"
+path = "/v1/events"
+topic = "events"
+filters = [{ name = "current" }]
+"#;
+    // The hostile fixture under a name of its own: metrics are process-wide, and the security
+    // tests count the hostile filter's timeouts.
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(ROUTES)
+        .configure(|c| c.server.max_filter_instances = 2)
+        .watched()
+        .start_with(|dir| {
+            std::fs::copy(wafka_tests::wasm("json-enrich"), dir.join("current.wasm")).unwrap();
+            std::fs::copy(wafka_tests::wasm("hostile"), dir.join("spinner.wasm")).unwrap();
+        })
+        .await;
+    let gw = Arc::new(gw);
+    let busy: Vec<_> = (0..2)
+        .map(|_| {
+            let gw = gw.clone();
+            tokio::spawn(async move { gw.post("/v1/busy", "{}").await })
+        })
+        .collect();
+    // Both slots are taken once a third request is refused for want of one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let res = gw.post("/v1/events", "{}").await;
+        if res.status == 503 {
+            assert_eq!(res.error_code(), "overloaded");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slots never filled"
+        );
+    }
+    let before = gw.reloads().await;
+    let v1 = new_version(std::fs::read(wafka_tests::wasm("json-enrich")).unwrap(), 1);
+    deploy(&gw, "current.wasm", &v1);
+    gw.reloaded(&before, true).await;
+    for task in busy {
+        let res = task.await.unwrap();
+        assert_eq!(
+            res.error_code(),
+            "filter_timeout",
+            "still held during the reload"
+        );
+    }
+}

@@ -36,7 +36,7 @@ fn hostile_routes() -> String {
     ] {
         routes.push_str(&format!(
             "\n[[routes]]\nname = \"{act}\"\npath = \"/v1/hostile/{act}\"\ntopic = \"good\"\n\
-             filter_timeout_ms = 5000\n\
+             filter_timeout_ms = 5000\nerror_details = true\n\
              filters = [{{ name = \"hostile\", config = {{ act = \"{act}\" }} }}]\n"
         ));
     }
@@ -251,5 +251,49 @@ async fn http2_is_served() {
     assert_eq!(res.version(), http::Version::HTTP_2);
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("\"offset\""));
+    gw.shutdown().await;
+}
+
+/// A filter that sets a topic, partition or header name the gateway cannot produce is stopped
+/// in the host call that sets it and named, even when other filters run after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn illegal_output_is_blamed_on_the_filter_that_set_it() {
+    let mut routes = String::new();
+    for act in ["bad-topic", "bad-partition", "bad-header"] {
+        routes.push_str(&format!(
+            "\n[[routes]]\nname = \"{act}\"\npath = \"/v1/{act}\"\ntopic = \"good\"\n\
+             filters = [{{ name = \"hostile\", config = {{ act = \"{act}\" }} }}, {{ name = \"json-enrich\" }}]\n"
+        ));
+    }
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(&routes)
+        .filter("hostile")
+        .filter("json-enrich")
+        .start()
+        .await;
+    for (act, why) in [
+        ("bad-topic", "\"not a topic!\" is not a Kafka topic name"),
+        ("bad-partition", "partition -2 is negative"),
+        ("bad-header", "a record header name is empty"),
+    ] {
+        let res = gw.post(&format!("/v1/{act}"), r#"{"a":1}"#).await;
+        assert_eq!(
+            (res.status, res.error_code().as_str()),
+            (500, "filter_invalid_output"),
+            "{act}"
+        );
+        let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.starts_with("filter hostile returned invalid output") && message.contains(why),
+            "{act}: {message}"
+        );
+    }
+    let metrics = gw.metrics().await;
+    let invalid = wafka_tests::prometheus::value(
+        &metrics,
+        "wafka_filter_invocations_total",
+        &[("filter", "hostile"), ("outcome", "invalid")],
+    );
+    assert!(invalid >= 3.0, "{invalid}");
     gw.shutdown().await;
 }

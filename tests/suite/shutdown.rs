@@ -20,7 +20,7 @@ fn wafka_binary() -> PathBuf {
         .expect("target directory");
     assert!(
         binary.exists(),
-        "{} is missing: build it with `cargo build --release -p wafka` (scripts/test.sh does)",
+        "{} is missing: build it with `cargo build --release --workspace --bins --tests` (scripts/test.sh does)",
         binary.display()
     );
     binary
@@ -136,4 +136,40 @@ topic = "orders"
     expected.sort();
     assert_eq!(values, expected, "every 202 record, once");
     assert_eq!(read_all(&tansu.bootstrap, "orders").len(), 1);
+}
+
+/// `wafka run` checks the producer properties as `wafka check` does, before librdkafka sees
+/// them: the error names the property and masks a secret's value.
+#[test]
+fn run_with_a_bad_secret_property_prints_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("filters.d")).unwrap();
+    let config = r#"
+[kafka.producer]
+"sasl.password" = "hunter2"
+"no.such.secret" = "hunter3"
+
+[[routes]]
+name = "events"
+path = "/v1/events"
+topic = "events"
+"#;
+    let path = dir.path().join("wafka.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(wafka_binary())
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("kafka.producer") && stderr.contains("no.such.secret"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2") && !stderr.contains("hunter3"),
+        "{stderr}"
+    );
 }

@@ -60,7 +60,9 @@ impl Filter for TopicRouter {
             }
             _ => return Err("set exactly one of `param`, `header` or `json`".to_owned()),
         };
-        if !config.template.contains("{}") || !is_topic_text(&config.template.replace("{}", "")) {
+        if !config.template.contains("{}")
+            || !topic::is_legal_text(&config.template.replace("{}", ""))
+        {
             return Err(format!(
                 "template {:?} must contain {{}} and otherwise only a-z, A-Z, 0-9, '.', '_', '-'",
                 config.template
@@ -69,7 +71,11 @@ impl Filter for TopicRouter {
         if config.allow.is_empty() {
             return Err("allow must list at least one topic, or a prefix ending in *".to_owned());
         }
-        if let Some(entry) = config.allow.iter().find(|entry| !is_allow_entry(entry)) {
+        if let Some(entry) = config
+            .allow
+            .iter()
+            .find(|entry| topic::check_pattern(entry).is_err())
+        {
             return Err(format!(
                 "allow entry {entry:?} is neither a legal topic name nor a prefix ending in *"
             ));
@@ -102,13 +108,10 @@ impl TopicRouter {
     /// The topic for `value`, if it is a legal topic name and allowed.
     fn topic(&self, value: &str) -> Result<String, Outcome> {
         let topic = self.template.replace("{}", value);
-        if !is_topic_name(&topic) {
-            let message = format!(
-                "{topic:?} is not a legal Kafka topic name: 1 to 249 of a-z, A-Z, 0-9, '.', '_', '-'"
-            );
+        if let Err(message) = topic::check_name(&topic) {
             return Err(reject(400, "topic_invalid", message));
         }
-        if !self.allow.iter().any(|entry| allows(entry, &topic)) {
+        if !topic::allowed(&self.allow, &topic) {
             return Err(reject(
                 403,
                 "topic_not_allowed",
@@ -152,30 +155,6 @@ impl fmt::Display for Source {
             Self::Header(name) => write!(f, "header {name:?}"),
             Self::Json(pointer) => write!(f, "JSON value at {pointer:?}"),
         }
-    }
-}
-
-/// Kafka's rule for topic names.
-fn is_topic_name(name: &str) -> bool {
-    (1..=249).contains(&name.len()) && is_topic_text(name) && name != "." && name != ".."
-}
-
-fn is_topic_text(text: &str) -> bool {
-    text.bytes()
-        .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
-}
-
-fn is_allow_entry(entry: &str) -> bool {
-    match entry.strip_suffix('*') {
-        Some(prefix) => is_topic_text(prefix),
-        None => is_topic_name(entry),
-    }
-}
-
-fn allows(entry: &str, topic: &str) -> bool {
-    match entry.strip_suffix('*') {
-        Some(prefix) => topic.starts_with(prefix),
-        None => topic == entry,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod delivery;
 mod error;
+mod start_only;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use delivery::{BreakerConfig, Fsync, SpoolConfig};
 pub use error::ConfigError;
-pub(crate) use validate::check_topic;
+pub use start_only::StartOnly;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -87,6 +88,11 @@ pub struct ServerConfig {
     /// Most concurrent HTTP/2 streams per connection. Default 256.
     #[serde(default = "defaults::max_h2_streams")]
     pub max_h2_streams: u32,
+    /// Most filter instances alive at once, across requests: one per filter of a chain per
+    /// request being filtered. Default 1000; past it requests wait up to 1 s for a slot, then
+    /// get 503 `overloaded`. Reloads check configs on slots of their own. Takes effect at start.
+    #[serde(default = "defaults::max_filter_instances")]
+    pub max_filter_instances: usize,
     /// TLS on the public listener. Default: none (plain HTTP).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -210,7 +216,7 @@ pub struct RouteConfig {
     /// Route name: unique, used in logs, metrics and by filters.
     pub name: String,
     /// Path pattern: literal segments and `{param}` segments, e.g. `/v1/events/{source}`.
-    pub path: String,
+    pub path: crate::router::PathPattern,
     /// Accepted methods. Default `["POST"]`.
     #[serde(default = "defaults::methods")]
     pub methods: Vec<String>,
@@ -235,6 +241,11 @@ pub struct RouteConfig {
     /// spool when there is one.)
     #[serde(default)]
     pub spool_when_down: bool,
+    /// Answer failures with their full text: a trap's message and what the filter printed,
+    /// librdkafka's words. Default false: the client gets the stable code, a short message and
+    /// the request id, and the full text is in the log under that id.
+    #[serde(default)]
+    pub error_details: bool,
 }
 
 /// When a produce route answers the client.
@@ -272,6 +283,30 @@ pub struct FilterRef {
     pub config: toml::Table,
 }
 
+impl FilterRef {
+    /// The filter's config as the JSON text it receives through `config.get`.
+    pub fn config_json(&self) -> String {
+        fn json(value: &toml::Value) -> serde_json::Value {
+            use serde_json::Value as J;
+            match value {
+                toml::Value::String(s) => J::String(s.clone()),
+                toml::Value::Integer(i) => J::from(*i),
+                toml::Value::Float(f) => {
+                    serde_json::Number::from_f64(*f).map_or(J::Null, J::Number)
+                }
+                toml::Value::Boolean(b) => J::Bool(*b),
+                toml::Value::Datetime(d) => J::String(d.to_string()),
+                toml::Value::Array(items) => J::Array(items.iter().map(json).collect()),
+                toml::Value::Table(table) => table_json(table),
+            }
+        }
+        fn table_json(table: &toml::Table) -> serde_json::Value {
+            serde_json::Value::Object(table.iter().map(|(k, v)| (k.clone(), json(v))).collect())
+        }
+        table_json(&self.config).to_string()
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -291,6 +326,7 @@ impl Default for ServerConfig {
             max_uri_bytes: defaults::max_uri_bytes(),
             max_connections: defaults::max_connections(),
             max_h2_streams: defaults::max_h2_streams(),
+            max_filter_instances: defaults::max_filter_instances(),
         }
     }
 }
@@ -457,6 +493,9 @@ mod defaults {
     }
     pub fn max_h2_streams() -> u32 {
         256
+    }
+    pub fn max_filter_instances() -> usize {
+        1000
     }
     pub fn brokers() -> String {
         "embedded".to_owned()

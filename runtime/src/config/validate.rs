@@ -28,6 +28,7 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         ("max_uri_bytes", server.max_uri_bytes as u64),
         ("max_connections", server.max_connections as u64),
         ("max_h2_streams", u64::from(server.max_h2_streams)),
+        ("max_filter_instances", server.max_filter_instances as u64),
     ] {
         if value == 0 {
             return fail(format!("server.{field}"), "must be at least 1");
@@ -128,7 +129,7 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         if !names.insert(route.name.as_str()) {
             return fail(at("name"), format!("duplicate route name {:?}", route.name));
         }
-        let pattern = PathPattern::parse(&route.path).map_err(|e| (at("path"), e))?;
+        let pattern = route.path.clone();
         if route.methods.is_empty() {
             return fail(at("methods"), "list at least one method");
         }
@@ -179,18 +180,9 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Kafka's own rule for topic names.
+/// Kafka's own rule for topic names (shared with filters through the SDK).
 pub(crate) fn check_topic(topic: &str) -> Result<(), String> {
-    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    if topic.is_empty() || topic.len() > 249 || !topic.chars().all(legal) {
-        return Err(format!(
-            "{topic:?} is not a Kafka topic name (1 to 249 characters of a-z, A-Z, 0-9, '.', '_', '-')"
-        ));
-    }
-    if topic == "." || topic == ".." {
-        return Err(format!("{topic:?} is not a Kafka topic name"));
-    }
-    Ok(())
+    wafka_sdk::topic::check_name(topic)
 }
 
 fn valid_name(name: &str) -> bool {

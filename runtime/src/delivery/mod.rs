@@ -3,8 +3,8 @@
 //! was answered. The request path calls [`Delivery::sync`] or [`Delivery::accept`].
 
 mod breaker;
-mod budget;
 mod dead_letter;
+mod in_flight;
 mod monitor;
 mod replay;
 mod spool;
@@ -13,16 +13,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use breaker::{Breaker, Position, Tick};
-pub use budget::Budget;
+pub use in_flight::InFlight;
 pub use monitor::run as monitor;
 pub use replay::run as replay;
 pub use spool::{Spool, SpoolStatus};
 
-use crate::config::Config;
+use crate::config::KafkaConfig;
 use crate::error::RequestError;
 use crate::exchange::Record;
 use crate::kafka::{Delivered, Pending, Producer, is_retriable};
-use crate::metrics as m;
 
 /// What became of one record, as its request's answer tells it.
 #[derive(Debug)]
@@ -46,25 +45,27 @@ pub struct Delivery {
     pub breaker: Arc<Breaker>,
     /// Holds records while Kafka is unreachable, when `[spool]` is set.
     pub spool: Option<Spool>,
-    budget: Budget,
+    in_flight: InFlight,
     dead_letter: Option<String>,
+    /// Delivery metrics by topic, bounded.
+    topics: crate::metrics::Topics,
 }
 
 impl Delivery {
-    /// Wraps the producer with the bounds and the breaker `config` sets, and the spool.
+    /// Wraps the producer with the bounds and the breaker `kafka` sets, and the spool.
     pub fn new(
         producer: Producer,
         breaker: Arc<Breaker>,
         spool: Option<Spool>,
-        config: &Config,
+        kafka: &KafkaConfig,
     ) -> Self {
-        let kafka = &config.kafka;
         Delivery {
             producer,
             breaker,
             spool,
-            budget: Budget::new(kafka.max_in_flight_records, kafka.max_in_flight_bytes),
+            in_flight: InFlight::new(kafka.max_in_flight_records, kafka.max_in_flight_bytes),
             dead_letter: kafka.dead_letter_topic.clone(),
+            topics: Default::default(),
         }
     }
 
@@ -82,7 +83,7 @@ impl Delivery {
                 None => Err(open),
             };
         }
-        let _held = self.budget.reserve(&records)?;
+        let _held = self.in_flight.reserve(&records)?;
         let queued: Vec<_> = records.iter().map(|r| self.queue(r)).collect();
         let mut results = Vec::with_capacity(records.len());
         let mut retry = Vec::new();
@@ -124,7 +125,7 @@ impl Delivery {
             return spool_all(spool, records).await;
         }
         self.breaker.check()?;
-        let held = self.budget.reserve(&records)?;
+        let held = self.in_flight.reserve(&records)?;
         let mut results = Vec::with_capacity(records.len());
         let mut waiting = Vec::new();
         for record in records {
@@ -151,21 +152,20 @@ impl Delivery {
 
     /// Hands a record to the producer.
     fn queue(&self, record: &Record) -> Result<Pending, RequestError> {
-        let pending = self.producer.send(record)?;
+        let pending = self.producer.send(record, self.topics.get(&record.topic))?;
         self.breaker.sent();
         Ok(pending)
     }
 
     /// Waits for a record's delivery report and tells the breaker and the metrics.
     async fn report(&self, pending: Pending) -> Result<Delivered, RequestError> {
-        let topic = pending.topic().to_owned();
+        let metrics = pending.metrics().clone();
         let result = pending.delivered().await;
         self.breaker
             .reported(result.as_ref().is_err_and(is_retriable));
         match &result {
-            Ok(_) => metrics::counter!(m::RECORDS_DELIVERED, "topic" => topic).increment(1),
-            Err(e) => metrics::counter!(m::DELIVERY_ERRORS, "topic" => topic, "code" => e.code())
-                .increment(1),
+            Ok(_) => metrics.delivered.increment(1),
+            Err(e) => metrics.delivery_error(e.code()),
         }
         result
     }
@@ -183,7 +183,7 @@ impl Delivery {
                     return;
                 }
                 Err(spool_error) => {
-                    return dropped(&topic, &error, request_id, &spool_error.to_string());
+                    return self.dropped(&topic, &error, request_id, &spool_error.to_string());
                 }
             }
         }
@@ -194,7 +194,7 @@ impl Delivery {
     async fn dead_letter_or_drop(&self, record: Record, error: RequestError, request_id: &str) {
         let topic = record.topic.clone();
         let Some(dead_letter_topic) = &self.dead_letter else {
-            return dropped(
+            return self.dropped(
                 &topic,
                 &error,
                 request_id,
@@ -208,12 +208,17 @@ impl Delivery {
         };
         match sent {
             Ok(d) => {
-                metrics::counter!(m::DEAD_LETTERED, "topic" => topic.clone(), "code" => error.code())
-                    .increment(1);
+                self.topics.get(&topic).dead_lettered(error.code());
                 tracing::warn!(request_id, %topic, code = error.code(), error = %error, dead_letter_topic, offset = d.offset, "record dead-lettered");
             }
-            Err(dlq_error) => dropped(&topic, &error, request_id, &dlq_error.to_string()),
+            Err(dlq_error) => self.dropped(&topic, &error, request_id, &dlq_error.to_string()),
         }
+    }
+
+    /// Logs and counts an accepted record that is lost.
+    fn dropped(&self, topic: &str, error: &RequestError, request_id: &str, why: &str) {
+        self.topics.get(topic).dropped(error.code());
+        tracing::error!(request_id, topic, code = error.code(), error = %error, why, "record accepted with 202 was lost");
     }
 
     /// Size and position of everything held: for `/admin/kafka`.
@@ -224,8 +229,8 @@ impl Delivery {
                 "reason": self.breaker.reason(),
             },
             "in_flight": {
-                "records": self.budget.records_in_flight(),
-                "bytes": self.budget.bytes_in_flight(),
+                "records": self.in_flight.records_in_flight(),
+                "bytes": self.in_flight.bytes_in_flight(),
             },
             "producer_queue": self.producer.in_flight(),
             "spool": self.spool.as_ref().map(Spool::status),
@@ -258,9 +263,9 @@ impl Delivery {
         let left = timeout
             .saturating_sub(started.elapsed())
             .max(Duration::from_secs(1));
-        if !self.budget.wait_idle(left).await {
+        if !self.in_flight.wait_idle(left).await {
             tracing::error!(
-                records = self.budget.records_in_flight(),
+                records = self.in_flight.records_in_flight(),
                 "records still awaiting delivery reports at exit"
             );
         }
@@ -284,11 +289,4 @@ async fn spool_all(spool: &Spool, records: Vec<Record>) -> Result<Results, Reque
         .into_iter()
         .map(|t| (t, Ok(Accepted::Spooled)))
         .collect())
-}
-
-/// Logs and counts an accepted record that is lost.
-fn dropped(topic: &str, error: &RequestError, request_id: &str, why: &str) {
-    metrics::counter!(m::RECORDS_DROPPED, "topic" => topic.to_owned(), "code" => error.code())
-        .increment(1);
-    tracing::error!(request_id, topic, code = error.code(), error = %error, why, "record accepted with 202 was lost");
 }

@@ -1,7 +1,9 @@
 //! Runs a route's filters over one request.
 //!
 //! One store per request holds every filter of the chain, so records pass from one filter to
-//! the next as table handles, never copied through guest memory.
+//! the next as table handles, never copied through guest memory. Each filter is one
+//! instantiation and one call in that store; dropping the store gives the instances back to
+//! the pool, which resets their memory (see [`super::MemoryReset`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,10 +12,11 @@ use bytes::Bytes;
 use wasmtime::component::Resource;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use super::bindings::{Outcome, Response};
+use super::bindings::{self, Outcome, Response};
 use super::host::RequestRef;
 use super::loaded::LoadedFilter;
-use super::state::{Budget, FilterState, OutputLimit};
+use super::output::{InvalidOutput, OutputBudget, OutputLimit};
+use super::store::StoreData;
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
 
@@ -47,24 +50,6 @@ pub enum ChainOutcome {
     Respond(http::Response<Bytes>),
 }
 
-/// A store whose filters yield to tokio every epoch tick and trap once past their deadline.
-pub(crate) fn new_store(
-    engine: &Engine,
-    request_id: Arc<str>,
-    route: Arc<str>,
-) -> Store<FilterState> {
-    let mut store = Store::new(engine, FilterState::new(request_id, route));
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|ctx| {
-        Ok(if Instant::now() >= ctx.data().deadline {
-            UpdateDeadline::Interrupt
-        } else {
-            UpdateDeadline::Yield(1)
-        })
-    });
-    store
-}
-
 /// Runs `steps` in order over `records`, within `limits`.
 pub async fn run(
     engine: &Engine,
@@ -76,77 +61,160 @@ pub async fn run(
     if steps.is_empty() {
         return Ok(ChainOutcome::Forward(records));
     }
-    let timeout = limits.timeout;
-    let mut store = new_store(engine, request.id.as_str().into(), request.route.clone());
-    store.data_mut().budget = Budget::new(records.len(), limits);
-    let internal =
-        |e: wasmtime::component::ResourceTableError| RequestError::Internal(e.to_string());
-    let table = &mut store.data_mut().table;
-    let req = table.push(RequestRef(request)).map_err(internal)?;
-    let mut handles = records
-        .into_iter()
-        .map(|r| table.push(r))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
-
+    let mut store = RequestStore::new(engine, request, records, limits)?;
     for step in steps {
         let metrics = &step.filter.metrics;
         let started = Instant::now();
-        store.data_mut().enter(step.clone(), timeout);
-        let outcome = match step.filter.pre.instantiate_async(&mut store).await {
-            Ok(instance) => {
-                let borrowed = Resource::<RequestRef>::new_borrow(req.rep());
-                instance
-                    .wafka_filter_produce()
-                    .call_on_request(&mut store, borrowed, &handles)
-                    .await
-            }
+        let result = match store.instantiate(step).await {
+            Ok(instance) => store.call(&instance).await,
             Err(e) => Err(e),
         };
         metrics.duration.record(started.elapsed());
-        match outcome {
-            Ok(Outcome::Forward(next)) => {
-                metrics.ok.increment(1);
-                handles = next;
-            }
-            Ok(Outcome::Respond(response)) => {
-                let response = to_http(response).map_err(|reason| {
-                    metrics.invalid.increment(1);
-                    RequestError::FilterInvalidOutput {
-                        filter: step.filter.name.clone(),
-                        reason,
-                    }
-                })?;
+        match result {
+            Ok(None) => metrics.ok.increment(1),
+            Ok(Some(response)) => {
                 metrics.rejected.increment(1);
                 return Ok(ChainOutcome::Respond(response));
             }
-            Err(e) => {
-                let error = filter_error(&e, store.data(), timeout);
+            Err(error) => {
                 match error {
                     RequestError::FilterTimeout { .. } => metrics.timed_out.increment(1),
+                    RequestError::FilterInvalidOutput { .. } => metrics.invalid.increment(1),
                     _ => metrics.trapped.increment(1),
                 }
                 return Err(error);
             }
         }
     }
-
-    let table = &mut store.data_mut().table;
-    let records = handles
-        .into_iter()
-        .map(|h| table.delete(h))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
-    Ok(ChainOutcome::Forward(records))
+    store.into_records().map(ChainOutcome::Forward)
 }
 
-/// A trap or instantiation failure as the client-facing error.
-fn filter_error(e: &wasmtime::Error, state: &FilterState, timeout: Duration) -> RequestError {
+/// A filter instantiated in a [`RequestStore`], ready to be called.
+pub struct Instance(bindings::Filter);
+
+/// One request's store: the request and its records as host resources, and the filters of its
+/// chain instantiated one after another. Public so benchmarks can time each phase.
+pub struct RequestStore {
+    store: Store<StoreData>,
+    request: Resource<RequestRef>,
+    records: Vec<Resource<Record>>,
+    /// Wall time each filter gets.
+    timeout: Duration,
+}
+
+impl RequestStore {
+    /// A store for `request` holding `records`, with `limits` on what filters may create.
+    pub fn new(
+        engine: &Engine,
+        request: Arc<RequestInfo>,
+        records: Vec<Record>,
+        limits: Limits,
+    ) -> Result<Self, RequestError> {
+        let mut store = new_store(engine, request.id.as_str().into(), request.route.clone());
+        let data = store.data_mut();
+        data.budget = OutputBudget::new(records.len(), limits);
+        let table = &mut data.table;
+        let request = table.push(RequestRef(request)).map_err(internal)?;
+        let records = records
+            .into_iter()
+            .map(|r| table.push(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(internal)?;
+        Ok(RequestStore {
+            store,
+            request,
+            records,
+            timeout: limits.timeout,
+        })
+    }
+
+    /// Instantiates `step`'s filter; its deadline starts now and covers the call too.
+    pub async fn instantiate(&mut self, step: &Arc<Step>) -> Result<Instance, RequestError> {
+        let timeout = self.timeout;
+        self.store.data_mut().enter(step.clone(), timeout);
+        match step.filter.pre.instantiate_async(&mut self.store).await {
+            Ok(instance) => Ok(Instance(instance)),
+            Err(e) => Err(filter_error(&e, self.store.data(), timeout)),
+        }
+    }
+
+    /// Calls the filter's `on-request` with the records so far. `Ok(None)`: it forwarded, and
+    /// the store now holds the records it returned; `Ok(Some(_))`: it answered the client.
+    pub async fn call(
+        &mut self,
+        instance: &Instance,
+    ) -> Result<Option<http::Response<Bytes>>, RequestError> {
+        let request = Resource::<RequestRef>::new_borrow(self.request.rep());
+        let records = std::mem::take(&mut self.records);
+        let outcome = instance
+            .0
+            .wafka_filter_produce()
+            .call_on_request(&mut self.store, request, &records)
+            .await;
+        let data = self.store.data();
+        match outcome {
+            Ok(Outcome::Forward(next)) => {
+                self.records = next;
+                Ok(None)
+            }
+            Ok(Outcome::Respond(response)) => {
+                to_http(response)
+                    .map(Some)
+                    .map_err(|reason| RequestError::FilterInvalidOutput {
+                        filter: data.filter_name().to_owned(),
+                        reason,
+                    })
+            }
+            Err(e) => Err(filter_error(&e, data, self.timeout)),
+        }
+    }
+
+    /// The records the last filter forwarded, taken out of the store.
+    pub fn into_records(mut self) -> Result<Vec<Record>, RequestError> {
+        let table = &mut self.store.data_mut().table;
+        self.records
+            .into_iter()
+            .map(|h| table.delete(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(internal)
+    }
+}
+
+fn internal(e: wasmtime::component::ResourceTableError) -> RequestError {
+    RequestError::Internal(e.to_string())
+}
+
+/// A store whose filters yield to tokio every epoch tick and trap once past their deadline.
+pub(crate) fn new_store(
+    engine: &Engine,
+    request_id: Arc<str>,
+    route: Arc<str>,
+) -> Store<StoreData> {
+    let mut store = Store::new(engine, StoreData::new(request_id, route));
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|ctx| {
+        Ok(if Instant::now() >= ctx.data().deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
+    });
+    store
+}
+
+/// A trap or instantiation failure as the request's error, naming the filter that failed.
+fn filter_error(e: &wasmtime::Error, state: &StoreData, timeout: Duration) -> RequestError {
     let filter = state.filter_name().to_owned();
     if let Some(limit) = e.downcast_ref::<OutputLimit>() {
         return RequestError::FilterOutputTooLarge {
             filter,
             reason: limit.to_string(),
+        };
+    }
+    if let Some(InvalidOutput(reason)) = e.downcast_ref::<InvalidOutput>() {
+        return RequestError::FilterInvalidOutput {
+            filter,
+            reason: reason.clone(),
         };
     }
     if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
@@ -162,7 +230,7 @@ fn filter_error(e: &wasmtime::Error, state: &FilterState, timeout: Duration) -> 
 }
 
 /// The trap message, followed by what the filter printed to stderr (a panic message).
-pub(crate) fn describe_trap(e: &wasmtime::Error, state: &FilterState) -> String {
+pub(crate) fn describe_trap(e: &wasmtime::Error, state: &StoreData) -> String {
     let trap = e
         .downcast_ref::<Trap>()
         .map_or_else(|| format!("{e:#}"), |t| t.to_string());

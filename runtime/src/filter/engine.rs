@@ -8,7 +8,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings;
-use super::state::FilterState;
+use super::store::StoreData;
 
 /// How often the epoch advances. A running filter yields to tokio and checks its deadline
 /// once per tick, so this is also the deadline's resolution.
@@ -17,9 +17,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// Largest linear memory one filter instance may grow to.
 pub const MAX_MEMORY_BYTES: usize = 64 << 20;
 
-/// Filter instances that may exist at once across all requests (the pooling allocator's
-/// slots); requests wait for free slots rather than fail to instantiate.
-pub const MAX_INSTANCES: usize = 1000;
+/// Instance slots beyond `server.max_filter_instances`, for checking configs: a reload goes
+/// live even while requests hold every slot they may.
+const CHECK_SLOTS: u32 = 16;
 
 /// With [`MemoryReset::Pagemap`], how much of a memory the pages a request wrote may fill
 /// and still be copied back in place; past it the rest is given back to the kernel. A filter
@@ -101,7 +101,7 @@ fn swap_possible() -> bool {
 /// Compiles filters and holds the linker that gives them their imports.
 pub struct FilterEngine {
     engine: Engine,
-    linker: Linker<FilterState>,
+    linker: Linker<StoreData>,
     ticker_stop: Arc<AtomicBool>,
     /// What filters keep across requests; here so it outlives reloads.
     state: super::SharedState,
@@ -110,15 +110,19 @@ pub struct FilterEngine {
 impl FilterEngine {
     /// Builds the engine (pooling allocator, epoch interruption, memory reset as `reset`
     /// resolves on this machine) and starts the epoch ticker.
-    pub fn new(reset: MemoryReset) -> Result<Self, String> {
+    /// Requests may hold `max_instances` instances at once (the caller bounds them).
+    pub fn new(reset: MemoryReset, max_instances: usize) -> Result<Self, String> {
         let (reset, why) = reset.resolve()?;
         tracing::info!(memory_reset = reset.as_str(), why, "filter engine");
-        Self::build(reset).map_err(|e| format!("{e:#}"))
+        let slots = u32::try_from(max_instances)
+            .ok()
+            .and_then(|n| n.checked_add(CHECK_SLOTS))
+            .ok_or("server.max_filter_instances is too large")?;
+        Self::build(reset, slots).map_err(|e| format!("{e:#}"))
     }
 
-    fn build(reset: MemoryReset) -> wasmtime::Result<Self> {
+    fn build(reset: MemoryReset, slots: u32) -> wasmtime::Result<Self> {
         let mut pool = PoolingAllocationConfig::new();
-        let slots = MAX_INSTANCES as u32;
         pool.total_component_instances(slots)
             // A Rust component is a few core modules (program, WASI adapter, shims).
             .total_core_instances(slots * 8)
@@ -150,7 +154,7 @@ impl FilterEngine {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        bindings::Filter::add_to_linker::<_, HasSelf<FilterState>>(&mut linker, |s| s)?;
+        bindings::Filter::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), ticker_stop.clone());
@@ -168,7 +172,7 @@ impl FilterEngine {
     }
 
     /// The linker with WASI and the Wafka host interfaces.
-    pub fn linker(&self) -> &Linker<FilterState> {
+    pub fn linker(&self) -> &Linker<StoreData> {
         &self.linker
     }
 

@@ -11,7 +11,7 @@ use super::bindings::FilterPre;
 use super::cache::DiskCache;
 use super::chain::{Step, describe_trap, new_store};
 use super::engine::FilterEngine;
-use super::state::FilterState;
+use super::store::StoreData;
 use crate::metrics::FilterMetrics;
 
 /// Why a filter file could not be loaded.
@@ -59,7 +59,7 @@ pub struct LoadedFilter {
     pub sha256: String,
     /// When it was compiled.
     pub loaded_at: SystemTime,
-    pub(crate) pre: FilterPre<FilterState>,
+    pub(crate) pre: FilterPre<StoreData>,
     pub(crate) metrics: FilterMetrics,
 }
 

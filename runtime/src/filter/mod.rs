@@ -7,11 +7,12 @@ mod chain;
 mod engine;
 mod host;
 mod loaded;
-mod shared;
-mod state;
+mod output;
+mod shared_state;
+mod store;
 
 pub use cache::DiskCache;
-pub use chain::{ChainOutcome, Limits, Step, run};
-pub use engine::{FilterEngine, MAX_INSTANCES, MemoryReset};
+pub use chain::{ChainOutcome, Instance, Limits, RequestStore, Step, run};
+pub use engine::{FilterEngine, MemoryReset};
 pub use loaded::{LoadError, LoadedFilter, sha256_hex};
-pub use shared::{Scope, SharedState};
+pub use shared_state::{Scope, SharedState};

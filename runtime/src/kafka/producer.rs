@@ -1,5 +1,6 @@
 //! The native producer: queue records, then await the broker's acknowledgements.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaResult;
@@ -10,7 +11,7 @@ use super::{StatsContext, classify, client_config};
 use crate::config::KafkaConfig;
 use crate::error::RequestError;
 use crate::exchange::Record;
-use crate::metrics as m;
+use crate::metrics::TopicMetrics;
 
 /// Where the broker stored a record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -29,6 +30,7 @@ pub struct Pending {
     partition: Option<i32>,
     future: DeliveryFuture,
     queued_at: Instant,
+    metrics: Arc<TopicMetrics>,
 }
 
 /// The gateway's Kafka producer (librdkafka through rdkafka).
@@ -50,7 +52,12 @@ impl Producer {
 
     /// Queues one record without waiting. Fails at once when the queue is full or librdkafka
     /// refuses the record locally (too large, unknown partition...).
-    pub fn send(&self, record: &Record) -> Result<Pending, RequestError> {
+    /// `metrics` are the handles of the record's topic.
+    pub fn send(
+        &self,
+        record: &Record,
+        metrics: Arc<TopicMetrics>,
+    ) -> Result<Pending, RequestError> {
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
         for (key, value) in &record.headers {
             headers = headers.insert(Header {
@@ -78,6 +85,7 @@ impl Producer {
                 partition: record.partition,
                 future,
                 queued_at: Instant::now(),
+                metrics,
             }),
             Err((e, _)) => Err(classify(&e, &record.topic, record.partition)),
         }
@@ -113,8 +121,7 @@ impl Pending {
     /// Waits for the broker's answer. librdkafka always answers within `message.timeout.ms`.
     pub async fn delivered(self) -> Result<Delivered, RequestError> {
         let answer = self.future.await;
-        metrics::histogram!(m::DELIVERY_DURATION, "topic" => self.topic.clone())
-            .record(self.queued_at.elapsed());
+        self.metrics.duration.record(self.queued_at.elapsed());
         match answer {
             Ok(Ok(d)) => Ok(Delivered {
                 topic: self.topic,
@@ -131,5 +138,10 @@ impl Pending {
     /// Destination topic.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// The topic's delivery metrics.
+    pub fn metrics(&self) -> &Arc<TopicMetrics> {
+        &self.metrics
     }
 }

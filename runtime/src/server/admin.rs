@@ -3,13 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{Method, StatusCode};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::{HttpResponse, json_response};
+use super::{HttpResponse, full, json_response};
 use crate::error::RequestError;
 use crate::gateway::Shared;
 
@@ -20,26 +18,25 @@ pub(crate) async fn admin(
     _peer: Arc<super::Peer>,
 ) -> HttpResponse {
     let path = req.uri().path();
+    let fail = |e: RequestError| e.to_response(&shared.ids.next(), false, None);
     if req.method() != Method::GET {
-        return RequestError::MethodNotAllowed {
+        return fail(RequestError::MethodNotAllowed {
             method: req.method().to_string(),
             allowed: vec!["GET".into()],
-        }
-        .to_response(None);
+        });
     }
     match path {
         "/healthz" => json_response(StatusCode::OK, &json!({ "status": "ok" })),
         "/readyz" => readyz(shared).await,
         "/metrics" => {
             let Some(prometheus) = &shared.prometheus else {
-                return RequestError::RouteNotFound {
+                return fail(RequestError::RouteNotFound {
                     path: "/metrics (metrics are off: server.metrics = false)".into(),
-                }
-                .to_response(None);
+                });
             };
             metrics::gauge!(crate::metrics::PRODUCER_IN_FLIGHT)
                 .set(f64::from(shared.delivery.producer.in_flight()));
-            let mut response = http::Response::new(Full::new(Bytes::from(prometheus.render())));
+            let mut response = http::Response::new(full(prometheus.render()));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -58,14 +55,20 @@ pub(crate) async fn admin(
                 .router
                 .routes()
                 .map(|r| {
-                    json!({
+                    let mut route = json!({
                         "name": &*r.name,
                         "path": r.path,
                         "methods": r.methods,
-                        "topic": r.topic,
-                        "mode": format!("{:?}", r.mode).to_lowercase(),
                         "filters": r.steps.iter().map(|s| s.filter.name.as_str()).collect::<Vec<_>>(),
-                    })
+                    });
+                    match &r.endpoint {
+                        crate::snapshot::Endpoint::Produce(p) => {
+                            route["kind"] = json!("produce");
+                            route["topic"] = json!(p.topic);
+                            route["mode"] = json!(p.mode);
+                        }
+                    }
+                    route
                 })
                 .collect();
             json_response(StatusCode::OK, &json!({ "routes": routes }))
@@ -91,10 +94,9 @@ pub(crate) async fn admin(
             json_response(StatusCode::OK, &json!({ "filters": filters }))
         }
         "/admin/config" => json_response(StatusCode::OK, &masked(&shared.snapshot.load().config)),
-        _ => RequestError::RouteNotFound {
+        _ => fail(RequestError::RouteNotFound {
             path: path.to_owned(),
-        }
-        .to_response(None),
+        }),
     }
 }
 

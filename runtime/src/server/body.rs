@@ -6,6 +6,7 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use crate::config::ServerConfig;
 use crate::error::RequestError;
 
 /// How much of an oversized body is read and thrown away so that a client that sends it all
@@ -16,8 +17,22 @@ const DRAIN_MAX: u64 = 8 << 20;
 /// How long draining an oversized body may take.
 const DRAIN_TIME: Duration = Duration::from_secs(2);
 
-/// Collects the body, refusing it as soon as it passes `limit` bytes.
+/// Collects the body within `server.request_timeout_ms`, refusing it as soon as it passes
+/// `server.max_body_bytes`.
 pub(crate) async fn read(
+    body: Incoming,
+    headers: &http::HeaderMap,
+    server: &ServerConfig,
+) -> Result<Bytes, RequestError> {
+    let timeout_ms = server.request_timeout_ms;
+    let read = collect(body, headers, server.max_body_bytes);
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), read).await {
+        Ok(body) => body,
+        Err(_) => Err(RequestError::RequestTimeout { timeout_ms }),
+    }
+}
+
+async fn collect(
     mut body: Incoming,
     headers: &http::HeaderMap,
     limit: u64,

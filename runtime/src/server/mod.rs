@@ -1,37 +1,50 @@
-//! HTTP: the accept loop shared by both listeners, the produce handler and the admin API.
+//! HTTP. Both listeners share the accept loop (`listener`). A request on the public listener
+//! goes through small steps that every endpoint kind shares:
+//!
+//! ```text
+//! call       request id, timing; at the end the request-id header, metrics, access log
+//! dispatch   URI limit, route lookup (404, 405, 400), then the route's endpoint
+//! produce    body (limits), records (batch), filters (slots, chain), delivery, answer
+//! rescue     a failure becomes its JSON answer, logged and counted where it happened
+//! ```
+//!
+//! A new endpoint kind is a new module beside `produce` that uses `body`, `filters` and
+//! `answer`, and a new arm in `dispatch`; `call` and `rescue` wrap it unchanged.
 
 mod admin;
+mod answer;
 pub mod batch;
 mod body;
-mod handler;
+mod call;
+mod dispatch;
+mod filters;
+mod listener;
+mod produce;
+mod rescue;
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
-use tokio_rustls::TlsAcceptor;
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 
 pub(crate) use admin::admin;
-pub(crate) use handler::handle;
+pub(crate) use dispatch::handle;
+pub(crate) use listener::{ConnLimits, Peer, Tls, serve};
+
+/// The body of every response: whole (JSON answers) or streamed.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// Every response the gateway builds.
-pub type HttpResponse = http::Response<Full<Bytes>>;
+pub type HttpResponse = http::Response<Body>;
 
-/// A JSON response with the given status.
-pub fn json_response(status: http::StatusCode, body: &serde_json::Value) -> HttpResponse {
-    let mut response = http::Response::new(Full::new(Bytes::from(body.to_string())));
+/// A body of `bytes`.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
+
+/// A response with `status` and a body already serialized as JSON.
+pub fn json_bytes(status: http::StatusCode, body: impl Into<Bytes>) -> HttpResponse {
+    let mut response = http::Response::new(full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -40,159 +53,7 @@ pub fn json_response(status: http::StatusCode, body: &serde_json::Value) -> Http
     response
 }
 
-/// The per-connection service: every request carries the connection's peer.
-fn service<H, F>(
-    handler: H,
-    peer: Arc<Peer>,
-) -> impl hyper::service::Service<
-    http::Request<Incoming>,
-    Response = HttpResponse,
-    Error = Infallible,
-    Future = impl Future<Output = Result<HttpResponse, Infallible>> + Send,
-> + Clone
-where
-    H: Fn(http::Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = HttpResponse> + Send + 'static,
-{
-    service_fn(move |req| {
-        let response = handler(req, peer.clone());
-        async move { Ok::<_, Infallible>(response.await) }
-    })
-}
-
-/// Connection-level limits, fixed at start.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ConnLimits {
-    pub header_timeout: Duration,
-    pub max_headers: usize,
-    pub max_header_bytes: usize,
-    pub max_connections: usize,
-    pub max_h2_streams: u32,
-    pub grace: Duration,
-}
-
-impl ConnLimits {
-    pub(crate) fn from_config(server: &crate::config::ServerConfig) -> Self {
-        ConnLimits {
-            header_timeout: Duration::from_millis(server.request_header_timeout_ms),
-            max_headers: server.max_headers,
-            max_header_bytes: server.max_header_bytes,
-            max_connections: server.max_connections,
-            max_h2_streams: server.max_h2_streams,
-            grace: Duration::from_millis(server.shutdown_grace_ms),
-        }
-    }
-}
-
-/// Who is on the other end of a connection.
-#[derive(Debug)]
-pub(crate) struct Peer {
-    /// Client address.
-    pub addr: SocketAddr,
-    /// Subject of the verified client certificate (mTLS).
-    pub subject: Option<String>,
-}
-
-/// The TLS acceptor in force, swapped when certificates reload.
-pub(crate) type Tls = Arc<ArcSwap<TlsAcceptor>>;
-
-/// Serves HTTP/1.1 and HTTP/2 (over TLS when `tls` is given) on `listener` until `stop`
-/// fires, then waits up to the grace period for open connections to finish their requests.
-pub(crate) async fn serve<H, F>(
-    listener: TcpListener,
-    handler: H,
-    mut stop: watch::Receiver<bool>,
-    limits: ConnLimits,
-    tls: Option<Tls>,
-) where
-    H: Fn(http::Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = HttpResponse> + Send + 'static,
-{
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_headers(limits.max_headers)
-        .max_buf_size(limits.max_header_bytes);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.max_h2_streams)
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
-    let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
-    let connections = Arc::new(Semaphore::new(limits.max_connections));
-    loop {
-        // At the connection limit, stop accepting: new clients wait in the listen backlog.
-        let permit = tokio::select! {
-            permit = connections.clone().acquire_owned() => permit.expect("never closed"),
-            _ = stop.changed() => break,
-        };
-        let (stream, addr) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = stop.changed() => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let (handler, builder, watcher) = (handler.clone(), builder.clone(), graceful.watcher());
-        let acceptor = tls.as_ref().map(|t| t.load_full());
-        tokio::spawn(async move {
-            let result = match acceptor {
-                None => {
-                    let peer = Arc::new(Peer {
-                        addr,
-                        subject: None,
-                    });
-                    let service = service(handler, peer);
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-                Some(acceptor) => {
-                    // The handshake shares the header timeout: a silent client is cut off.
-                    let handshake =
-                        tokio::time::timeout(limits.header_timeout, acceptor.accept(stream));
-                    let stream = match handshake.await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(e)) => {
-                            tracing::debug!(error = %e, %addr, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%addr, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let subject = crate::tls::client_subject(stream.get_ref().1);
-                    let peer = Arc::new(Peer { addr, subject });
-                    let service = service(handler, peer);
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, %addr, "connection ended with an error");
-            }
-            drop(permit);
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(limits.grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            grace_ms = limits.grace.as_millis() as u64,
-            "connections still open after the grace period"
-        );
-    }
+/// A JSON response with the given status.
+pub fn json_response(status: http::StatusCode, body: &serde_json::Value) -> HttpResponse {
+    json_bytes(status, body.to_string())
 }

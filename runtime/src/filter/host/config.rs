@@ -1,7 +1,7 @@
 use crate::filter::bindings::wafka::filter::config;
-use crate::filter::state::FilterState;
+use crate::filter::store::StoreData;
 
-impl config::Host for FilterState {
+impl config::Host for StoreData {
     fn get(&mut self) -> wasmtime::Result<String> {
         Ok(self
             .step

@@ -4,9 +4,9 @@
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 
 use crate::filter::bindings::wafka::filter::crypto::{self, PublicKey, SignatureAlgorithm};
-use crate::filter::state::FilterState;
+use crate::filter::store::StoreData;
 
-impl crypto::Host for FilterState {
+impl crypto::Host for StoreData {
     fn check_key(
         &mut self,
         algorithm: SignatureAlgorithm,

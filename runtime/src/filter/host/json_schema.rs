@@ -9,7 +9,7 @@ use wasmtime::component::Resource;
 
 use crate::exchange::Record;
 use crate::filter::bindings::wafka::filter::json_schema::{self, CheckError, Report, Violation};
-use crate::filter::state::FilterState;
+use crate::filter::store::StoreData;
 
 /// Compiled schemas kept at most; past it the cache starts over.
 const MAX_SCHEMAS: usize = 256;
@@ -21,7 +21,7 @@ const MAX_SCHEMA_BYTES: usize = 1 << 20;
 static SCHEMAS: LazyLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> =
     LazyLock::new(Default::default);
 
-impl json_schema::Host for FilterState {
+impl json_schema::Host for StoreData {
     fn compile(&mut self, schema: String) -> wasmtime::Result<Result<(), String>> {
         Ok(compiled(schema).map(drop))
     }

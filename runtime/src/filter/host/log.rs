@@ -1,11 +1,11 @@
 use crate::filter::bindings::wafka::filter::log::{self, Level};
-use crate::filter::state::FilterState;
+use crate::filter::store::StoreData;
 
 /// Longest log message kept from a filter, in bytes; the rest is cut so a filter cannot flood
 /// the log pipeline with one call.
 const MAX_MESSAGE: usize = 4096;
 
-impl log::Host for FilterState {
+impl log::Host for StoreData {
     fn write(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         let mut message = message;
         if message.len() > MAX_MESSAGE {

@@ -3,9 +3,10 @@ use wasmtime::component::Resource;
 
 use crate::exchange::Record;
 use crate::filter::bindings::wafka::filter::types::{self, Header, HostRecord};
-use crate::filter::state::FilterState;
+use crate::filter::output;
+use crate::filter::store::StoreData;
 
-impl types::Host for FilterState {}
+impl types::Host for StoreData {}
 
 /// Bytes a record holds: what it will cost to produce.
 fn size(record: &Record) -> usize {
@@ -14,14 +15,15 @@ fn size(record: &Record) -> usize {
     record.topic.len() + data(&record.key) + data(&record.value) + headers
 }
 
-impl FilterState {
+impl StoreData {
     fn record(&mut self, handle: &Resource<Record>) -> wasmtime::Result<&mut Record> {
         Ok(self.table.get_mut(handle)?)
     }
 }
 
-impl HostRecord for FilterState {
+impl HostRecord for StoreData {
     fn new(&mut self, topic: String) -> wasmtime::Result<Resource<Record>> {
+        output::topic(&topic)?;
         self.budget.record(topic.len())?;
         Ok(self.table.push(Record::new(topic))?)
     }
@@ -38,6 +40,7 @@ impl HostRecord for FilterState {
     }
 
     fn set_topic(&mut self, this: Resource<Record>, topic: String) -> wasmtime::Result<()> {
+        output::topic(&topic)?;
         self.record(&this)?.topic = topic;
         Ok(())
     }
@@ -105,6 +108,7 @@ impl HostRecord for FilterState {
         name: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<()> {
+        output::header_name(&name)?;
         self.budget.bytes(name.len() + value.len())?;
         let record = self.record(&this)?;
         record.headers.retain(|(n, _)| *n != name);
@@ -118,6 +122,7 @@ impl HostRecord for FilterState {
         name: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<()> {
+        output::header_name(&name)?;
         self.budget.bytes(name.len() + value.len())?;
         self.record(&this)?.headers.push((name, Bytes::from(value)));
         Ok(())
@@ -137,6 +142,7 @@ impl HostRecord for FilterState {
         this: Resource<Record>,
         partition: Option<i32>,
     ) -> wasmtime::Result<()> {
+        output::partition(partition)?;
         self.record(&this)?.partition = partition;
         Ok(())
     }

@@ -4,18 +4,18 @@ use wasmtime::component::Resource;
 
 use crate::exchange::RequestInfo;
 use crate::filter::bindings::wafka::filter::types::{Header, HostRequest};
-use crate::filter::state::FilterState;
+use crate::filter::store::StoreData;
 
 /// The request as a host resource: filters hold a handle, the data stays here.
 pub struct RequestRef(pub Arc<RequestInfo>);
 
-impl FilterState {
+impl StoreData {
     fn request(&self, handle: &Resource<RequestRef>) -> wasmtime::Result<&RequestInfo> {
         Ok(&self.table.get(handle)?.0)
     }
 }
 
-impl HostRequest for FilterState {
+impl HostRequest for StoreData {
     fn id(&mut self, this: Resource<RequestRef>) -> wasmtime::Result<String> {
         Ok(self.request(&this)?.id.clone())
     }

@@ -1,8 +1,8 @@
 use crate::filter::bindings::wafka::filter::state;
-use crate::filter::shared::MAX_KEY_BYTES;
-use crate::filter::state::FilterState;
+use crate::filter::shared_state::MAX_KEY_BYTES;
+use crate::filter::store::StoreData;
 
-impl state::Host for FilterState {
+impl state::Host for StoreData {
     fn take_tokens(
         &mut self,
         key: String,

@@ -11,13 +11,21 @@ use crate::metrics as m;
 
 /// Capacity for records in flight.
 #[derive(Clone)]
-pub struct Budget {
+pub struct InFlight {
     records: Arc<Semaphore>,
     bytes: Arc<Semaphore>,
     max_records: usize,
     max_bytes: usize,
     /// Woken whenever a reservation is given back.
     released: Arc<Notify>,
+    gauges: Gauges,
+}
+
+/// `wafka_in_flight_records` and `_bytes`, registered once.
+#[derive(Clone)]
+struct Gauges {
+    records: metrics::Gauge,
+    bytes: metrics::Gauge,
 }
 
 /// Records and bytes taken from the budget; given back when dropped.
@@ -27,17 +35,22 @@ pub struct Reservation {
     records: usize,
     bytes: usize,
     released: Arc<Notify>,
+    gauges: Gauges,
 }
 
-impl Budget {
-    /// A budget of `max_records` records and `max_bytes` bytes.
+impl InFlight {
+    /// Room for `max_records` records and `max_bytes` bytes.
     pub fn new(max_records: usize, max_bytes: usize) -> Self {
-        Budget {
+        InFlight {
             records: Arc::new(Semaphore::new(max_records.min(Semaphore::MAX_PERMITS))),
             bytes: Arc::new(Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS))),
             max_records,
             max_bytes,
             released: Arc::new(Notify::new()),
+            gauges: Gauges {
+                records: metrics::gauge!(m::IN_FLIGHT_RECORDS),
+                bytes: metrics::gauge!(m::IN_FLIGHT_BYTES),
+            },
         }
     }
 
@@ -72,14 +85,15 @@ impl Budget {
         let held_records =
             take(&self.records, count).map_err(|_| full("records", self.max_records))?;
         let held_bytes = take(&self.bytes, bytes).map_err(|_| full("bytes", self.max_bytes))?;
-        metrics::gauge!(m::IN_FLIGHT_RECORDS).increment(count as f64);
-        metrics::gauge!(m::IN_FLIGHT_BYTES).increment(bytes as f64);
+        self.gauges.records.increment(count as f64);
+        self.gauges.bytes.increment(bytes as f64);
         Ok(Reservation {
             records_permit: held_records,
             bytes_permit: held_bytes,
             records: count,
             bytes,
             released: self.released.clone(),
+            gauges: self.gauges.clone(),
         })
     }
 
@@ -100,8 +114,8 @@ impl Budget {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        metrics::gauge!(m::IN_FLIGHT_RECORDS).decrement(self.records as f64);
-        metrics::gauge!(m::IN_FLIGHT_BYTES).decrement(self.bytes as f64);
+        self.gauges.records.decrement(self.records as f64);
+        self.gauges.bytes.decrement(self.bytes as f64);
         // Give the permits back first, so woken waiters see them.
         self.records_permit.take();
         self.bytes_permit.take();
@@ -132,31 +146,35 @@ mod tests {
 
     #[test]
     fn full_budget_refuses_at_once_and_frees_on_drop() {
-        let budget = Budget::new(3, 1 << 20);
-        let held = budget.reserve(&[record(1), record(1)]).unwrap();
-        assert_eq!(budget.records_in_flight(), 2);
-        let err = budget.reserve(&[record(1), record(1)]).err().unwrap();
+        let in_flight = InFlight::new(3, 1 << 20);
+        let held = in_flight.reserve(&[record(1), record(1)]).unwrap();
+        assert_eq!(in_flight.records_in_flight(), 2);
+        let err = in_flight.reserve(&[record(1), record(1)]).err().unwrap();
         assert_eq!(err.code(), "queue_full");
         assert!(
             err.to_string().contains("max_in_flight_records (3)"),
             "{err}"
         );
         drop(held);
-        assert_eq!(budget.records_in_flight(), 0);
-        assert!(budget.reserve(&[record(1), record(1), record(1)]).is_ok());
+        assert_eq!(in_flight.records_in_flight(), 0);
+        assert!(
+            in_flight
+                .reserve(&[record(1), record(1), record(1)])
+                .is_ok()
+        );
     }
 
     #[test]
     fn bytes_are_bounded_too_and_a_refusal_keeps_nothing() {
-        let budget = Budget::new(100, 1000);
-        let _held = budget.reserve(&[record(600)]).unwrap();
-        let err = budget.reserve(&[record(600)]).err().unwrap();
+        let in_flight = InFlight::new(100, 1000);
+        let _held = in_flight.reserve(&[record(600)]).unwrap();
+        let err = in_flight.reserve(&[record(600)]).err().unwrap();
         assert!(
             err.to_string().contains("max_in_flight_bytes (1000)"),
             "{err}"
         );
         // The refused request's record count was given back with its bytes.
-        assert_eq!(budget.records_in_flight(), 1);
-        assert_eq!(budget.bytes_in_flight(), size(&record(600)));
+        assert_eq!(in_flight.records_in_flight(), 1);
+        assert_eq!(in_flight.bytes_in_flight(), size(&record(600)));
     }
 }

@@ -1,9 +1,17 @@
 //! Metric names, their meaning, and the Prometheus recorder. Labels are bounded: route and
 //! filter names, topics, status codes and error codes; never a path, key or address.
 
+mod filter;
+mod route;
+mod topic;
+
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+pub use filter::{FilterMetrics, publish_versions};
+pub use route::RouteMetrics;
+pub use topic::{MAX_TOPICS, TopicMetrics, Topics};
 
 /// Requests answered, by `route` and `status`.
 pub const HTTP_REQUESTS: &str = "wafka_http_requests_total";
@@ -47,65 +55,9 @@ pub const SPOOL_BYTES: &str = "wafka_spool_bytes";
 pub const FILTER_CALLS: &str = "wafka_filter_invocations_total";
 /// Time one filter took for one request (instantiation included), by `filter`.
 pub const FILTER_DURATION: &str = "wafka_filter_duration_seconds";
-
 /// Live filter versions: 1 for the `sha256` (first 12 hex digits) each `filter` serves now, 0
 /// for versions it served before in this process.
 pub const FILTER_VERSION: &str = "wafka_filter_version_info";
-
-/// Marks the filters of `live` as serving and those only in `previous` as retired.
-pub fn publish_versions(
-    previous: Option<&crate::snapshot::Snapshot>,
-    live: &crate::snapshot::Snapshot,
-) {
-    let version = |f: &crate::filter::LoadedFilter| {
-        let sha = f.sha256.get(..12).unwrap_or(&f.sha256).to_owned();
-        metrics::gauge!(FILTER_VERSION, "filter" => f.name.clone(), "sha256" => sha)
-    };
-    for old in previous.iter().flat_map(|s| s.filters.values()) {
-        if live
-            .filters
-            .get(&old.name)
-            .is_none_or(|new| new.sha256 != old.sha256)
-        {
-            version(old).set(0.0);
-        }
-    }
-    for filter in live.filters.values() {
-        version(filter).set(1.0);
-    }
-}
-
-/// Per-filter metric handles, registered once when the filter loads: the hot path only
-/// increments them.
-pub struct FilterMetrics {
-    /// `outcome="ok"`: forwarded records.
-    pub ok: metrics::Counter,
-    /// `outcome="rejected"`: answered the client itself.
-    pub rejected: metrics::Counter,
-    /// `outcome="trapped"`: trapped or failed to instantiate.
-    pub trapped: metrics::Counter,
-    /// `outcome="timed_out"`: stopped at its deadline.
-    pub timed_out: metrics::Counter,
-    /// `outcome="invalid"`: returned an unusable answer.
-    pub invalid: metrics::Counter,
-    /// Duration of each invocation.
-    pub duration: metrics::Histogram,
-}
-
-impl FilterMetrics {
-    /// Registers the handles for `filter`.
-    pub fn new(filter: &str) -> Self {
-        let calls = |outcome: &'static str| metrics::counter!(FILTER_CALLS, "filter" => filter.to_owned(), "outcome" => outcome);
-        FilterMetrics {
-            ok: calls("ok"),
-            rejected: calls("rejected"),
-            trapped: calls("trapped"),
-            timed_out: calls("timed_out"),
-            invalid: calls("invalid"),
-            duration: metrics::histogram!(FILTER_DURATION, "filter" => filter.to_owned()),
-        }
-    }
-}
 
 const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

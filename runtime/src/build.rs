@@ -1,0 +1,227 @@
+//! One way to build the gateway's state from a config: at start, on every reload and in
+//! `wafka check`. [`Builder::prepare`] does the blocking part (librdkafka's property check,
+//! reading, hashing and compiling filter files, reading certificates) and belongs on a
+//! blocking thread; [`Builder::finish`] creates the embedded cluster's topics and asks each
+//! filter whether it accepts its route's config.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{Config, ConfigError};
+use crate::filter::{DiskCache, FilterEngine, Limits, LoadError, LoadedFilter, Step, sha256_hex};
+use crate::kafka::EmbeddedCluster;
+use crate::metrics::RouteMetrics;
+use crate::router::Router;
+use crate::snapshot::{Endpoint, Produce, Route, Snapshot};
+
+/// How long a filter may take to accept its config. Loading is off the request path, so
+/// this is generous: it only has to stop a filter that never answers.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a config could not become a snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The file cannot be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// librdkafka refuses a producer property (secret values masked).
+    #[error("kafka.producer: {0}")]
+    Properties(String),
+    /// A filter could not be loaded or refused its config.
+    #[error("{field}: {source}")]
+    Filter {
+        /// Config path of the filter entry, e.g. `routes[0].filters[1]`.
+        field: String,
+        /// What went wrong.
+        source: LoadError,
+    },
+    /// The TLS certificate, key or client CA cannot be used.
+    #[error("server.tls: {0}")]
+    Tls(String),
+    /// The embedded cluster refused a topic.
+    #[error("embedded Kafka: create topic {topic}: {reason}")]
+    Topic {
+        /// The topic.
+        topic: String,
+        /// librdkafka's reason.
+        reason: String,
+    },
+}
+
+impl BuildError {
+    /// The error as `wafka check`, the start and the reload log say it: naming the file first.
+    pub fn in_file(&self, path: &Path) -> String {
+        match self {
+            BuildError::Config(e) => e.to_string(),
+            other => format!("{}: {other}", path.display()),
+        }
+    }
+}
+
+/// What [`Builder::prepare`] read and compiled.
+pub struct Prepared {
+    config: Config,
+    filters: BTreeMap<String, Arc<LoadedFilter>>,
+    /// The public listener's TLS acceptor, from the certificate files as they are now.
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// Builds snapshots with one engine; cheap to clone onto a blocking thread.
+#[derive(Clone)]
+pub struct Builder {
+    /// Compiles and checks the filters.
+    pub engine: Arc<FilterEngine>,
+    /// Compiled-filter cache; `None` compiles every filter (what `wafka check` does).
+    pub cache: Option<DiskCache>,
+    /// The live snapshot: its filters are reused when their files are unchanged (or removed,
+    /// until the config stops naming them).
+    pub previous: Option<Arc<Snapshot>>,
+}
+
+impl Builder {
+    /// The blocking part: checks the producer properties, loads every filter the routes name
+    /// and reads the certificates. `config` is validated ([`crate::config::load`]).
+    pub fn prepare(&self, config: Config) -> Result<Prepared, BuildError> {
+        crate::kafka::validate_properties(&config.kafka).map_err(BuildError::Properties)?;
+        let mut filters: BTreeMap<String, Arc<LoadedFilter>> = BTreeMap::new();
+        for (i, route) in config.routes.iter().enumerate() {
+            for (k, filter) in route.filters.iter().enumerate() {
+                if filters.contains_key(&filter.name) {
+                    continue;
+                }
+                let loaded = self
+                    .load(&filter.name, &config.filters.dir)
+                    .map_err(|source| BuildError::Filter {
+                        field: format!("routes[{i}].filters[{k}]"),
+                        source,
+                    })?;
+                filters.insert(filter.name.clone(), loaded);
+            }
+        }
+        let tls = match &config.server.tls {
+            Some(files) => Some(crate::tls::acceptor(files).map_err(BuildError::Tls)?),
+            None => None,
+        };
+        Ok(Prepared {
+            config,
+            filters,
+            tls,
+        })
+    }
+
+    /// The async part: the embedded cluster's topics (the routes', the dead-letter topic and
+    /// `kafka.embedded.topics`, the same set at start and on reload), then each route's config
+    /// checked by its filters.
+    pub async fn finish(
+        &self,
+        prepared: Prepared,
+        embedded: Option<&EmbeddedCluster>,
+    ) -> Result<(Snapshot, Option<TlsAcceptor>), BuildError> {
+        let Prepared {
+            config,
+            filters,
+            tls,
+        } = prepared;
+        if let Some(cluster) = embedded {
+            let partitions = config.kafka.embedded.partitions;
+            for topic in embedded_topics(&config) {
+                cluster
+                    .create_topic(topic, partitions)
+                    .map_err(|e| BuildError::Topic {
+                        topic: topic.to_owned(),
+                        reason: e.to_string(),
+                    })?;
+            }
+        }
+        let mut routes = Vec::new();
+        for (i, route) in config.routes.iter().enumerate() {
+            let mut steps = Vec::new();
+            for (k, filter) in route.filters.iter().enumerate() {
+                let at = |source| BuildError::Filter {
+                    field: format!("routes[{i}].filters[{k}]"),
+                    source,
+                };
+                let loaded = filters[&filter.name].clone();
+                let config_json = filter.config_json();
+                loaded
+                    .check_config(&route.name, &config_json, CHECK_TIMEOUT)
+                    .await
+                    .map_err(at)?;
+                steps.push(Arc::new(Step {
+                    state: self.engine.state().scope(&route.name, &filter.name),
+                    filter: loaded,
+                    config_json: config_json.into(),
+                }));
+            }
+            let timeout_ms = route
+                .filter_timeout_ms
+                .unwrap_or(config.server.filter_timeout_ms);
+            let served = Route {
+                name: route.name.as_str().into(),
+                path: route.path.to_string(),
+                methods: route.methods.clone(),
+                steps,
+                limits: Limits {
+                    timeout: Duration::from_millis(timeout_ms),
+                    max_records: config.server.max_records,
+                    max_output_bytes: config.server.max_output_bytes,
+                },
+                error_details: route.error_details,
+                metrics: RouteMetrics::new(&route.name),
+                endpoint: Endpoint::Produce(Produce {
+                    topic: route.topic.clone(),
+                    mode: route.mode,
+                    body: route.body,
+                    spool_when_down: route.spool_when_down,
+                }),
+            };
+            routes.push((route.path.clone(), Arc::new(served)));
+        }
+        let snapshot = Snapshot {
+            router: Router::new(routes),
+            filters,
+            config: Arc::new(config),
+        };
+        Ok((snapshot, tls))
+    }
+
+    /// Loads `dir/NAME.wasm`: reused when unchanged or removed, else compiled.
+    fn load(&self, name: &str, dir: &Path) -> Result<Arc<LoadedFilter>, LoadError> {
+        let path = dir.join(format!("{name}.wasm"));
+        let live = self.previous.as_ref().and_then(|s| s.filters.get(name));
+        let bytes = match (std::fs::read(&path), live) {
+            (Ok(bytes), _) => bytes,
+            (Err(e), Some(live)) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(
+                    filter = name,
+                    path = %path.display(),
+                    "filter file removed; keeping the loaded version until the config stops naming it"
+                );
+                return Ok(live.clone());
+            }
+            (Err(source), _) => {
+                return Err(LoadError::Read {
+                    name: name.to_owned(),
+                    path,
+                    source,
+                });
+            }
+        };
+        if let Some(live) = live.filter(|l| l.sha256 == sha256_hex(&bytes)) {
+            return Ok(live.clone());
+        }
+        LoadedFilter::compile(&self.engine, name, &path, &bytes, self.cache.as_ref()).map(Arc::new)
+    }
+}
+
+/// Topics the embedded cluster must have for `config`.
+fn embedded_topics(config: &Config) -> impl Iterator<Item = &str> {
+    let routes = config.routes.iter().map(|r| r.topic.as_str());
+    let dead_letter = config.kafka.dead_letter_topic.iter().map(String::as_str);
+    let listed = config.kafka.embedded.topics.iter().map(String::as_str);
+    routes.chain(dead_letter).chain(listed)
+}

@@ -1,0 +1,88 @@
+//! What a filter's store holds for one request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::chain::Step;
+use super::output::OutputBudget;
+
+/// Bytes of a filter's stderr kept to explain a trap (Rust panics print there).
+const STDERR_CAPTURE: usize = 4096;
+
+/// Store data: the resource table shared by every filter of the chain, a WASI context with no
+/// filesystem, network or environment, and which filter is running.
+pub struct StoreData {
+    pub(crate) table: ResourceTable,
+    /// Built on a filter's first WASI call: most requests make none, and building one costs
+    /// more than the rest of the store.
+    wasi: Option<(WasiCtx, MemoryOutputPipe)>,
+    /// The filter now running: its name and config serve `log` and `config`.
+    pub(crate) step: Option<Arc<Step>>,
+    /// Request id and route, for log attribution.
+    pub(crate) request_id: Arc<str>,
+    pub(crate) route: Arc<str>,
+    /// When the running filter must be stopped.
+    pub(crate) deadline: Instant,
+    /// What filters may still create for this request.
+    pub(crate) budget: OutputBudget,
+}
+
+impl StoreData {
+    pub(crate) fn new(request_id: Arc<str>, route: Arc<str>) -> Self {
+        StoreData {
+            table: ResourceTable::new(),
+            wasi: None,
+            step: None,
+            request_id,
+            route,
+            deadline: Instant::now(),
+            budget: OutputBudget::default(),
+        }
+    }
+
+    /// The running filter's keys in the `state` interface.
+    pub(crate) fn scope(&self) -> wasmtime::Result<Arc<super::Scope>> {
+        match &self.step {
+            Some(step) => Ok(step.state.clone()),
+            None => wasmtime::bail!("state used outside a filter call"),
+        }
+    }
+
+    /// Marks `step` as the running filter, with `timeout` from now to finish.
+    pub(crate) fn enter(&mut self, step: Arc<Step>, timeout: Duration) {
+        self.step = Some(step);
+        self.deadline = Instant::now() + timeout;
+    }
+
+    /// What the filter wrote to stderr, e.g. a panic message.
+    pub(crate) fn stderr_text(&self) -> String {
+        self.wasi.as_ref().map_or_else(String::new, |(_, stderr)| {
+            String::from_utf8_lossy(&stderr.contents())
+                .trim()
+                .to_owned()
+        })
+    }
+
+    pub(crate) fn filter_name(&self) -> &str {
+        self.step.as_ref().map_or("", |s| s.filter.name.as_str())
+    }
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        let (wasi, _) = self.wasi.get_or_insert_with(|| {
+            let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+            // Nothing inherited: no env, args, preopened dirs or sockets.
+            let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+            (wasi, stderr)
+        });
+        WasiCtxView {
+            ctx: wasi,
+            table: &mut self.table,
+        }
+    }
+}
