@@ -5,4 +5,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 ./scripts/build-filters.sh examples/filters.d
-exec cargo run --release -p wafka -- run --config examples/wafka.toml "$@"
+# Built as scripts/test.sh builds it, so the test command after this one reuses the build.
+cargo build --release --workspace --bins --tests
+exec "${CARGO_TARGET_DIR:-$root/target}/release/wafka" run --config examples/wafka.toml "$@"
