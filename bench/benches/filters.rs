@@ -4,6 +4,11 @@
 //! WebAssembly costs. For jwt-auth the three algorithms also answer "verify in the guest or
 //! in the host?": the native time is what a host-provided verification would cost.
 //!
+//! `/wasm` runs one request at a time on one thread; `/wasm-concurrent` runs them on every core
+//! at once, each thread with its own requests back to back, as the server's workers do, and
+//! reports wall time × threads per request: what a request costs a core when all of them are
+//! busy (cross-core effects such as TLB shootdowns show up here and not in `/wasm`).
+//!
 //! Run: `cargo bench -p wafka-bench --bench filters` (needs the filters built for
 //! wasm32-wasip2, which building wafka-tests does).
 
@@ -233,6 +238,43 @@ fn filters(c: &mut Criterion) {
                     "{}",
                     case.label
                 );
+            })
+        });
+
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        group.bench_function(format!("{}/wasm-concurrent", case.label), |b| {
+            b.iter_custom(|iters| {
+                let per_thread = iters.div_ceil(threads as u64);
+                let started = std::time::Instant::now();
+                std::thread::scope(|scope| {
+                    for _ in 0..threads {
+                        scope.spawn(|| {
+                            let runtime = tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                                .unwrap();
+                            runtime.block_on(async {
+                                for _ in 0..per_thread {
+                                    let mut record = Record::new("events.web");
+                                    record.value = Some(body.clone());
+                                    let out = filter::run(
+                                        engine.engine(),
+                                        &steps,
+                                        request.clone(),
+                                        vec![record],
+                                        limits,
+                                    )
+                                    .await
+                                    .unwrap();
+                                    assert!(matches!(out, filter::ChainOutcome::Forward(_)));
+                                }
+                            });
+                        });
+                    }
+                });
+                // Per request, what it cost one core while every core was busy.
+                let wall = started.elapsed().as_secs_f64();
+                Duration::from_secs_f64(wall * iters as f64 / per_thread as f64)
             })
         });
 

@@ -1,8 +1,8 @@
 //! One way to build the gateway's state from a config: at start, on every reload and in
 //! `wafka check`. [`Builder::prepare`] does the blocking part (librdkafka's property check,
-//! reading, hashing and compiling filter files, reading certificates) and belongs on a
-//! blocking thread; [`Builder::finish`] creates the embedded cluster's topics and asks each
-//! filter whether it accepts its route's config.
+//! creating the embedded cluster's topics, reading, hashing and compiling filter files, reading
+//! certificates) and belongs on a blocking thread; [`Builder::finish`] asks each filter whether
+//! it accepts its route's config.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -80,13 +80,28 @@ pub struct Builder {
     /// The live snapshot: its filters are reused when their files are unchanged (or removed,
     /// until the config stops naming them).
     pub previous: Option<Arc<Snapshot>>,
+    /// The embedded cluster, whose topics follow the config.
+    pub embedded: Option<Arc<EmbeddedCluster>>,
 }
 
 impl Builder {
-    /// The blocking part: checks the producer properties, loads every filter the routes name
-    /// and reads the certificates. `config` is validated ([`crate::config::load`]).
+    /// The blocking part: checks the producer properties, creates the embedded cluster's
+    /// topics (the routes', the dead-letter topic and `kafka.embedded.topics`: the same set at
+    /// start and on reload), loads every filter the routes name and reads the certificates.
+    /// `config` is validated ([`crate::config::load`]).
     pub fn prepare(&self, config: Config) -> Result<Prepared, BuildError> {
         crate::kafka::validate_properties(&config.kafka).map_err(BuildError::Properties)?;
+        if let Some(cluster) = &self.embedded {
+            let partitions = config.kafka.embedded.partitions;
+            for topic in embedded_topics(&config) {
+                cluster
+                    .create_topic(topic, partitions)
+                    .map_err(|e| BuildError::Topic {
+                        topic: topic.to_owned(),
+                        reason: e.to_string(),
+                    })?;
+            }
+        }
         let mut filters: BTreeMap<String, Arc<LoadedFilter>> = BTreeMap::new();
         for (i, route) in config.routes.iter().enumerate() {
             for (k, filter) in route.filters.iter().enumerate() {
@@ -113,30 +128,16 @@ impl Builder {
         })
     }
 
-    /// The async part: the embedded cluster's topics (the routes', the dead-letter topic and
-    /// `kafka.embedded.topics`, the same set at start and on reload), then each route's config
-    /// checked by its filters.
+    /// The async part: each route's config checked by its filters.
     pub async fn finish(
         &self,
         prepared: Prepared,
-        embedded: Option<&EmbeddedCluster>,
     ) -> Result<(Snapshot, Option<TlsAcceptor>), BuildError> {
         let Prepared {
             config,
             filters,
             tls,
         } = prepared;
-        if let Some(cluster) = embedded {
-            let partitions = config.kafka.embedded.partitions;
-            for topic in embedded_topics(&config) {
-                cluster
-                    .create_topic(topic, partitions)
-                    .map_err(|e| BuildError::Topic {
-                        topic: topic.to_owned(),
-                        reason: e.to_string(),
-                    })?;
-            }
-        }
         let mut routes = Vec::new();
         for (i, route) in config.routes.iter().enumerate() {
             let mut steps = Vec::new();

@@ -114,10 +114,11 @@ pub async fn check_report(path: &Path) -> Result<String, String> {
         engine: Arc::new(engine),
         cache: None,
         previous: None,
+        embedded: None,
     };
     let prepared = builder.prepare(config).map_err(|e| e.in_file(path))?;
     let (snapshot, _) = builder
-        .finish(prepared, None)
+        .finish(prepared)
         .await
         .map_err(|e| e.in_file(path))?;
     Ok(format!(

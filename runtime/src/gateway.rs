@@ -36,7 +36,7 @@ pub(crate) struct Shared {
     /// The producer, with the in-flight bound, the breaker, the spool and the dead letters.
     pub delivery: Arc<Delivery>,
     /// The embedded cluster, if any; after `delivery` so it is dropped after the producer.
-    pub embedded: Option<EmbeddedCluster>,
+    pub embedded: Option<Arc<EmbeddedCluster>>,
     pub ids: RequestIds,
     pub kafka: KafkaInfo,
     /// `None` when metrics are off.
@@ -140,19 +140,6 @@ impl Gateway {
         let prometheus = start.metrics.then(crate::metrics::install);
         let engine = FilterEngine::new(start.filters.memory_reset, start.max_filter_instances)
             .map_err(StartError::Engine)?;
-        let builder = Builder {
-            engine: Arc::new(engine),
-            cache: Some(DiskCache::new(start.filters.cache_dir())),
-            previous: None,
-        };
-        // Before anything talks to librdkafka: its property check masks secrets.
-        let prepared = {
-            let builder = builder.clone();
-            tokio::task::spawn_blocking(move || builder.prepare(config))
-                .await
-                .map_err(|e| StartError::Engine(format!("loading filters panicked: {e}")))??
-        };
-
         let embedded = if start.kafka.is_embedded() {
             let cluster = EmbeddedCluster::start(start.kafka.embedded.brokers)
                 .map_err(|e| StartError::Kafka(format!("embedded cluster: {e}")))?;
@@ -161,11 +148,24 @@ impl Gateway {
                 "embedded Kafka (librdkafka mock cluster) started: it keeps nothing after exit; \
                  set [kafka] brokers for real brokers"
             );
-            Some(cluster)
+            Some(Arc::new(cluster))
         } else {
             None
         };
-        let (snapshot, acceptor) = builder.finish(prepared, embedded.as_ref()).await?;
+        let builder = Builder {
+            engine: Arc::new(engine),
+            cache: Some(DiskCache::new(start.filters.cache_dir())),
+            previous: None,
+            embedded: embedded.clone(),
+        };
+        // Before anything talks to librdkafka: its property check masks secrets.
+        let prepared = {
+            let builder = builder.clone();
+            tokio::task::spawn_blocking(move || builder.prepare(config))
+                .await
+                .map_err(|e| StartError::Engine(format!("loading filters panicked: {e}")))??
+        };
+        let (snapshot, acceptor) = builder.finish(prepared).await?;
         let bootstrap = embedded.as_ref().map_or_else(
             || start.kafka.brokers.clone(),
             |c| c.bootstrap_servers().to_owned(),
@@ -283,7 +283,7 @@ impl Gateway {
 
     /// The embedded cluster, when the gateway runs one: for fault injection in tests.
     pub fn embedded(&self) -> Option<&EmbeddedCluster> {
-        self.shared.embedded.as_ref()
+        self.shared.embedded.as_deref()
     }
 
     /// Stops accepting, lets in-flight requests finish (up to the grace period), then flushes

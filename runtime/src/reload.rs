@@ -45,6 +45,7 @@ impl Reloads {
 
 /// Rebuilds from `path` and swaps the result in, or logs and counts why not.
 pub(crate) async fn reload(shared: &Arc<Shared>, path: &Path) {
+    let started = std::time::Instant::now();
     let built = tokio::spawn(build(shared.clone(), path.to_owned())).await;
     let built = built.unwrap_or_else(|e| Err(format!("the reload panicked: {}", panic_text(e))));
     match built {
@@ -63,7 +64,8 @@ pub(crate) async fn reload(shared: &Arc<Shared>, path: &Path) {
                 s.restart_needed = restart_needed;
             });
             metrics::counter!(RELOADS, "outcome" => "ok").increment(1);
-            tracing::info!(routes, filters, "reloaded");
+            let took_ms = started.elapsed().as_millis() as u64;
+            tracing::info!(routes, filters, took_ms, "reloaded");
         }
         Err(error) => {
             shared.reloads.update(|s| {
@@ -117,11 +119,16 @@ async fn build(shared: Arc<Shared>, path: PathBuf) -> Result<Built, String> {
             Ok::<_, String>((prepared, restart_needed))
         }
     };
+    let started = std::time::Instant::now();
     let (prepared, restart_needed) = tokio::task::spawn_blocking(prepare)
         .await
         .map_err(|e| format!("the reload panicked: {}", panic_text(e)))??;
+    tracing::debug!(
+        took_ms = started.elapsed().as_millis() as u64,
+        "reload: files read and compiled"
+    );
     let (snapshot, acceptor) = builder
-        .finish(prepared, shared.embedded.as_ref())
+        .finish(prepared)
         .await
         .map_err(|e| e.in_file(&path))?;
     Ok((snapshot, restart_needed, acceptor))

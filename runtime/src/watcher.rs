@@ -14,8 +14,10 @@ use tokio::task::JoinHandle;
 
 use crate::gateway::Shared;
 
-/// Quiet time after the last change before reloading.
-pub const SETTLE: Duration = Duration::from_millis(50);
+/// Quiet time after the last change before reloading: one reload for the writes of one `cp` or
+/// editor save. A file caught half-written fails to load and is loaded again when the rest
+/// of it lands.
+pub const SETTLE: Duration = Duration::from_millis(25);
 
 /// Starts watching; the task ends when `stop` fires.
 pub(crate) fn spawn(

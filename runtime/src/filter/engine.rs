@@ -146,6 +146,9 @@ impl FilterEngine {
             .wasm_component_model(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        config.enable_incremental_compilation(Arc::new(
+            super::function_cache::FunctionCache::default(),
+        ))?;
         if std::env::var_os("WAFKA_PERF_MAP").is_some() {
             // Names filter functions in `perf report` (writes /tmp/perf-PID.map).
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);

@@ -92,10 +92,18 @@ impl LoadedFilter {
         let component = match cached {
             Some(component) => component,
             None => {
+                let started = std::time::Instant::now();
                 let component = Component::new(engine.engine(), bytes).map_err(invalid)?;
+                let compile_ms = started.elapsed().as_millis() as u64;
                 if let Some(cache) = cache {
                     cache.put(engine.engine(), &sha256, &component);
                 }
+                tracing::info!(
+                    filter = name,
+                    compile_ms,
+                    cache_ms = started.elapsed().as_millis() as u64 - compile_ms,
+                    "filter compiled"
+                );
                 component
             }
         };

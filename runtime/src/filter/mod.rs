@@ -5,6 +5,7 @@ mod bindings;
 mod cache;
 mod chain;
 mod engine;
+mod function_cache;
 mod host;
 mod loaded;
 mod output;

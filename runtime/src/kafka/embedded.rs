@@ -28,6 +28,9 @@ pub struct EmbeddedCluster {
     bootstrap: String,
     commands: mpsc::Sender<Command>,
     thread: Option<JoinHandle<()>>,
+    /// Topics created so far: asking the mock cluster again for one costs a round trip to its
+    /// thread that can take a good part of a second.
+    created: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl EmbeddedCluster {
@@ -72,6 +75,7 @@ impl EmbeddedCluster {
             bootstrap,
             commands,
             thread: Some(thread),
+            created: Default::default(),
         })
     }
 
@@ -113,14 +117,21 @@ impl EmbeddedCluster {
         answer.recv().map_err(|_| gone())?
     }
 
-    /// Creates a topic; creating an existing topic is not an error.
+    /// Creates a topic; creating an existing topic is not an error. Blocks until the cluster
+    /// answers: call it off the async workers.
     pub fn create_topic(&self, topic: &str, partitions: i32) -> KafkaResult<()> {
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        if created.contains(topic) {
+            return Ok(());
+        }
         let (reply, answer) = mpsc::channel();
         let gone = || KafkaError::MockCluster(RDKafkaErrorCode::Fail);
         self.commands
             .send(Command::CreateTopic(topic.to_owned(), partitions, reply))
             .map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
+        answer.recv().map_err(|_| gone())??;
+        created.insert(topic.to_owned());
+        Ok(())
     }
 }
 
