@@ -8,7 +8,8 @@
 //! `bench/filter_phases.sh` adds system calls per request with `perf stat`.
 //!
 //! Run: `cargo bench -p wafka-bench --bench filter_phases` (env: `REQUESTS`, default 20000;
-//! `FILTERS`, default `topic-router json-enrich`).
+//! `FILTERS`, default `topic-router json-enrich`; `RESETS`, default `decommit auto`;
+//! `THREADS`, default `1` and the number of cores).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -169,7 +170,16 @@ fn main() {
         "| filter | reset | threads | store µs | instantiate µs | call µs | reset µs | sum µs | wall µs/request | page faults/request |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for reset in [MemoryReset::Decommit, MemoryReset::Auto] {
+    let resets = std::env::var("RESETS").unwrap_or_else(|_| "decommit auto".into());
+    let threads: Vec<usize> = std::env::var("THREADS").map_or_else(
+        |_| vec![1, cores],
+        |t| t.split_whitespace().filter_map(|n| n.parse().ok()).collect(),
+    );
+    for reset in resets.split_whitespace() {
+        let reset = match reset {
+            "decommit" => MemoryReset::Decommit,
+            _ => MemoryReset::Auto,
+        };
         let engine = Arc::new(FilterEngine::new(reset, 1000).unwrap());
         let shown = match reset.resolve() {
             Ok((MemoryReset::Pagemap, _)) => "pagemap",
@@ -191,7 +201,7 @@ fn main() {
                 config_json: config.to_string().into(),
                 state: Default::default(),
             });
-            for workers in [1, cores] {
+            for &workers in &threads {
                 let row = run(&engine, &step, &body, requests, workers);
                 let [s, i, c, r] = row.phases;
                 println!(
