@@ -173,7 +173,11 @@ fn main() {
     let resets = std::env::var("RESETS").unwrap_or_else(|_| "decommit auto".into());
     let threads: Vec<usize> = std::env::var("THREADS").map_or_else(
         |_| vec![1, cores],
-        |t| t.split_whitespace().filter_map(|n| n.parse().ok()).collect(),
+        |t| {
+            t.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect()
+        },
     );
     for reset in resets.split_whitespace() {
         let reset = match reset {
@@ -200,6 +204,7 @@ fn main() {
                 filter: Arc::new(loaded),
                 config_json: config.to_string().into(),
                 state: Default::default(),
+                sees_records: false,
             });
             for &workers in &threads {
                 let row = run(&engine, &step, &body, requests, workers);

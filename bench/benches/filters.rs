@@ -218,6 +218,7 @@ fn filters(c: &mut Criterion) {
             filter: loaded,
             config_json: case.config.to_string().into(),
             state: Default::default(),
+            sees_records: false,
         })];
         let request = info(&case.headers, &body);
         group.bench_function(format!("{}/wasm", case.label), |b| {

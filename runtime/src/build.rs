@@ -14,9 +14,10 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::{Config, ConfigError};
 use crate::filter::{DiskCache, FilterEngine, Limits, LoadError, LoadedFilter, Step, sha256_hex};
 use crate::kafka::EmbeddedCluster;
-use crate::metrics::RouteMetrics;
-use crate::router::Router;
-use crate::snapshot::{Endpoint, Produce, Route, Snapshot};
+use crate::metrics::{ReadMetrics, RouteMetrics};
+use crate::router::{PathPattern, Router};
+use crate::snapshot::{Endpoint, Produce, Read, Route, Snapshot};
+use tokio::sync::Semaphore;
 
 /// How long a filter may take to accept its config. Loading is off the request path, so
 /// this is generous: it only has to stop a filter that never answers.
@@ -42,6 +43,14 @@ pub enum BuildError {
     /// The TLS certificate, key or client CA cannot be used.
     #[error("server.tls: {0}")]
     Tls(String),
+    /// A route cannot be served as configured.
+    #[error("{field}: {reason}")]
+    Route {
+        /// Config path, e.g. `routes[2].path`.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The embedded cluster refused a topic.
     #[error("embedded Kafka: create topic {topic}: {reason}")]
     Topic {
@@ -148,7 +157,7 @@ impl Builder {
                 };
                 let loaded = filters[&filter.name].clone();
                 let config_json = filter.config_json();
-                loaded
+                let sees_records = loaded
                     .check_config(&route.name, &config_json, CHECK_TIMEOUT)
                     .await
                     .map_err(at)?;
@@ -156,31 +165,64 @@ impl Builder {
                     state: self.engine.state().scope(&route.name, &filter.name),
                     filter: loaded,
                     config_json: config_json.into(),
+                    sees_records,
                 }));
             }
             let timeout_ms = route
                 .filter_timeout_ms
                 .unwrap_or(config.server.filter_timeout_ms);
-            let served = Route {
+            let limits = Limits {
+                timeout: Duration::from_millis(timeout_ms),
+                max_records: config.server.max_records,
+                max_output_bytes: config.server.max_output_bytes,
+            };
+            let methods = route.methods();
+            let shared = |path: String, methods: Vec<String>, endpoint| Route {
                 name: route.name.as_str().into(),
-                path: route.path.to_string(),
-                methods: route.methods.clone(),
-                steps,
-                limits: Limits {
-                    timeout: Duration::from_millis(timeout_ms),
-                    max_records: config.server.max_records,
-                    max_output_bytes: config.server.max_output_bytes,
-                },
+                path,
+                methods,
+                steps: steps.clone(),
+                limits,
                 error_details: route.error_details,
                 metrics: RouteMetrics::new(&route.name),
-                endpoint: Endpoint::Produce(Produce {
-                    topic: route.topic.clone(),
-                    mode: route.mode,
-                    body: route.body,
-                    spool_when_down: route.spool_when_down,
-                }),
+                endpoint,
             };
-            routes.push((route.path.clone(), Arc::new(served)));
+            match &route.read {
+                None => {
+                    let endpoint = Endpoint::Produce(Produce {
+                        topic: route.topic.clone(),
+                        mode: route.mode,
+                        body: route.body,
+                        spool_when_down: route.spool_when_down,
+                    });
+                    let served = shared(route.path.to_string(), methods, endpoint);
+                    routes.push((route.path.clone(), Arc::new(served)));
+                }
+                Some(read) => {
+                    let read = Arc::new(Read {
+                        topic: route.topic.clone(),
+                        config: read.clone(),
+                        streams: Arc::new(Semaphore::new(read.max_streams)),
+                        fetches: Arc::new(Semaphore::new(read.max_fetches)),
+                        metrics: ReadMetrics::new(&route.name),
+                    });
+                    let offsets_path = format!("{}/offsets", route.path);
+                    let offsets =
+                        PathPattern::parse(&offsets_path).map_err(|reason| BuildError::Route {
+                            field: format!("routes[{i}].path"),
+                            reason,
+                        })?;
+                    let served = shared(
+                        route.path.to_string(),
+                        methods,
+                        Endpoint::Read(read.clone()),
+                    );
+                    routes.push((route.path.clone(), Arc::new(served)));
+                    let methods = vec!["GET".to_owned(), "POST".to_owned()];
+                    let served = shared(offsets_path, methods, Endpoint::Offsets(read));
+                    routes.push((offsets, Arc::new(served)));
+                }
+            }
         }
         let snapshot = Snapshot {
             router: Router::new(routes),
@@ -221,7 +263,11 @@ impl Builder {
 
 /// Topics the embedded cluster must have for `config`.
 fn embedded_topics(config: &Config) -> impl Iterator<Item = &str> {
-    let routes = config.routes.iter().map(|r| r.topic.as_str());
+    let routes = config
+        .routes
+        .iter()
+        .filter(|r| r.read.is_none())
+        .map(|r| r.topic.as_str());
     let dead_letter = config.kafka.dead_letter_topic.iter().map(String::as_str);
     let listed = config.kafka.embedded.topics.iter().map(String::as_str);
     routes.chain(dead_letter).chain(listed)

@@ -75,6 +75,18 @@ pub enum RequestError {
     /// The request could not be read or understood.
     #[error("{0}")]
     BadRequest(String),
+    /// A query parameter of a read route is unknown or malformed.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// A position (`from`, `Last-Event-ID`, a commit) cannot be used.
+    #[error("{0}")]
+    InvalidPosition(String),
+    /// The route's filters let no record through for a read: nothing to read.
+    #[error("the route's filters allowed no topic to be read")]
+    ReadRefused,
+    /// A read route or the gateway has as many streams or fetches as it allows.
+    #[error("{0}")]
+    TooManyReaders(String),
     /// A filter trapped (panicked, hit `unreachable`, ran out of memory...).
     #[error("filter {filter} failed: {reason}")]
     FilterFailed {
@@ -169,6 +181,10 @@ impl RequestError {
             RequestError::UriTooLong { .. } => "uri_too_long",
             RequestError::RequestTimeout { .. } => "request_timeout",
             RequestError::BadRequest(_) => "bad_request",
+            RequestError::InvalidParameter(_) => "invalid_parameter",
+            RequestError::InvalidPosition(_) => "invalid_position",
+            RequestError::ReadRefused => "read_refused",
+            RequestError::TooManyReaders(_) => "too_many_readers",
             RequestError::InvalidBatch(_) => "invalid_batch",
             RequestError::TooManyRecords { .. } => "too_many_records",
             RequestError::FilterFailed { .. } => "filter_failed",
@@ -198,7 +214,12 @@ impl RequestError {
             RequestError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             RequestError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            RequestError::BadRequest(_) | RequestError::InvalidBatch(_) => StatusCode::BAD_REQUEST,
+            RequestError::BadRequest(_)
+            | RequestError::InvalidBatch(_)
+            | RequestError::InvalidParameter(_)
+            | RequestError::InvalidPosition(_) => StatusCode::BAD_REQUEST,
+            RequestError::ReadRefused => StatusCode::FORBIDDEN,
+            RequestError::TooManyReaders(_) => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::FilterFailed { .. }
             | RequestError::FilterInvalidOutput { .. }
@@ -230,7 +251,11 @@ impl RequestError {
             | RequestError::RequestTimeout { .. }
             | RequestError::InvalidBatch(_)
             | RequestError::TooManyRecords { .. }
-            | RequestError::BadRequest(_) => Blame::Client,
+            | RequestError::BadRequest(_)
+            | RequestError::InvalidParameter(_)
+            | RequestError::InvalidPosition(_) => Blame::Client,
+            RequestError::ReadRefused => Blame::Filter,
+            RequestError::TooManyReaders(_) => Blame::Internal,
             RequestError::FilterFailed { .. }
             | RequestError::FilterTimeout { .. }
             | RequestError::FilterInvalidOutput { .. }

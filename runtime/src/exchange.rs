@@ -48,6 +48,8 @@ pub struct Record {
     pub partition: Option<i32>,
     /// Timestamp in ms since the epoch, or `None` for the send time.
     pub timestamp: Option<i64>,
+    /// Offset in its partition, for a record read from Kafka.
+    pub offset: Option<i64>,
 }
 
 impl Record {
@@ -60,6 +62,7 @@ impl Record {
             headers: Vec::new(),
             partition: None,
             timestamp: None,
+            offset: None,
         }
     }
 }

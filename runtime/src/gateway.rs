@@ -18,6 +18,7 @@ use crate::delivery::{Breaker, Delivery, Spool};
 use crate::filter::{DiskCache, FilterEngine};
 use crate::kafka::{EmbeddedCluster, Producer};
 use crate::metrics::RouteMetrics;
+use crate::read::Reading;
 use crate::reload::Reloads;
 use crate::request_id::RequestIds;
 use crate::server;
@@ -48,6 +49,10 @@ pub(crate) struct Shared {
     pub tls: Option<server::Tls>,
     /// Set by tests: the next reload panics while reading the files.
     pub panic_next_reload: std::sync::atomic::AtomicBool,
+    /// Read routes' shared fetchers, catch-up reads and readers.
+    pub reading: Arc<Reading>,
+    /// Fires at shutdown: streams end cleanly, fetches stop waiting.
+    pub stop: watch::Receiver<bool>,
 }
 
 /// Which Kafka the gateway talks to.
@@ -189,6 +194,13 @@ impl Gateway {
         );
 
         let conn_limits = server::ConnLimits::from_start(&start);
+        let reading = Arc::new(Reading::new(
+            &start.kafka,
+            &bootstrap,
+            start.max_streams,
+            start.max_fetches,
+        ));
+        let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             engine: builder.engine.clone(),
@@ -203,13 +215,14 @@ impl Gateway {
             reloads: Reloads::default(),
             tls: acceptor.map(|a| Arc::new(ArcSwap::from_pointee(a))),
             panic_next_reload: Default::default(),
+            reading,
+            stop: stopped.clone(),
             start,
         });
 
         let public = bind(shared.start.listen).await?;
         let admin = bind(shared.start.admin_listen).await?;
         let (addr, admin_addr) = (local_addr(&public)?, local_addr(&admin)?);
-        let (stop, stopped) = watch::channel(false);
         let handler = {
             let shared = shared.clone();
             move |req, peer| server::handle(shared.clone(), req, peer)
@@ -248,6 +261,7 @@ impl Gateway {
             shared.delivery.clone(),
             stop.subscribe(),
         )));
+        tasks.push(tokio::spawn(shared.reading.clone().reap(stop.subscribe())));
         tracing::info!(%addr, %admin_addr, bootstrap_servers = %shared.kafka.bootstrap, "wafka is serving");
         Ok(Gateway {
             shared,

@@ -26,6 +26,7 @@ pub mod gateway;
 pub mod kafka;
 pub mod logging;
 pub mod metrics;
+pub mod read;
 pub mod reload;
 pub mod request_id;
 pub mod router;

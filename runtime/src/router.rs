@@ -75,6 +75,17 @@ impl PathPattern {
         })
     }
 
+    /// The names of its `{param}` segments, in path order.
+    pub fn params(&self) -> Vec<&str> {
+        self.segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Param(name) => Some(name.as_str()),
+                Segment::Literal(_) => None,
+            })
+            .collect()
+    }
+
     /// True when both patterns match exactly the same paths (parameter names aside).
     pub fn same_shape(&self, other: &PathPattern) -> bool {
         self.segments.len() == other.segments.len()

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::{BodyKind, Config, Mode};
+use crate::config::{BodyKind, Config, Mode, ReadConfig};
 use crate::filter::{Limits, LoadedFilter, Step};
-use crate::metrics::RouteMetrics;
+use crate::metrics::{ReadMetrics, RouteMetrics};
 use crate::router::{Methods, Router};
 
 /// A route ready to serve: what every kind of endpoint shares, and what this one does.
@@ -34,6 +34,35 @@ pub struct Route {
 pub enum Endpoint {
     /// Requests become records produced to Kafka.
     Produce(Produce),
+    /// GET reads a topic: long-poll, or server-sent events.
+    Read(Arc<Read>),
+    /// `{path}/offsets` of a read route: a group's committed position (GET), a commit (POST).
+    Offsets(Arc<Read>),
+}
+
+/// A read route's settings, and what it shares across reloads of its requests.
+pub struct Read {
+    /// The topic, possibly naming path parameters (`events.{source}`).
+    pub topic: String,
+    /// The settings as configured.
+    pub config: ReadConfig,
+    /// Its streams and fetches bounds.
+    pub streams: Arc<tokio::sync::Semaphore>,
+    /// Long-poll fetches bound.
+    pub fetches: Arc<tokio::sync::Semaphore>,
+    /// Its read metrics.
+    pub metrics: ReadMetrics,
+}
+
+impl Read {
+    /// The topic for a request's path parameters.
+    pub fn topic_for(&self, params: &[(String, String)]) -> String {
+        params
+            .iter()
+            .fold(self.topic.clone(), |topic, (name, value)| {
+                topic.replace(&format!("{{{name}}}"), value)
+            })
+    }
 }
 
 /// A produce route's settings.

@@ -18,7 +18,27 @@ pub trait Filter: Sized + 'static {
 
     /// Handles one request. `records` holds the records produced so far: the initial one
     /// (the route's default topic, the body as value), as changed by earlier filters.
+    ///
+    /// On a read route (a GET that reads Kafka) the one record has the topic the client asks
+    /// to read and no value: answer to refuse the read, change the topic to read another,
+    /// forward it to allow the read.
     fn on_request(&self, request: &Request, records: Vec<Record>) -> Outcome;
+
+    /// Whether [`on_records`](Self::on_records) should see the records a read route sends;
+    /// asked once per route when the filter loads. Default false: the filter costs nothing per
+    /// batch of records.
+    fn sees_records(&self) -> bool {
+        false
+    }
+
+    /// Records read from Kafka on their way to the client of a read route, a batch at a time,
+    /// in offset order within each partition. Return those to send, reshaped as needed (drop a
+    /// field, mask a value); a record left out is not sent. Called only when
+    /// [`sees_records`](Self::sees_records) is true. Default: all of them, unchanged.
+    fn on_records(&self, request: &Request, records: Vec<Record>) -> Vec<Record> {
+        let _ = request;
+        records
+    }
 }
 
 /// The config of a filter that takes none: accepts `{}` only, so a typo in the route's

@@ -5,8 +5,9 @@ use serde::de::DeserializeOwned;
 
 use crate::{Header, backend};
 
-/// A Kafka record about to be produced. The gateway starts each request with one record whose
-/// topic is the route's default topic and whose value is the request body.
+/// A Kafka record: about to be produced (the gateway starts each request with one record whose
+/// topic is the route's default topic and whose value is the request body), or read from Kafka
+/// on its way to a client of a read route.
 ///
 /// The record lives in the gateway: getters copy into the filter's memory, and
 /// [`duplicate`](Self::duplicate) copies on the gateway's side.
@@ -21,6 +22,15 @@ impl Record {
     pub fn new(topic: &str) -> Self {
         Self {
             inner: backend::Record::new(topic),
+        }
+    }
+
+    /// A record as a read route would pass it to [`Filter::on_records`](crate::Filter::on_records):
+    /// for native unit tests.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn read(topic: &str, partition: i32, offset: i64, value: &[u8]) -> Self {
+        Self {
+            inner: backend::Record::read(topic, partition, offset, value),
         }
     }
 
@@ -124,6 +134,12 @@ impl Record {
     /// Sets or clears the timestamp.
     pub fn set_timestamp(&mut self, timestamp: Option<i64>) {
         self.inner.set_timestamp(timestamp);
+    }
+
+    /// Where a record read from Kafka sits in its partition (in [`Filter::on_records`](crate::Filter::on_records));
+    /// `None` for a record about to be produced.
+    pub fn offset(&self) -> Option<i64> {
+        self.inner.offset()
     }
 }
 

@@ -42,6 +42,7 @@ fn copies(c: &mut Criterion) {
             filter: peek.clone(),
             config_json: format!(r#"{{"read":"{read}"}}"#).into(),
             state: Default::default(),
+            sees_records: false,
         })]
     };
     let limits = filter::Limits {

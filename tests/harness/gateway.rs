@@ -264,7 +264,12 @@ impl TestGatewayBuilder {
                 .collect();
             std::fs::write(&config_path, format!("{head}{}", self.routes)).expect("write config");
         }
-        let mut topics: Vec<String> = config.routes.iter().map(|r| r.topic.clone()).collect();
+        let mut topics: Vec<String> = config
+            .routes
+            .iter()
+            .filter(|r| r.read.is_none())
+            .map(|r| r.topic.clone())
+            .collect();
         topics.extend(self.topics);
         topics.sort();
         topics.dedup();

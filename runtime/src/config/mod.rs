@@ -3,6 +3,7 @@
 
 mod delivery;
 mod error;
+mod read;
 mod start_only;
 mod validate;
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use delivery::{BreakerConfig, Fsync, SpoolConfig};
 pub use error::ConfigError;
+pub use read::{ReadConfig, ValueFormat};
 pub use start_only::StartOnly;
 
 /// The whole configuration file.
@@ -93,6 +95,19 @@ pub struct ServerConfig {
     /// get 503 `overloaded`. Reloads check configs on slots of their own. Takes effect at start.
     #[serde(default = "defaults::max_filter_instances")]
     pub max_filter_instances: usize,
+    /// Most server-sent-event streams open at once across read routes; past it 503
+    /// `too_many_readers`. Default 10000. Takes effect at start.
+    #[serde(default = "defaults::max_streams")]
+    pub max_streams: usize,
+    /// Most long-poll fetches waiting at once across read routes; past it 503
+    /// `too_many_readers`. Default 10000. Takes effect at start.
+    #[serde(default = "defaults::max_fetches")]
+    pub max_fetches: usize,
+    /// A client that takes no bytes of an answer for this long, in milliseconds, is
+    /// disconnected: a stalled server-sent-event reader costs at most what the socket buffers
+    /// hold, then goes. Default 30000. Takes effect at start.
+    #[serde(default = "defaults::write_timeout_ms")]
+    pub write_timeout_ms: u64,
     /// TLS on the public listener. Default: none (plain HTTP).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -130,6 +145,12 @@ pub struct KafkaConfig {
     /// `bootstrap.servers` is set from `brokers` and may not appear here.
     #[serde(default)]
     pub producer: BTreeMap<String, PropertyValue>,
+    /// librdkafka consumer properties for read routes, passed through. The producer's
+    /// `security.*`, `ssl.*` and `sasl.*` properties apply to consumers too, so TLS and SASL
+    /// are set once; these override them. `bootstrap.servers` and `group.id` are set by the
+    /// gateway and may not appear here.
+    #[serde(default)]
+    pub consumer: BTreeMap<String, PropertyValue>,
     /// Most records held in flight (queued or awaiting acknowledgement) across all requests.
     /// Past it requests get 503 `queue_full` at once. Default 50000.
     #[serde(default = "delivery::defaults::max_in_flight_records")]
@@ -217,11 +238,17 @@ pub struct RouteConfig {
     pub name: String,
     /// Path pattern: literal segments and `{param}` segments, e.g. `/v1/events/{source}`.
     pub path: crate::router::PathPattern,
-    /// Accepted methods. Default `["POST"]`.
-    #[serde(default = "defaults::methods")]
+    /// Accepted methods. Default `["POST"]`, `["GET"]` for a read route.
+    #[serde(default)]
     pub methods: Vec<String>,
-    /// Default topic of the request's record; filters may change it.
+    /// Produce route: the default topic of the request's record; filters may change it.
+    /// Read route: the topic to read, which may name path parameters (`events.{source}`);
+    /// filters may change it too.
     pub topic: String,
+    /// Makes this a read route: GET reads `topic` (long-poll, or server-sent events with
+    /// `Accept: text/event-stream`). Default: none (a produce route).
+    #[serde(default)]
+    pub read: Option<ReadConfig>,
     /// When to answer: after the broker acknowledged (`sync`, default) or once queued (`async`).
     #[serde(default)]
     pub mode: Mode,
@@ -283,6 +310,17 @@ pub struct FilterRef {
     pub config: toml::Table,
 }
 
+impl RouteConfig {
+    /// The methods the route accepts: as configured, or its kind's default.
+    pub fn methods(&self) -> Vec<String> {
+        match (&self.read, self.methods.is_empty()) {
+            (_, false) => self.methods.clone(),
+            (Some(_), true) => vec!["GET".to_owned()],
+            (None, true) => vec!["POST".to_owned()],
+        }
+    }
+}
+
 impl FilterRef {
     /// The filter's config as the JSON text it receives through `config.get`.
     pub fn config_json(&self) -> String {
@@ -327,6 +365,9 @@ impl Default for ServerConfig {
             max_connections: defaults::max_connections(),
             max_h2_streams: defaults::max_h2_streams(),
             max_filter_instances: defaults::max_filter_instances(),
+            max_streams: defaults::max_streams(),
+            max_fetches: defaults::max_fetches(),
+            write_timeout_ms: defaults::write_timeout_ms(),
         }
     }
 }
@@ -336,6 +377,7 @@ impl Default for KafkaConfig {
         Self {
             brokers: defaults::brokers(),
             producer: BTreeMap::new(),
+            consumer: BTreeMap::new(),
             max_in_flight_records: delivery::defaults::max_in_flight_records(),
             max_in_flight_bytes: delivery::defaults::max_in_flight_bytes(),
             dead_letter_topic: None,
@@ -497,6 +539,15 @@ mod defaults {
     pub fn max_filter_instances() -> usize {
         1000
     }
+    pub fn max_streams() -> usize {
+        10_000
+    }
+    pub fn max_fetches() -> usize {
+        10_000
+    }
+    pub fn write_timeout_ms() -> u64 {
+        30_000
+    }
     pub fn brokers() -> String {
         "embedded".to_owned()
     }
@@ -508,9 +559,6 @@ mod defaults {
     }
     pub fn filters_dir() -> PathBuf {
         PathBuf::from("filters.d")
-    }
-    pub fn methods() -> Vec<String> {
-        vec!["POST".to_owned()]
     }
 }
 

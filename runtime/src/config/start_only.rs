@@ -60,6 +60,9 @@ start_only! {
     max_connections: usize = server.max_connections;
     max_h2_streams: u32 = server.max_h2_streams;
     max_filter_instances: usize = server.max_filter_instances;
+    max_streams: usize = server.max_streams;
+    max_fetches: usize = server.max_fetches;
+    write_timeout_ms: u64 = server.write_timeout_ms;
     kafka: KafkaConfig = kafka;
     spool: Option<SpoolConfig> = spool;
     filters: FiltersConfig = filters;

@@ -20,7 +20,7 @@ fn defaults_are_documented_values() {
     assert_eq!(c.server.admin_listen.to_string(), "127.0.0.1:9090");
     assert_eq!(c.server.max_body_bytes, 1 << 20);
     assert!(c.kafka.is_embedded());
-    assert_eq!(c.routes[0].methods, vec!["POST"]);
+    assert_eq!(c.routes[0].methods(), vec!["POST"]);
     assert_eq!(c.routes[0].mode, Mode::Sync);
     assert_eq!(c.filters.dir, Path::new("/etc/wafka/filters.d"));
 }

@@ -29,6 +29,9 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         ("max_connections", server.max_connections as u64),
         ("max_h2_streams", u64::from(server.max_h2_streams)),
         ("max_filter_instances", server.max_filter_instances as u64),
+        ("max_streams", server.max_streams as u64),
+        ("max_fetches", server.max_fetches as u64),
+        ("write_timeout_ms", server.write_timeout_ms),
     ] {
         if value == 0 {
             return fail(format!("server.{field}"), "must be at least 1");
@@ -53,6 +56,14 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
             "kafka.producer.\"bootstrap.servers\"",
             "set kafka.brokers instead",
         );
+    }
+    for key in ["bootstrap.servers", "group.id"] {
+        if kafka.consumer.contains_key(key) {
+            return fail(
+                format!("kafka.consumer.\"{key}\""),
+                "set by the gateway (kafka.brokers; the group a client names)",
+            );
+        }
     }
     if kafka.embedded.brokers < 1 {
         return fail("kafka.embedded.brokers", "must be at least 1");
@@ -129,29 +140,47 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         if !names.insert(route.name.as_str()) {
             return fail(at("name"), format!("duplicate route name {:?}", route.name));
         }
-        let pattern = route.path.clone();
-        if route.methods.is_empty() {
+        let methods = route.methods();
+        if methods.is_empty() {
             return fail(at("methods"), "list at least one method");
         }
-        for m in &route.methods {
-            if !matches!(m.as_str(), "POST" | "PUT" | "PATCH") {
-                return fail(
-                    at("methods"),
-                    format!("{m:?} cannot carry records; use POST, PUT or PATCH"),
-                );
+        // What the route answers: its path, and for a read route `{path}/offsets` too.
+        let mut served = vec![(route.path.clone(), methods.clone())];
+        match &route.read {
+            None => {
+                for m in &methods {
+                    if !matches!(m.as_str(), "POST" | "PUT" | "PATCH") {
+                        return fail(
+                            at("methods"),
+                            format!("{m:?} cannot carry records; use POST, PUT or PATCH"),
+                        );
+                    }
+                }
+                if let Err(reason) = check_topic(&route.topic) {
+                    return fail(at("topic"), reason);
+                }
+            }
+            Some(read) => {
+                if methods != ["GET"] {
+                    return fail(at("methods"), "a read route answers GET only");
+                }
+                check_read(route, read).map_err(|(field, reason)| (at(&field), reason))?;
+                let offsets = PathPattern::parse(&format!("{}/offsets", route.path))
+                    .map_err(|e| (at("path"), e))?;
+                served.push((offsets, vec!["GET".into(), "POST".into()]));
             }
         }
-        if let Some((_, _, j)) = patterns.iter().find(|(p, ms, _)| {
-            p.same_shape(&pattern) && ms.iter().any(|m| route.methods.contains(m))
-        }) {
-            return fail(
-                at("path"),
-                format!("same path and method as routes[{j}], which would always win"),
-            );
-        }
-        patterns.push((pattern, route.methods.clone(), i));
-        if let Err(reason) = check_topic(&route.topic) {
-            return fail(at("topic"), reason);
+        for (pattern, methods) in served {
+            if let Some((_, _, j)) = patterns
+                .iter()
+                .find(|(p, ms, _)| p.same_shape(&pattern) && ms.iter().any(|m| methods.contains(m)))
+            {
+                return fail(
+                    at("path"),
+                    format!("same path and method as routes[{j}], which would always win"),
+                );
+            }
+            patterns.push((pattern, methods, i));
         }
         if route.spool_when_down && config.spool.is_none() {
             return fail(
@@ -176,6 +205,69 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// A read route: its topic template names only path parameters, and its limits are usable.
+fn check_read(route: &super::RouteConfig, read: &super::ReadConfig) -> Result<(), Failure> {
+    if route.mode != super::Mode::Sync
+        || route.body != super::BodyKind::Raw
+        || route.spool_when_down
+    {
+        return Err((
+            "read".into(),
+            "mode, body and spool_when_down apply to produce routes only".into(),
+        ));
+    }
+    let params = route.path.params();
+    let mut fixed = String::new();
+    let mut rest = route.topic.as_str();
+    while let Some(open) = rest.find('{') {
+        fixed.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            return Err((
+                "topic".into(),
+                format!("{:?} has an unclosed {{", route.topic),
+            ));
+        };
+        let name = &rest[open + 1..open + close];
+        if !params.contains(&name) {
+            return Err((
+                "topic".into(),
+                format!("{{{name}}} is not a parameter of the route's path"),
+            ));
+        }
+        fixed.push('x');
+        rest = &rest[open + close + 1..];
+    }
+    fixed.push_str(rest);
+    check_topic(&fixed).map_err(|reason| ("topic".into(), reason))?;
+    if !matches!(read.default_from.as_str(), "latest" | "earliest") {
+        return Err((
+            "read.default_from".into(),
+            "use \"latest\" or \"earliest\"".into(),
+        ));
+    }
+    for (field, value) in [
+        ("max_records", read.max_records as u64),
+        ("max_bytes", read.max_bytes as u64),
+        ("max_wait_ms", read.max_wait_ms),
+        ("max_streams", read.max_streams as u64),
+        ("max_fetches", read.max_fetches as u64),
+        ("heartbeat_ms", read.heartbeat_ms),
+    ] {
+        if value == 0 {
+            return Err((format!("read.{field}"), "must be at least 1".into()));
+        }
+    }
+    if let Some(partitions) = &read.partitions
+        && (partitions.is_empty() || partitions.iter().any(|p| *p < 0))
+    {
+        return Err((
+            "read.partitions".into(),
+            "list partition numbers, 0 or more".into(),
+        ));
     }
     Ok(())
 }

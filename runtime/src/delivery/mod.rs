@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use breaker::{Breaker, Position, Tick};
-pub use in_flight::InFlight;
+pub use in_flight::{InFlight, size as record_size};
 pub use monitor::run as monitor;
 pub use replay::run as replay;
 pub use spool::{Spool, SpoolStatus};

@@ -2,7 +2,9 @@
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "filter",
+    // `read-filter` is `filter` plus the optional `consume` export: the host looks each export
+    // up on its own (see `LoadedFilter`), so filters built for `filter` still load.
+    world: "read-filter",
     // Host functions only touch the resource table, which can fail: let them trap.
     imports: { default: trappable },
     // Guest calls run on a fiber so a deadline can yield to tokio instead of blocking a worker.
@@ -14,4 +16,5 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::exports::wafka::filter::produce::Outcome;
+pub use self::exports::wafka::filter::{consume, produce};
 pub use self::wafka::filter::types::Response;

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use wasmtime::component::Resource;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use super::bindings::{self, Outcome, Response};
+use super::bindings::{Outcome, Response};
 use super::host::RequestRef;
 use super::loaded::LoadedFilter;
 use super::output::{InvalidOutput, OutputBudget, OutputLimit};
@@ -28,6 +28,8 @@ pub struct Step {
     pub config_json: Arc<str>,
     /// Its keys in the `state` interface.
     pub state: Arc<super::Scope>,
+    /// Whether it wants records read for this route (`consume.sees-records`).
+    pub sees_records: bool,
 }
 
 /// What one request's filters may do.
@@ -89,8 +91,46 @@ pub async fn run(
     store.into_records().map(ChainOutcome::Forward)
 }
 
+/// Runs `on-records` of the `steps` that see records over `records` read for `request`, in
+/// chain order: what the client of a read route is sent.
+pub async fn run_consume(
+    engine: &Engine,
+    steps: &[Arc<Step>],
+    request: Arc<RequestInfo>,
+    records: Vec<Record>,
+    limits: Limits,
+) -> Result<Vec<Record>, RequestError> {
+    let seeing: Vec<&Arc<Step>> = steps.iter().filter(|s| s.sees_records).collect();
+    if seeing.is_empty() || records.is_empty() {
+        return Ok(records);
+    }
+    let mut store = RequestStore::new(engine, request, records, limits)?;
+    for step in seeing {
+        let metrics = &step.filter.metrics;
+        let started = Instant::now();
+        let result = match store.instantiate(step).await {
+            Ok(instance) => store.call_consume(&instance).await,
+            Err(e) => Err(e),
+        };
+        metrics.duration.record(started.elapsed());
+        if let Err(error) = result {
+            match error {
+                RequestError::FilterTimeout { .. } => metrics.timed_out.increment(1),
+                RequestError::FilterInvalidOutput { .. } => metrics.invalid.increment(1),
+                _ => metrics.trapped.increment(1),
+            }
+            return Err(error);
+        }
+        metrics.ok.increment(1);
+    }
+    store.into_records()
+}
+
 /// A filter instantiated in a [`RequestStore`], ready to be called.
-pub struct Instance(bindings::Filter);
+pub struct Instance {
+    instance: wasmtime::component::Instance,
+    step: Arc<Step>,
+}
 
 /// One request's store: the request and its records as host resources, and the filters of its
 /// chain instantiated one after another. Public so benchmarks can time each phase.
@@ -133,7 +173,10 @@ impl RequestStore {
         let timeout = self.timeout;
         self.store.data_mut().enter(step.clone(), timeout);
         match step.filter.pre.instantiate_async(&mut self.store).await {
-            Ok(instance) => Ok(Instance(instance)),
+            Ok(instance) => Ok(Instance {
+                instance,
+                step: step.clone(),
+            }),
             Err(e) => Err(filter_error(&e, self.store.data(), timeout)),
         }
     }
@@ -146,11 +189,19 @@ impl RequestStore {
     ) -> Result<Option<http::Response<Bytes>>, RequestError> {
         let request = Resource::<RequestRef>::new_borrow(self.request.rep());
         let records = std::mem::take(&mut self.records);
-        let outcome = instance
-            .0
-            .wafka_filter_produce()
-            .call_on_request(&mut self.store, request, &records)
-            .await;
+        let outcome = match instance
+            .step
+            .filter
+            .produce
+            .load(&mut self.store, &instance.instance)
+        {
+            Ok(produce) => {
+                produce
+                    .call_on_request(&mut self.store, request, &records)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         let data = self.store.data();
         match outcome {
             Ok(Outcome::Forward(next)) => {
@@ -166,6 +217,32 @@ impl RequestStore {
                     })
             }
             Err(e) => Err(filter_error(&e, data, self.timeout)),
+        }
+    }
+
+    /// Calls the filter's `consume.on-records` with the records held; the store then holds
+    /// the ones it returned.
+    pub async fn call_consume(&mut self, instance: &Instance) -> Result<(), RequestError> {
+        let request = Resource::<RequestRef>::new_borrow(self.request.rep());
+        let records = std::mem::take(&mut self.records);
+        let Some(consume) = &instance.step.filter.consume else {
+            self.records = records;
+            return Ok(());
+        };
+        let returned = match consume.load(&mut self.store, &instance.instance) {
+            Ok(consume) => {
+                consume
+                    .call_on_records(&mut self.store, request, &records)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match returned {
+            Ok(kept) => {
+                self.records = kept;
+                Ok(())
+            }
+            Err(e) => Err(filter_error(&e, self.store.data(), self.timeout)),
         }
     }
 

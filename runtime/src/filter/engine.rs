@@ -157,7 +157,7 @@ impl FilterEngine {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        bindings::Filter::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
+        bindings::ReadFilter::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), ticker_stop.clone());

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::Component;
+use wasmtime::component::{Component, InstancePre};
 
-use super::bindings::FilterPre;
+use super::bindings::{consume, produce};
 use super::cache::DiskCache;
 use super::chain::{Step, describe_trap, new_store};
 use super::engine::FilterEngine;
@@ -59,7 +59,11 @@ pub struct LoadedFilter {
     pub sha256: String,
     /// When it was compiled.
     pub loaded_at: SystemTime,
-    pub(crate) pre: FilterPre<StoreData>,
+    pub(crate) pre: InstancePre<StoreData>,
+    /// Where its `produce` export is.
+    pub(crate) produce: produce::GuestIndices,
+    /// Where its `consume` export is, when it has one (built for `read-filter`).
+    pub(crate) consume: Option<consume::GuestIndices>,
     pub(crate) metrics: FilterMetrics,
 }
 
@@ -110,25 +114,29 @@ impl LoadedFilter {
         let pre = engine
             .linker()
             .instantiate_pre(&component)
-            .and_then(FilterPre::new)
             .map_err(invalid)?;
+        let produce = produce::GuestIndices::new(&pre).map_err(invalid)?;
+        let consume = consume::GuestIndices::new(&pre).ok();
         Ok(LoadedFilter {
             name: name.to_owned(),
             path: path.to_owned(),
             sha256,
             loaded_at: SystemTime::now(),
             pre,
+            produce,
+            consume,
             metrics: FilterMetrics::new(name),
         })
     }
 
-    /// Instantiates the filter with a route's config and asks it whether it accepts it.
+    /// Instantiates the filter with a route's config and asks it whether it accepts it, and
+    /// then whether it wants to see records read for that route (false without `consume`).
     pub async fn check_config(
         self: &Arc<Self>,
         route: &str,
         config_json: &str,
         timeout: Duration,
-    ) -> Result<(), LoadError> {
+    ) -> Result<bool, LoadError> {
         let rejected = |reason: String| LoadError::ConfigRejected {
             name: self.name.clone(),
             route: route.to_owned(),
@@ -139,6 +147,7 @@ impl LoadedFilter {
             filter: self.clone(),
             config_json: config_json.into(),
             state: Default::default(),
+            sees_records: false,
         });
         let mut store = new_store(self.pre.engine(), "check".into(), route.into());
         store.data_mut().enter(step, timeout);
@@ -147,15 +156,28 @@ impl LoadedFilter {
             .instantiate_async(&mut store)
             .await
             .map_err(|e| rejected(format!("instantiation failed: {e:#}")))?;
-        match instance
-            .wafka_filter_produce()
-            .call_check_config(&mut store)
-            .await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(rejected(message)),
-            Err(trap) => Err(rejected(describe_trap(&trap, store.data()))),
+        let trapped = |trap: wasmtime::Error, store: &wasmtime::Store<StoreData>| {
+            rejected(describe_trap(&trap, store.data()))
+        };
+        let produce = self
+            .produce
+            .load(&mut store, &instance)
+            .map_err(|e| trapped(e, &store))?;
+        match produce.call_check_config(&mut store).await {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(rejected(message)),
+            Err(trap) => return Err(trapped(trap, &store)),
         }
+        let Some(consume) = &self.consume else {
+            return Ok(false);
+        };
+        let consume = consume
+            .load(&mut store, &instance)
+            .map_err(|e| trapped(e, &store))?;
+        consume
+            .call_sees_records(&mut store)
+            .await
+            .map_err(|trap| trapped(trap, &store))
     }
 }
 

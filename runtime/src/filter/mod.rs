@@ -13,7 +13,7 @@ mod shared_state;
 mod store;
 
 pub use cache::DiskCache;
-pub use chain::{ChainOutcome, Instance, Limits, RequestStore, Step, run};
+pub use chain::{ChainOutcome, Instance, Limits, RequestStore, Step, run, run_consume};
 pub use engine::{FilterEngine, MemoryReset};
 pub use loaded::{LoadError, LoadedFilter, sha256_hex};
 pub use shared_state::{Scope, SharedState};

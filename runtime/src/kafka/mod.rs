@@ -10,5 +10,5 @@ mod stats;
 pub use embedded::EmbeddedCluster;
 pub use errors::{classify, is_retriable};
 pub use producer::{Delivered, Pending, Producer};
-pub use properties::{client_config, validate_properties};
+pub use properties::{client_config, consumer_config, validate_properties};
 pub use stats::StatsContext;

@@ -29,9 +29,48 @@ pub fn client_config(kafka: &KafkaConfig, bootstrap: &str) -> ClientConfig {
     config
 }
 
+/// Consumer defaults for read routes: nothing committed behind the client's back, no topic
+/// created by asking for it, no end-of-partition events.
+const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+    ("enable.auto.commit", "false"),
+    ("enable.auto.offset.store", "false"),
+    ("allow.auto.create.topics", "false"),
+    ("enable.partition.eof", "false"),
+    ("client.id", "wafka-reader"),
+];
+
+/// A read route consumer's client config: defaults, the producer's security settings,
+/// `[kafka.consumer]`, then the brokers and `group`.
+pub fn consumer_config(kafka: &KafkaConfig, bootstrap: &str, group: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    for (key, value) in CONSUMER_DEFAULTS {
+        config.set(*key, *value);
+    }
+    let shared = |key: &str| {
+        ["security.", "ssl.", "sasl."]
+            .iter()
+            .any(|p| key.starts_with(p))
+    };
+    for (key, value) in kafka.producer.iter().filter(|(k, _)| shared(k)) {
+        config.set(key, value.to_string());
+    }
+    for (key, value) in &kafka.consumer {
+        config.set(key, value.to_string());
+    }
+    config.set("bootstrap.servers", bootstrap);
+    config.set("group.id", group);
+    config
+}
+
 /// Lets librdkafka check every property name and value without connecting anywhere.
 pub fn validate_properties(kafka: &KafkaConfig) -> Result<(), String> {
-    match client_config(kafka, "localhost:9092").create_native_config() {
+    check(client_config(kafka, "localhost:9092"))?;
+    check(consumer_config(kafka, "localhost:9092", "check"))
+        .map_err(|e| format!("(kafka.consumer) {e}"))
+}
+
+fn check(config: ClientConfig) -> Result<(), String> {
+    match config.create_native_config() {
         Ok(_) => Ok(()),
         Err(rdkafka::error::KafkaError::ClientConfig(_, reason, key, value)) => {
             let value = if crate::config::is_secret(&key) {

@@ -2,6 +2,7 @@
 //! filter names, topics, status codes and error codes; never a path, key or address.
 
 mod filter;
+mod read;
 mod route;
 mod topic;
 
@@ -10,6 +11,7 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use filter::{FilterMetrics, publish_versions};
+pub use read::ReadMetrics;
 pub use route::RouteMetrics;
 pub use topic::{MAX_TOPICS, TopicMetrics, Topics};
 
@@ -55,6 +57,19 @@ pub const SPOOL_BYTES: &str = "wafka_spool_bytes";
 pub const FILTER_CALLS: &str = "wafka_filter_invocations_total";
 /// Time one filter took for one request (instantiation included), by `filter`.
 pub const FILTER_DURATION: &str = "wafka_filter_duration_seconds";
+/// Server-sent-event streams open, by `route`.
+pub const READ_STREAMS: &str = "wafka_read_open_streams";
+/// Long-poll fetches waiting for records, by `route`.
+pub const READ_FETCHES: &str = "wafka_read_waiting_fetches";
+/// Records sent to readers, by `route`.
+pub const READ_RECORDS: &str = "wafka_read_records_total";
+/// Bytes of answers and events sent to readers, by `route`.
+pub const READ_BYTES: &str = "wafka_read_sent_bytes_total";
+/// Records between a reader's position and the log end when it is sent a batch, by `route`.
+pub const READ_LAG: &str = "wafka_read_lag_records";
+/// Bytes the shared per-topic fetchers hold for readers close behind the log end (sampled at
+/// scrape).
+pub const READ_BUFFER: &str = "wafka_read_buffer_bytes";
 /// Live filter versions: 1 for the `sha256` (first 12 hex digits) each `filter` serves now, 0
 /// for versions it served before in this process.
 pub const FILTER_VERSION: &str = "wafka_filter_version_info";

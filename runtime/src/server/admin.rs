@@ -36,6 +36,8 @@ pub(crate) async fn admin(
             };
             metrics::gauge!(crate::metrics::PRODUCER_IN_FLIGHT)
                 .set(f64::from(shared.delivery.producer.in_flight()));
+            metrics::gauge!(crate::metrics::READ_BUFFER)
+                .set(shared.reading.buffered_bytes().await as f64);
             let mut response = http::Response::new(full(prometheus.render()));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -67,6 +69,14 @@ pub(crate) async fn admin(
                             route["topic"] = json!(p.topic);
                             route["mode"] = json!(p.mode);
                         }
+                        crate::snapshot::Endpoint::Read(read) => {
+                            route["kind"] = json!("read");
+                            route["topic"] = json!(read.topic);
+                        }
+                        crate::snapshot::Endpoint::Offsets(read) => {
+                            route["kind"] = json!("offsets");
+                            route["topic"] = json!(read.topic);
+                        }
                     }
                     route
                 })
@@ -92,6 +102,16 @@ pub(crate) async fn admin(
                 })
                 .collect();
             json_response(StatusCode::OK, &json!({ "filters": filters }))
+        }
+        "/admin/streams" => {
+            let readers: Vec<_> = shared
+                .reading
+                .readers
+                .list()
+                .iter()
+                .map(|r| serde_json::to_value(&**r).unwrap_or_default())
+                .collect();
+            json_response(StatusCode::OK, &json!({ "readers": readers }))
         }
         "/admin/config" => json_response(StatusCode::OK, &masked(&shared.snapshot.load().config)),
         _ => fail(RequestError::RouteNotFound {

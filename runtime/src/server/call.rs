@@ -17,7 +17,7 @@ const UNMATCHED: &str = "unmatched";
 
 /// What the steps of one request share.
 pub(crate) struct Call<'a> {
-    pub shared: &'a Shared,
+    pub shared: &'a Arc<Shared>,
     /// Gateway-assigned, unique.
     pub id: String,
     started: Instant,
@@ -31,7 +31,7 @@ pub(crate) struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    pub(crate) fn start(shared: &'a Shared, peer: Arc<Peer>) -> Self {
+    pub(crate) fn start(shared: &'a Arc<Shared>, peer: Arc<Peer>) -> Self {
         Call {
             shared,
             id: shared.ids.next(),

@@ -6,7 +6,7 @@ use hyper::body::Incoming;
 
 use super::call::Call;
 use super::rescue::{Failure, rescue};
-use super::{HttpResponse, Peer, produce};
+use super::{HttpResponse, Peer, produce, read};
 use crate::error::RequestError;
 use crate::gateway::Shared;
 use crate::router::Match;
@@ -54,5 +54,7 @@ async fn dispatch(
     call.route = Some(route.clone());
     match &route.endpoint {
         Endpoint::Produce(produce) => produce::serve(call, &route, produce, params, req).await,
+        Endpoint::Read(read_route) => read::serve(call, &route, read_route, params, req).await,
+        Endpoint::Offsets(read_route) => read::offsets(call, &route, read_route, params, req).await,
     }
 }

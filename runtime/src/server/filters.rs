@@ -8,6 +8,7 @@ use super::call::Call;
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
 use crate::filter::{self, ChainOutcome};
+use crate::gateway::Shared;
 use crate::snapshot::Route;
 
 /// How long a request waits for free filter instance slots before answering 503.
@@ -23,12 +24,36 @@ pub(crate) async fn run(
     if route.steps.is_empty() {
         return Ok(ChainOutcome::Forward(records));
     }
-    let wanted = u32::try_from(route.steps.len()).unwrap_or(u32::MAX);
-    let acquire = call.shared.filter_slots.clone().acquire_many_owned(wanted);
-    let _slots = match tokio::time::timeout(SLOT_WAIT, acquire).await {
-        Ok(Ok(permit)) => permit,
-        _ => return Err(RequestError::Overloaded),
-    };
+    let _slots = slots(call.shared, route.steps.len()).await?;
     let engine = call.shared.engine.engine();
     filter::run(engine, &route.steps, request, records, route.limits).await
+}
+
+/// Runs the `on-records` of `route`'s filters that see records over records read for
+/// `request`: what a read route's client is sent.
+pub(crate) async fn run_consume(
+    shared: &Shared,
+    route: &Route,
+    request: Arc<RequestInfo>,
+    records: Vec<Record>,
+) -> Result<Vec<Record>, RequestError> {
+    let seeing = route.steps.iter().filter(|s| s.sees_records).count();
+    if seeing == 0 || records.is_empty() {
+        return Ok(records);
+    }
+    let _slots = slots(shared, seeing).await?;
+    let engine = shared.engine.engine();
+    filter::run_consume(engine, &route.steps, request, records, route.limits).await
+}
+
+async fn slots(
+    shared: &Shared,
+    count: usize,
+) -> Result<tokio::sync::OwnedSemaphorePermit, RequestError> {
+    let wanted = u32::try_from(count).unwrap_or(u32::MAX);
+    let acquire = shared.filter_slots.clone().acquire_many_owned(wanted);
+    match tokio::time::timeout(SLOT_WAIT, acquire).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(RequestError::Overloaded),
+    }
 }

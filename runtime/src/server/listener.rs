@@ -48,6 +48,8 @@ pub(crate) struct ConnLimits {
     pub max_connections: usize,
     pub max_h2_streams: u32,
     pub grace: Duration,
+    /// A client that takes no bytes for this long is disconnected.
+    pub write_timeout: Duration,
 }
 
 impl ConnLimits {
@@ -59,6 +61,7 @@ impl ConnLimits {
             max_connections: start.max_connections,
             max_h2_streams: start.max_h2_streams,
             grace: Duration::from_millis(start.shutdown_grace_ms),
+            write_timeout: Duration::from_millis(start.write_timeout_ms),
         }
     }
 }
@@ -70,6 +73,20 @@ pub(crate) struct Peer {
     pub addr: SocketAddr,
     /// Subject of the verified client certificate (mTLS).
     pub subject: Option<String>,
+}
+
+/// `stream`, cut off when the client takes no bytes for `write_timeout`: a reader that stalls
+/// (a server-sent-event client that stopped reading) holds at most the socket's buffers.
+fn stalls<S>(
+    stream: S,
+    limits: ConnLimits,
+) -> std::pin::Pin<Box<tokio_io_timeout::TimeoutStream<S>>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+    stream.set_write_timeout(Some(limits.write_timeout));
+    Box::pin(stream)
 }
 
 /// The TLS acceptor in force, swapped when certificates reload.
@@ -131,8 +148,10 @@ pub(crate) async fn serve<H, F>(
                         subject: None,
                     });
                     let service = service(handler, peer);
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let conn = builder.serve_connection_with_upgrades(
+                        TokioIo::new(stalls(stream, limits)),
+                        service,
+                    );
                     watcher.watch(conn.into_owned()).await
                 }
                 Some(acceptor) => {
@@ -153,8 +172,10 @@ pub(crate) async fn serve<H, F>(
                     let subject = crate::tls::client_subject(stream.get_ref().1);
                     let peer = Arc::new(Peer { addr, subject });
                     let service = service(handler, peer);
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let conn = builder.serve_connection_with_upgrades(
+                        TokioIo::new(stalls(stream, limits)),
+                        service,
+                    );
                     watcher.watch(conn.into_owned()).await
                 }
             };

@@ -5,6 +5,7 @@
 //! call       request id, timing; at the end the request-id header, metrics, access log
 //! dispatch   URI limit, route lookup (404, 405, 400), then the route's endpoint
 //! produce    body (limits), records (batch), filters (slots, chain), delivery, answer
+//! read       filters on the request, then a long-poll batch (read) or events (sse)
 //! rescue     a failure becomes its JSON answer, logged and counted where it happened
 //! ```
 //!
@@ -20,7 +21,9 @@ mod dispatch;
 mod filters;
 mod listener;
 mod produce;
+mod read;
 mod rescue;
+mod sse;
 
 use std::convert::Infallible;
 

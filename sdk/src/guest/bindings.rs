@@ -2,7 +2,8 @@
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "filter",
+    // Every filter exports `consume` too; the gateway calls it only where `sees-records` says so.
+    world: "read-filter",
     // The WIT `header`, `response` and `json-schema` types are the SDK's own (same fields), so
     // nothing is converted on the way in or out.
     with: {

@@ -3,14 +3,14 @@
 use std::marker::PhantomData;
 use std::sync::Once;
 
-use super::bindings::exports::wafka::filter::produce::Guest;
+use super::bindings::exports::wafka::filter::{consume, produce};
 use super::bindings::wafka::filter::{config, types};
 use crate::{Filter, Outcome, Record, Request, load_filter, run_filter};
 
 /// Exports `F` as the component's `produce` interface; named by `export_filter!`.
 pub struct Adapter<F>(PhantomData<fn() -> F>);
 
-impl<F: Filter> Guest for Adapter<F> {
+impl<F: Filter> produce::Guest for Adapter<F> {
     fn check_config() -> Result<(), String> {
         log_panics();
         load_filter::<F>(&config::get()).map(drop)
@@ -25,6 +25,25 @@ impl<F: Filter> Guest for Adapter<F> {
             }
             Outcome::Respond(response) => types::Outcome::Respond(response),
         }
+    }
+}
+
+impl<F: Filter> consume::Guest for Adapter<F> {
+    fn sees_records() -> bool {
+        log_panics();
+        load_filter::<F>(&config::get()).is_ok_and(|filter| filter.sees_records())
+    }
+
+    fn on_records(request: &types::Request, records: Vec<types::Record>) -> Vec<types::Record> {
+        log_panics();
+        let records = records.into_iter().map(|inner| Record { inner }).collect();
+        let filter = load_filter::<F>(&config::get())
+            .unwrap_or_else(|message| panic!("config refused after it was accepted: {message}"));
+        filter
+            .on_records(Request::from_host(request), records)
+            .into_iter()
+            .map(|record| record.inner)
+            .collect()
     }
 }
 

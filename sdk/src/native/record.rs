@@ -11,6 +11,7 @@ pub struct Record {
     headers: Vec<Header>,
     partition: Option<i32>,
     timestamp: Option<i64>,
+    offset: Option<i64>,
 }
 
 impl Record {
@@ -91,5 +92,20 @@ impl Record {
 
     pub fn set_timestamp(&mut self, timestamp: Option<i64>) {
         self.timestamp = timestamp;
+    }
+
+    pub fn offset(&self) -> Option<i64> {
+        self.offset
+    }
+
+    /// A record as read from Kafka, for native tests of `on_records`.
+    pub fn read(topic: &str, partition: i32, offset: i64, value: &[u8]) -> Self {
+        Self {
+            topic: topic.to_owned(),
+            value: Some(value.to_vec()),
+            partition: Some(partition),
+            offset: Some(offset),
+            ..Self::default()
+        }
     }
 }

@@ -74,6 +74,7 @@ pub fn decode(buf: &[u8]) -> Option<(u64, Record, usize)> {
         headers,
         partition: (partition >= 0).then_some(partition),
         timestamp: (timestamp != i64::MIN).then_some(timestamp),
+        offset: None,
     };
     Some((seq, record, FRAME + len))
 }
@@ -133,6 +134,7 @@ mod tests {
                 ("a".into(), Bytes::new()),
             ],
             partition: Some(2),
+            offset: None,
             timestamp: Some(1_700_000_000_000),
         }
     }

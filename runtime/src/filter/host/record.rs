@@ -160,6 +160,10 @@ impl HostRecord for StoreData {
         Ok(())
     }
 
+    fn offset(&mut self, this: Resource<Record>) -> wasmtime::Result<Option<i64>> {
+        Ok(self.record(&this)?.offset)
+    }
+
     fn drop(&mut self, this: Resource<Record>) -> wasmtime::Result<()> {
         self.table.delete(this)?;
         Ok(())

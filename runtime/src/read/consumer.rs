@@ -1,0 +1,285 @@
+//! The librdkafka consumers behind read routes, and the blocking calls made with them: a
+//! topic's partitions and offsets, offsets by time, group commits, and reading a range of
+//! offsets for a client behind what the shared tail holds. Every function here blocks: call it
+//! on a blocking thread.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::Position;
+use crate::config::KafkaConfig;
+use crate::error::RequestError;
+use crate::exchange::Record;
+
+/// How long a metadata or offsets request may take.
+const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Group of the consumers that only read (they never commit).
+const READER_GROUP: &str = "wafka-reader";
+
+/// Makes consumers with the gateway's settings.
+#[derive(Clone)]
+pub struct Consumers {
+    kafka: Arc<KafkaConfig>,
+    bootstrap: String,
+    /// Catch-up consumers not in use, kept for the next client that is behind.
+    idle: Arc<Mutex<Vec<BaseConsumer>>>,
+}
+
+/// Catch-up consumers kept idle.
+const IDLE_CONSUMERS: usize = 4;
+
+impl Consumers {
+    /// Consumers for `kafka` at `bootstrap`.
+    pub fn new(kafka: &KafkaConfig, bootstrap: &str) -> Self {
+        Consumers {
+            kafka: Arc::new(kafka.clone()),
+            bootstrap: bootstrap.to_owned(),
+            idle: Arc::default(),
+        }
+    }
+
+    /// A consumer in `group` (committing) or in none that commits.
+    pub fn create(&self, group: Option<&str>) -> Result<BaseConsumer, RequestError> {
+        crate::kafka::consumer_config(&self.kafka, &self.bootstrap, group.unwrap_or(READER_GROUP))
+            .create()
+            .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))
+    }
+
+    /// The partitions of `topic`, or 404 `topic_not_found`.
+    pub fn partitions(
+        &self,
+        consumer: &BaseConsumer,
+        topic: &str,
+    ) -> Result<Vec<i32>, RequestError> {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), ASK_TIMEOUT)
+            .map_err(|e| kafka_error(&e, topic))?;
+        let found = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .ok_or_else(|| RequestError::TopicNotFound(topic.to_owned()))?;
+        if let Some(e) = found.error() {
+            let code = RDKafkaErrorCode::from(e);
+            return Err(match code {
+                RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic => {
+                    RequestError::TopicNotFound(topic.to_owned())
+                }
+                other => RequestError::KafkaUnavailable(other.to_string()),
+            });
+        }
+        let mut partitions: Vec<i32> = found.partitions().iter().map(|p| p.id()).collect();
+        if partitions.is_empty() {
+            return Err(RequestError::TopicNotFound(topic.to_owned()));
+        }
+        partitions.sort_unstable();
+        Ok(partitions)
+    }
+
+    /// Each partition's first (`earliest`) or next (`latest`) offset.
+    pub fn ends(
+        &self,
+        consumer: &BaseConsumer,
+        topic: &str,
+        partitions: &[i32],
+        earliest: bool,
+    ) -> Result<Position, RequestError> {
+        let mut position = BTreeMap::new();
+        for &p in partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p, ASK_TIMEOUT)
+                .map_err(|e| kafka_error(&e, topic))?;
+            position.insert(p, if earliest { low } else { high });
+        }
+        Ok(Position(position))
+    }
+
+    /// Each partition's first offset at or after `millis` since the epoch (its end when there
+    /// is none).
+    pub fn at_time(
+        &self,
+        consumer: &BaseConsumer,
+        topic: &str,
+        partitions: &[i32],
+        millis: i64,
+    ) -> Result<Position, RequestError> {
+        let mut asked = TopicPartitionList::new();
+        for &p in partitions {
+            asked
+                .add_partition_offset(topic, p, Offset::Offset(millis))
+                .map_err(|e| RequestError::Internal(e.to_string()))?;
+        }
+        let found = consumer
+            .offsets_for_times(asked, ASK_TIMEOUT)
+            .map_err(|e| kafka_error(&e, topic))?;
+        let ends = self.ends(consumer, topic, partitions, false)?;
+        let mut position = BTreeMap::new();
+        for element in found.elements() {
+            let offset = match element.offset() {
+                Offset::Offset(o) => o,
+                _ => ends.0.get(&element.partition()).copied().unwrap_or(0),
+            };
+            position.insert(element.partition(), offset);
+        }
+        Ok(Position(position))
+    }
+
+    /// What `group` committed for `topic`'s partitions (those it has).
+    pub fn committed(
+        &self,
+        group: &str,
+        topic: &str,
+        partitions: &[i32],
+    ) -> Result<Position, RequestError> {
+        let consumer = self.create(Some(group))?;
+        let mut asked = TopicPartitionList::new();
+        for &p in partitions {
+            asked.add_partition(topic, p);
+        }
+        let found = consumer
+            .committed_offsets(asked, ASK_TIMEOUT)
+            .map_err(|e| kafka_error(&e, topic))?;
+        let mut position = BTreeMap::new();
+        for element in found.elements() {
+            if let Offset::Offset(o) = element.offset() {
+                position.insert(element.partition(), o);
+            }
+        }
+        Ok(Position(position))
+    }
+
+    /// Commits `position` for `topic` under `group`, as ordinary Kafka committed offsets. No
+    /// group membership is held: the commit is a simple (unassigned) consumer's.
+    pub fn commit(
+        &self,
+        group: &str,
+        topic: &str,
+        position: &Position,
+    ) -> Result<(), RequestError> {
+        let consumer = self.create(Some(group))?;
+        let mut offsets = TopicPartitionList::new();
+        for (&p, &o) in &position.0 {
+            offsets
+                .add_partition_offset(topic, p, Offset::Offset(o))
+                .map_err(|e| RequestError::Internal(e.to_string()))?;
+        }
+        consumer
+            .commit(&offsets, CommitMode::Sync)
+            .map_err(|e| kafka_error(&e, topic))
+    }
+
+    /// Reads `topic` from each partition's offset in `from` up to (not including) its offset
+    /// in `until`, at most `max_records` and about `max_bytes`, for at most `wait`.
+    pub fn read_range(
+        &self,
+        topic: &str,
+        from: &Position,
+        until: &Position,
+        max_records: usize,
+        max_bytes: usize,
+        wait: Duration,
+    ) -> Result<Vec<Record>, RequestError> {
+        let consumer = match self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            Some(consumer) => consumer,
+            None => self.create(None)?,
+        };
+        let mut assignment = TopicPartitionList::new();
+        let mut open: BTreeMap<i32, i64> = BTreeMap::new();
+        for (&p, &start) in &from.0 {
+            let end = until.0.get(&p).copied().unwrap_or(i64::MAX);
+            if start < end {
+                assignment
+                    .add_partition_offset(topic, p, Offset::Offset(start))
+                    .map_err(|e| RequestError::Internal(e.to_string()))?;
+                open.insert(p, end);
+            }
+        }
+        if open.is_empty() {
+            return Ok(Vec::new());
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| kafka_error(&e, topic))?;
+        let deadline = Instant::now() + wait;
+        let mut records = Vec::new();
+        let mut bytes = 0;
+        while !open.is_empty() && records.len() < max_records && bytes < max_bytes {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match consumer.poll(left.min(Duration::from_millis(100))) {
+                Some(Ok(message)) => {
+                    let p = message.partition();
+                    let Some(&end) = open.get(&p) else { continue };
+                    if message.offset() >= end {
+                        open.remove(&p);
+                        continue;
+                    }
+                    let record = to_record(&message);
+                    bytes += record_size(&record);
+                    if message.offset() + 1 >= end {
+                        open.remove(&p);
+                    }
+                    records.push(record);
+                }
+                Some(Err(e)) => return Err(kafka_error(&e, topic)),
+                None => {}
+            }
+        }
+        let _ = consumer.unassign();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_CONSUMERS {
+            idle.push(consumer);
+        }
+        Ok(records)
+    }
+}
+
+/// A message read from Kafka as the gateway's record.
+pub(super) fn to_record<M: Message>(message: &M) -> Record {
+    let headers = message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| {
+                    (
+                        h.key.to_owned(),
+                        Bytes::copy_from_slice(h.value.unwrap_or_default()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Record {
+        topic: message.topic().to_owned(),
+        key: message.key().map(Bytes::copy_from_slice),
+        value: message.payload().map(Bytes::copy_from_slice),
+        headers,
+        partition: Some(message.partition()),
+        timestamp: message.timestamp().to_millis(),
+        offset: Some(message.offset()),
+    }
+}
+
+/// Bytes a record holds in memory, roughly.
+pub fn record_size(record: &Record) -> usize {
+    crate::delivery::record_size(record)
+}
+
+fn kafka_error(e: &KafkaError, topic: &str) -> RequestError {
+    match e.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic) => {
+            RequestError::TopicNotFound(topic.to_owned())
+        }
+        _ => RequestError::KafkaUnavailable(e.to_string()),
+    }
+}

@@ -1,0 +1,273 @@
+//! Server-sent events on a read route: `retry:` first, then one event per record whose `id:`
+//! is the position after it (a client that reconnects with `Last-Event-ID` continues right
+//! after the last event it saw, on any gateway), and a comment as heartbeat when idle.
+//!
+//! The body is pulled: the next batch is read only when hyper asks for more, so a client that
+//! reads slowly holds the stream back through TCP instead of making the gateway buffer, and
+//! one that stops reading is cut off by `server.write_timeout_ms`. The stream ends cleanly on
+//! shutdown and after `read.max_stream_ms`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::HttpResponse;
+use super::call::Call;
+use super::read::{Allowed, lag, reader, shape, too_many};
+use crate::error::RequestError;
+use crate::exchange::Record;
+use crate::gateway::Shared;
+use crate::read::Position;
+use crate::read::render;
+use crate::read::streams::Registered;
+use crate::snapshot::{Read, Route};
+
+/// What the client waits before reconnecting, in milliseconds (`retry:`).
+const RETRY_MS: u64 = 1000;
+
+/// Everything a stream holds while it is open.
+struct Stream {
+    shared: Arc<Shared>,
+    route: Arc<Route>,
+    read: Arc<Read>,
+    allowed: Allowed,
+    position: Position,
+    id: String,
+    opened: Instant,
+    started: bool,
+    /// Set once the stream must end after the chunk in hand.
+    ended: bool,
+    registered: Registered,
+    _slots: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+}
+
+/// Opens a stream from `position`, or 503 `too_many_readers` past the route's or the
+/// gateway's bound.
+pub(super) fn open(
+    call: &Call<'_>,
+    route: &Route,
+    read: &Arc<Read>,
+    allowed: Allowed,
+    position: Position,
+) -> Result<HttpResponse, RequestError> {
+    let route_slot = read
+        .streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| too_many("streams", route))?;
+    let slot = call
+        .shared
+        .reading
+        .streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| too_many("streams", route))?;
+    let registered = call
+        .shared
+        .reading
+        .readers
+        .register(reader("stream", call, &allowed));
+    let route = call
+        .route
+        .clone()
+        .ok_or_else(|| RequestError::Internal("no route".into()))?;
+    read.metrics.streams.increment(1);
+    let stream = Stream {
+        shared: call.shared.clone(),
+        route,
+        read: read.clone(),
+        allowed,
+        position,
+        id: call.id.clone(),
+        opened: Instant::now(),
+        started: false,
+        ended: false,
+        registered,
+        _slots: (route_slot, slot),
+    };
+    let body = SseBody {
+        stream: Some(stream),
+        next: None,
+    };
+    let mut response = http::Response::new(body.boxed_unsync());
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache"),
+    );
+    Ok(response)
+}
+
+/// One step of a stream: the next chunk to send, or `None` to end.
+type Step = Pin<Box<dyn Future<Output = (Stream, Option<Bytes>)> + Send>>;
+
+struct SseBody {
+    stream: Option<Stream>,
+    next: Option<Step>,
+}
+
+impl Body for SseBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        if this.next.is_none() {
+            let Some(stream) = this.stream.take() else {
+                return Poll::Ready(None);
+            };
+            this.next = Some(Box::pin(stream.next_chunk()));
+        }
+        let step = this.next.as_mut().expect("set above");
+        match step.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready((stream, chunk)) => {
+                this.next = None;
+                match chunk {
+                    Some(chunk) => {
+                        this.stream = Some(stream);
+                        Poll::Ready(Some(Ok(Frame::data(chunk))))
+                    }
+                    None => Poll::Ready(None),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.read.metrics.streams.decrement(1);
+    }
+}
+
+impl Stream {
+    /// Waits for records (or a heartbeat's time) and renders them as events.
+    async fn next_chunk(mut self) -> (Stream, Option<Bytes>) {
+        if self.ended {
+            return (self, None);
+        }
+        if !self.started {
+            self.started = true;
+            return (self, Some(Bytes::from(format!("retry: {RETRY_MS}\n\n"))));
+        }
+        let config = &self.read.config;
+        let mut deadline = Instant::now() + Duration::from_millis(config.heartbeat_ms);
+        if config.max_stream_ms > 0 {
+            let end = self.opened + Duration::from_millis(config.max_stream_ms);
+            if Instant::now() >= end {
+                return (self, None);
+            }
+            deadline = deadline.min(end);
+        }
+        let mut stop = self.shared.stop.clone();
+        if *stop.borrow() {
+            return (self, None);
+        }
+        let reading = self.shared.reading.clone();
+        let read = reading
+            .read(
+                &self.allowed.tail,
+                &self.position,
+                config.max_records,
+                config.max_bytes,
+                deadline,
+                &mut stop,
+            )
+            .await;
+        let records = match read {
+            Ok(records) if records.is_empty() => {
+                let ended = *stop.borrow();
+                return (
+                    self,
+                    (!ended).then(|| Bytes::from_static(b": heartbeat\n\n")),
+                );
+            }
+            Ok(records) => records,
+            Err(error) => return self.failed(error),
+        };
+        match self.events(records).await {
+            Ok(chunk) => (self, Some(chunk)),
+            Err(error) => self.failed(error),
+        }
+    }
+
+    /// The events for `records`, each with the position after it as its id.
+    async fn events(&mut self, records: Vec<Arc<Record>>) -> Result<Bytes, RequestError> {
+        let topic = self.allowed.tail.topic().to_owned();
+        // Positions after each record, in order, before filters drop or reshape any.
+        let mut ids = Vec::with_capacity(records.len());
+        let mut at = self.position.clone();
+        for record in &records {
+            if let (Some(p), Some(o)) = (record.partition, record.offset) {
+                at.0.insert(p, o + 1);
+            }
+            ids.push(((record.partition, record.offset), at.encode(&topic)));
+        }
+        let sent = shape(
+            &self.shared,
+            &self.route,
+            &self.allowed,
+            &mut self.position,
+            records,
+        )
+        .await?;
+        let mut chunk = String::new();
+        for record in &sent {
+            let id = ids
+                .iter()
+                .find(|(key, _)| *key == (record.partition, record.offset))
+                .map_or_else(|| self.position.encode(&topic), |(_, id)| id.clone());
+            let data = render::record(record, self.read.config.format).to_string();
+            chunk.push_str(&format!("id: {id}\ndata: {data}\n\n"));
+        }
+        if sent.is_empty() {
+            // Every record was filtered out: the client still moves past them.
+            chunk.push_str(&format!(
+                "id: {}\n: filtered\n\n",
+                self.position.encode(&topic)
+            ));
+        }
+        let lag = lag(&self.allowed.tail, &self.position);
+        let metrics = &self.read.metrics;
+        metrics.records.increment(sent.len() as u64);
+        metrics.bytes.increment(chunk.len() as u64);
+        metrics.lag.record(lag as f64);
+        let reader = &self.registered.reader;
+        reader
+            .records
+            .fetch_add(sent.len() as u64, Ordering::Relaxed);
+        reader
+            .bytes
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        reader.lag.store(lag, Ordering::Relaxed);
+        Ok(Bytes::from(chunk))
+    }
+
+    /// A failure mid-stream: logged, told to the client as an `error` event, and the stream
+    /// ends (the client reconnects from its last id).
+    fn failed(mut self, error: RequestError) -> (Stream, Option<Bytes>) {
+        tracing::warn!(request_id = %self.id, route = %self.route.name, code = error.code(), "stream ended: {error}");
+        let data = serde_json::json!({ "code": error.code(), "message": error.message(self.route.error_details) });
+        self.ended = true;
+        (
+            self,
+            Some(Bytes::from(format!("event: error\ndata: {data}\n\n"))),
+        )
+    }
+}
