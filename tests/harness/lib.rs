@@ -12,6 +12,7 @@ pub mod http;
 pub mod kafka;
 pub mod logs;
 pub mod prometheus;
+pub mod sse;
 
 pub use broker::Broker;
 pub use gateway::TestGateway;

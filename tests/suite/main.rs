@@ -15,6 +15,7 @@ mod isolation;
 mod operations;
 mod produce;
 mod rate_limit;
+mod read;
 mod reload;
 mod security;
 mod shaping;

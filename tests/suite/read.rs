@@ -1,0 +1,367 @@
+//! Read routes over real HTTP against the real gateway and broker: long-poll, positions that
+//! resume on another gateway and after a restart, server-sent events resumed with
+//! `Last-Event-ID`, group commits, filters guarding and reshaping reads, clear 400s.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sha2::Digest;
+use wafka_tests::{Broker, TestGateway, sse};
+
+use crate::on_both_brokers;
+
+on_both_brokers!(
+    long_poll_waits_and_answers_when_a_record_arrives,
+    positions_resume_on_another_gateway_without_gap_or_duplicate,
+    events_resume_after_the_last_event_id,
+    a_group_commits_and_starts_where_it_committed,
+    filters_refuse_reads_and_reshape_records,
+    bad_positions_and_parameters_answer_400
+);
+
+fn digest(key: &str) -> String {
+    let d = sha2::Sha256::digest(key.as_bytes());
+    format!(
+        "sha256:{}",
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+fn routes() -> String {
+    format!(
+        r#"
+[[routes]]
+name = "produce"
+path = "/v1/events/{{source}}"
+topic = "events"
+filters = [{{ name = "topic-router", config = {{ param = "source", template = "events.{{}}", allow = ["events.*"] }} }}]
+
+[[routes]]
+name = "read"
+path = "/v1/events/{{source}}"
+topic = "events.{{source}}"
+read = {{ max_wait_ms = 10000, max_stream_ms = 60000 }}
+
+[[routes]]
+name = "guarded"
+path = "/v1/guarded/{{source}}"
+topic = "events.{{source}}"
+filters = [
+  {{ name = "api-key-auth", config = {{ keys = [{{ id = "acme", sha256 = "{}", topics = ["events.web"] }}] }} }},
+  {{ name = "json-mask", config = {{ mask = ["/card"], only_matching = {{ pointer = "/tenant", header = "x-tenant" }} }} }},
+]
+read = {{ max_wait_ms = 2000 }}
+"#,
+        digest("k-acme")
+    )
+}
+
+async fn gateway(broker: Broker) -> TestGateway {
+    TestGateway::builder(broker)
+        .routes(&routes())
+        .topics(&["events.web", "events.mobile"])
+        .filter("topic-router")
+        .filter("api-key-auth")
+        .filter("json-mask")
+        .start()
+        .await
+}
+
+async fn produce(gw: &TestGateway, n: usize, tag: &str) {
+    for i in 0..n {
+        let res = gw
+            .post("/v1/events/web", format!(r#"{{"tag":"{tag}","n":{i}}}"#))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.json());
+    }
+}
+
+async fn get(gw: &TestGateway, path: &str) -> Value {
+    let res = gw.send("GET", path, &[], "").await;
+    assert_eq!(res.status, 200, "{path}: {}", res.json());
+    res.json()
+}
+
+/// (partition, offset) of each record, and the `next` token.
+fn places(answer: &Value) -> (Vec<(i64, i64)>, String) {
+    let records = answer["records"].as_array().unwrap();
+    let places = records
+        .iter()
+        .map(|r| {
+            (
+                r["partition"].as_i64().unwrap(),
+                r["offset"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    (places, answer["next"].as_str().unwrap().to_owned())
+}
+
+async fn long_poll_waits_and_answers_when_a_record_arrives(broker: Broker) {
+    let gw = gateway(broker).await;
+    let addr = gw.gateway().addr();
+    let started = Instant::now();
+    let waiting = tokio::spawn(async move {
+        wafka_tests::request(addr, "GET", "/v1/events/web?timeout_ms=8000", &[], "").await
+    });
+    // The fetch is waiting once the gateway lists it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gw.admin("/admin/streams").await.json()["readers"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the fetch never waited");
+    }
+    let produced_at = started.elapsed();
+    produce(&gw, 1, "late").await;
+    let res = waiting.await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(res.status, 200);
+    let answer = res.json();
+    assert_eq!(answer["records"][0]["value"]["tag"], "late", "{answer}");
+    assert!(took >= produced_at, "answered before the record existed");
+    assert!(
+        took < Duration::from_secs(6),
+        "answered at the timeout, not at the record: {took:?}"
+    );
+
+    // Nothing new: an empty batch at the timeout, with the same position.
+    let (_, next) = places(&answer);
+    let started = Instant::now();
+    let empty = get(&gw, &format!("/v1/events/web?from={next}&timeout_ms=300")).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(empty["records"], json!([]));
+    assert_eq!(empty["next"], next.as_str());
+    gw.shutdown().await;
+}
+
+async fn positions_resume_on_another_gateway_without_gap_or_duplicate(broker: Broker) {
+    let mut first = gateway(broker).await;
+    produce(&first, 7, "a").await;
+    // A second gateway on the same Kafka.
+    let bootstrap = first.bootstrap.clone();
+    let second = TestGateway::builder(Broker::Embedded)
+        .routes(&routes())
+        .filter("topic-router")
+        .filter("api-key-auth")
+        .filter("json-mask")
+        .configure(move |c| c.kafka.brokers = bootstrap)
+        .start()
+        .await;
+    let mut seen = Vec::new();
+    let mut from = "earliest".to_owned();
+    for (i, gw) in [&first, &second, &first, &second].into_iter().enumerate() {
+        let answer = get(
+            gw,
+            &format!("/v1/events/web?from={from}&max_records=2&timeout_ms=2000"),
+        )
+        .await;
+        let (places, next) = places(&answer);
+        assert_eq!(places.len(), if i < 3 { 2 } else { 1 }, "{answer}");
+        seen.extend(places);
+        from = next;
+    }
+    let unique: BTreeSet<_> = seen.iter().collect();
+    assert_eq!(
+        (seen.len(), unique.len()),
+        (7, 7),
+        "a gap or a duplicate: {seen:?}"
+    );
+
+    if broker == Broker::Tansu {
+        // The same position after a restart: nothing again, then only what is new.
+        first.restart().await;
+        produce(&first, 2, "b").await;
+        let answer = get(
+            &first,
+            &format!("/v1/events/web?from={from}&timeout_ms=2000"),
+        )
+        .await;
+        let tags: Vec<&str> = answer["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["value"]["tag"].as_str().unwrap())
+            .collect();
+        assert_eq!(tags, ["b", "b"], "{answer}");
+    }
+    second.shutdown().await;
+    first.shutdown().await;
+}
+
+async fn events_resume_after_the_last_event_id(broker: Broker) {
+    let gw = gateway(broker).await;
+    produce(&gw, 3, "a").await;
+    let addr = gw.gateway().addr();
+    let mut stream = sse::open(addr, "/v1/events/web?from=earliest", &[]).await;
+    assert_eq!(stream.status, 200);
+    assert_eq!(stream.headers["content-type"], "text/event-stream");
+    let first = stream.take(3, Duration::from_secs(10)).await;
+    assert_eq!(stream.retry, Some(1000));
+    drop(stream);
+
+    produce(&gw, 2, "b").await;
+    let last = first.last().unwrap().id.clone();
+    let mut resumed = sse::open(addr, "/v1/events/web", &[("last-event-id", last.as_str())]).await;
+    let rest = resumed.take(2, Duration::from_secs(10)).await;
+    let all: Vec<(i64, i64)> = first
+        .iter()
+        .chain(&rest)
+        .map(|e| {
+            (
+                e.json()["partition"].as_i64().unwrap(),
+                e.json()["offset"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let unique: BTreeSet<_> = all.iter().collect();
+    assert_eq!((all.len(), unique.len()), (5, 5), "{all:?}");
+    let tags: Vec<String> = rest
+        .iter()
+        .map(|e| e.json()["value"]["tag"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(tags, ["b", "b"]);
+    // Heartbeats keep an idle stream open; nothing more arrives.
+    assert_eq!(resumed.next(Duration::from_millis(500)).await, None);
+    gw.shutdown().await;
+}
+
+async fn a_group_commits_and_starts_where_it_committed(broker: Broker) {
+    let gw = gateway(broker).await;
+    produce(&gw, 5, "g").await;
+    let answer = get(
+        &gw,
+        "/v1/events/web?from=earliest&max_records=3&timeout_ms=2000",
+    )
+    .await;
+    let (read, next) = places(&answer);
+    assert_eq!(read.len(), 3);
+    let res = gw
+        .send(
+            "POST",
+            "/v1/events/web/offsets?group=dashboard",
+            &[],
+            format!(r#"{{"position":"{next}"}}"#),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.json());
+    let committed = get(&gw, "/v1/events/web/offsets?group=dashboard").await;
+    assert_eq!(committed["position"], next.as_str(), "{committed}");
+    // The group's position as Kafka keeps it, read with a plain consumer.
+    let offsets: u64 = committed["offsets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(offsets, 3, "{committed}");
+
+    // No position of its own: the client starts where the group committed.
+    let rest = get(&gw, "/v1/events/web?group=dashboard&timeout_ms=2000").await;
+    let (rest, _) = places(&rest);
+    let all: BTreeSet<_> = read.iter().chain(&rest).collect();
+    assert_eq!((rest.len(), all.len()), (2, 5));
+    gw.shutdown().await;
+}
+
+async fn filters_refuse_reads_and_reshape_records(broker: Broker) {
+    let gw = gateway(broker).await;
+    // No key: refused before anything is read (the topic does not even exist).
+    let res = gw
+        .send("GET", "/v1/guarded/nowhere?from=earliest", &[], "")
+        .await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (401, "missing_api_key")
+    );
+    // A key that may read events.web only.
+    let key = [("x-api-key", "k-acme"), ("x-tenant", "acme")];
+    let res = gw
+        .send("GET", "/v1/guarded/mobile?from=earliest", &key, "")
+        .await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (403, "topic_forbidden")
+    );
+    assert!(
+        gw.admin("/admin/streams").await.json()["readers"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    for (tenant, card) in [("acme", "4111"), ("initech", "5500"), ("acme", "3700")] {
+        let body = format!(r#"{{"tenant":"{tenant}","card":"{card}"}}"#);
+        assert_eq!(gw.post("/v1/events/web", body).await.status, 200);
+    }
+    let res = gw
+        .send(
+            "GET",
+            "/v1/guarded/web?from=earliest&timeout_ms=2000",
+            &key,
+            "",
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.json());
+    let values: Vec<Value> = res.json()["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].clone())
+        .collect();
+    assert_eq!(
+        values,
+        [
+            json!({"tenant": "acme", "card": "***"}),
+            json!({"tenant": "acme", "card": "***"})
+        ]
+    );
+    gw.shutdown().await;
+}
+
+async fn bad_positions_and_parameters_answer_400(broker: Broker) {
+    let gw = gateway(broker).await;
+    let other_topic = get(&gw, "/v1/events/mobile?timeout_ms=1").await["next"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (query, code) in [
+        ("from=not-a-token!", "invalid_position"),
+        (&*format!("from={other_topic}"), "invalid_position"),
+        ("max_records=lots", "invalid_parameter"),
+        ("max_records=0", "invalid_parameter"),
+        ("timeout_ms=-1", "invalid_parameter"),
+        ("group=no%20spaces", "invalid_parameter"),
+        ("color=blue", "invalid_parameter"),
+    ] {
+        let res = gw
+            .send("GET", &format!("/v1/events/web?{query}"), &[], "")
+            .await;
+        assert_eq!(
+            (res.status, res.error_code()),
+            (400, code.to_owned()),
+            "{query}: {}",
+            res.json()
+        );
+    }
+    let res = gw
+        .send(
+            "POST",
+            "/v1/events/web/offsets?group=g",
+            &[],
+            r#"{"position":"zz"}"#,
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (400, "invalid_position")
+    );
+    let res = gw.send("GET", "/v1/events/web/offsets", &[], "").await;
+    assert_eq!(
+        (res.status, res.error_code().as_str()),
+        (400, "invalid_parameter")
+    );
+    gw.shutdown().await;
+}
