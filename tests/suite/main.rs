@@ -20,6 +20,7 @@ mod reload;
 mod security;
 mod shaping;
 mod shutdown;
+mod sse_clients;
 mod tls;
 
 /// Runs each listed scenario `fn(Broker)` once per broker, as `embedded::NAME` and
