@@ -5,12 +5,14 @@
 //! ```text
 //! plain-producer produce BOOTSTRAP TOPIC COUNT SIZE   → "records/s N" on stdout
 //! plain-producer count   BOOTSTRAP TOPIC              → "records N" on stdout
+//! plain-producer consume BOOTSTRAP TOPIC COUNT        → "records/s N": the read baseline
+//! plain-producer timed   BOOTSTRAP TOPIC RATE SECONDS → RATE records/s of {"sent_us": now}
 //! ```
 
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 fn main() {
@@ -24,9 +26,19 @@ fn main() {
             println!("records/s {rate:.0}");
         }
         ["count", bootstrap, topic] => println!("records {}", count(bootstrap, topic)),
+        ["consume", bootstrap, topic, n] => {
+            let n: usize = n.parse().expect("COUNT is a number");
+            println!("records/s {:.0}", consume(bootstrap, topic, n));
+        }
+        ["timed", bootstrap, topic, rate, seconds] => {
+            let rate: u64 = rate.parse().expect("RATE is a number");
+            let seconds: u64 = seconds.parse().expect("SECONDS is a number");
+            runtime.block_on(timed(bootstrap, topic, rate, seconds));
+        }
         _ => {
             eprintln!(
-                "usage: plain-producer produce BOOTSTRAP TOPIC COUNT SIZE | count BOOTSTRAP TOPIC"
+                "usage: plain-producer produce BOOTSTRAP TOPIC COUNT SIZE | count BOOTSTRAP TOPIC \
+                 | consume BOOTSTRAP TOPIC COUNT | timed BOOTSTRAP TOPIC RATE SECONDS"
             );
             std::process::exit(2);
         }
@@ -77,8 +89,39 @@ async fn produce(bootstrap: &str, topic: &str, count: usize, size: usize) -> f64
     count as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Reads the whole topic from the beginning until nothing new arrives for 3 s.
-fn count(bootstrap: &str, topic: &str) -> usize {
+/// Reads `n` records of the topic from the beginning, as fast as librdkafka goes.
+fn consume(bootstrap: &str, topic: &str, n: usize) -> f64 {
+    let consumer = reader(bootstrap, topic);
+    let started = Instant::now();
+    let mut read = 0;
+    while read < n {
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            message.expect("consume");
+            read += 1;
+        }
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Produces `rate` records a second for `seconds`, each `{"sent_us": <now in µs>}`.
+async fn timed(bootstrap: &str, topic: &str, rate: u64, seconds: u64) {
+    let producer = producer(bootstrap);
+    let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    let end = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < end {
+        ticks.tick().await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros();
+        let value = format!("{{\"sent_us\":{now}}}");
+        let record: FutureRecord<'_, (), str> = FutureRecord::to(topic).payload(&value);
+        let _ = producer.send_result(record);
+    }
+    producer.flush(Duration::from_secs(10)).expect("flush");
+}
+
+fn reader(bootstrap: &str, topic: &str) -> BaseConsumer {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("count-{}", std::process::id()))
@@ -96,6 +139,12 @@ fn count(bootstrap: &str, topic: &str) -> usize {
             .expect("partition");
     }
     consumer.assign(&partitions).expect("assign");
+    consumer
+}
+
+/// Reads the whole topic from the beginning until nothing new arrives for 3 s.
+fn count(bootstrap: &str, topic: &str) -> usize {
+    let consumer = reader(bootstrap, topic);
     let mut n = 0;
     let mut last = Instant::now();
     while last.elapsed() < Duration::from_secs(3) {

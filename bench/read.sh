@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Reading through the gateway, against a plain rdkafka consumer reading the same topic in the
+# same run. Broker: tansu (in memory), started here.
+#
+#   (a) throughput   200,000 records of 1 KiB: a plain consumer reads them all, then one
+#                    long-poll client reads them all through GET /v1/reads (500 per answer)
+#   (b) fan-out      CLIENTS (1000) event streams on GET /v1/live while a producer sends
+#                    RATE (100) records/s for RUN_SECONDS (20); latency = produced → event parsed
+#                    by the client; the gateway's peak RSS and threads
+#   (c) stalled      STALLED (100) streams that never read a byte while RATE × 5 records/s flow
+#                    for SECONDS: the gateway's RSS each second must stay flat
+#
+# Usage: bench/read.sh     Env: RECORDS, CLIENTS, RATE, RUN_SECONDS, STALLED
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+records="${RECORDS:-200000}"
+clients="${CLIENTS:-1000}"
+rate="${RATE:-100}"
+seconds="${RUN_SECONDS:-20}"
+stalled="${STALLED:-100}"
+
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+ensure_tools
+ulimit -n 65536 2>/dev/null || ulimit -n 4096
+tansu="${TANSU:-$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")}"
+[ -x "$tansu" ] || die "tansu not found (scripts/test.sh installs it, or set TANSU)"
+
+build_release
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+wafka="$target_dir/release/wafka"
+plain="$target_dir/release/plain-producer"
+readers="$target_dir/release/read-clients"
+
+bench_tmp wafka-read
+kafka_port="$(free_port)"
+gw_port="$(free_port)"
+admin_port="$(free_port)"
+bootstrap="127.0.0.1:$kafka_port"
+
+log "starting tansu on $bootstrap"
+"$tansu" broker --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
+  --storage-engine memory://tansu/ >"$tmp/tansu.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; then break; fi
+  sleep 0.1
+done
+for topic in reads live; do
+  "$tansu" topic create "$topic" --partitions 3 --broker "tcp://$bootstrap" >/dev/null
+done
+
+mkdir -p "$tmp/filters.d"
+cat >"$tmp/wafka.toml" <<TOML
+[server]
+listen = "127.0.0.1:$gw_port"
+admin_listen = "127.0.0.1:$admin_port"
+
+[kafka]
+brokers = "$bootstrap"
+
+[filters]
+dir = "$tmp/filters.d"
+
+[[routes]]
+name = "reads"
+path = "/v1/reads"
+topic = "reads"
+read = { max_records = 500, max_bytes = 4194304 }
+
+[[routes]]
+name = "live"
+path = "/v1/live"
+topic = "live"
+read = { max_streams = 5000 }
+TOML
+
+log "starting gateway on 127.0.0.1:$gw_port"
+RUST_LOG=warn "$wafka" run --config "$tmp/wafka.toml" 2>"$tmp/gateway.log" >&2 &
+gateway_pid=$!
+pids+=("$gateway_pid")
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$admin_port/healthz" 2>/dev/null && break
+  sleep 0.2
+done
+status() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$gateway_pid/status"; }
+readers_open() { curl -fsS "http://127.0.0.1:$admin_port/admin/streams" | grep -o '"kind"' | wc -l; }
+
+# --- (a) throughput ----------------------------------------------------------------------------
+log "preloading $records records"
+"$plain" produce "$bootstrap" reads "$records" 1024 >/dev/null
+log "plain consumer"
+plain_rps="$("$plain" consume "$bootstrap" reads "$records" | awk '{print $2}')"
+log "gateway long-poll client"
+poll_rps="$("$readers" poll "http://127.0.0.1:$gw_port/v1/reads" "$records" | awk '{print $2}')"
+
+# --- (b) fan-out -------------------------------------------------------------------------------
+log "fan-out: $clients streams, $rate records/s for ${seconds}s"
+rss_idle="$(status VmRSS)"
+"$readers" sse "http://127.0.0.1:$gw_port/v1/live" "$clients" $((seconds + 15)) >"$tmp/sse.txt" &
+sse_pid=$!
+for _ in $(seq 1 300); do
+  [ "$(readers_open)" -ge "$clients" ] && break
+  sleep 0.1
+done
+[ "$(readers_open)" -ge "$clients" ] || die "only $(readers_open) of $clients streams opened"
+"$plain" timed "$bootstrap" live "$rate" "$seconds" &
+producer_pid=$!
+rss_peak=0
+threads_peak=0
+while kill -0 "$producer_pid" 2>/dev/null; do
+  rss="$(status VmRSS)"
+  threads="$(status Threads)"
+  [ "$rss" -gt "$rss_peak" ] && rss_peak="$rss"
+  [ "$threads" -gt "$threads_peak" ] && threads_peak="$threads"
+  sleep 1
+done
+wait "$sse_pid"
+events="$(awk '/^events/ {print $2}' "$tmp/sse.txt")"
+p50="$(awk '/latency_p50_ms/ {print $2}' "$tmp/sse.txt")"
+p99="$(awk '/latency_p99_ms/ {print $2}' "$tmp/sse.txt")"
+expected=$((clients * rate * seconds))
+
+# --- (c) stalled readers -----------------------------------------------------------------------
+log "stalled: $stalled streams that never read, $((rate * 5)) records/s for ${seconds}s"
+"$readers" stall "http://127.0.0.1:$gw_port/v1/live" "$stalled" $((seconds + 2)) >/dev/null &
+stall_pid=$!
+for _ in $(seq 1 100); do
+  [ "$(readers_open)" -ge "$stalled" ] && break
+  sleep 0.1
+done
+"$plain" timed "$bootstrap" live $((rate * 5)) "$seconds" &
+producer_pid=$!
+curve=()
+while kill -0 "$producer_pid" 2>/dev/null; do
+  curve+=("$(status VmRSS)")
+  sleep 1
+done
+wait "$stall_pid" || true
+stall_min="$(printf '%s\n' "${curve[@]}" | sort -n | head -n 1)"
+stall_max="$(printf '%s\n' "${curve[@]}" | sort -n | tail -n 1)"
+
+echo
+echo "| measurement | value |"
+echo "|---|---:|"
+printf '| plain rdkafka consumer, %s records | %s records/s |\n' "$records" "$plain_rps"
+printf '| gateway long-poll client (500 per answer) | %s records/s (%s of plain) |\n' "$poll_rps" \
+  "$(awk -v a="$poll_rps" -v b="$plain_rps" 'BEGIN { printf "%.2f", a / b }')"
+printf '| fan-out: %s streams × %s records/s × %ss | %s of %s events |\n' "$clients" "$rate" "$seconds" "$events" "$expected"
+printf '| fan-out latency produce → client p50 / p99 | %s ms / %s ms |\n' "$p50" "$p99"
+printf '| gateway RSS idle / peak during fan-out | %s / %s MiB |\n' $((rss_idle / 1024)) $((rss_peak / 1024))
+printf '| gateway threads, peak during fan-out | %s |\n' "$threads_peak"
+printf '| %s stalled streams, RSS each second min / max | %s / %s MiB |\n' "$stalled" $((stall_min / 1024)) $((stall_max / 1024))
+echo
+echo "RSS each second with stalled streams (MiB): $(printf '%s ' "${curve[@]}" | awk '{for (i = 1; i <= NF; i++) printf "%d ", $i / 1024}')"
