@@ -70,7 +70,7 @@ async fn one(engine: &FilterEngine, step: &Arc<Step>, body: &Bytes, phases: &Pha
     record.value = Some(body.clone());
     let t = Instant::now();
     let mut store =
-        RequestStore::new(engine.engine(), request(body), vec![record], limits).unwrap();
+        RequestStore::new(engine.engine(), request(body), vec![record], limits, None).unwrap();
     let t = phases.add(&phases.store, t);
     let instance = store.instantiate(step).await.unwrap();
     let t = phases.add(&phases.instantiate, t);

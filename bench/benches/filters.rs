@@ -231,6 +231,7 @@ fn filters(c: &mut Criterion) {
                     request.clone(),
                     vec![record],
                     limits,
+                    None,
                 )
                 .await
                 .unwrap();
@@ -264,6 +265,7 @@ fn filters(c: &mut Criterion) {
                                         request.clone(),
                                         vec![record],
                                         limits,
+                                        None,
                                     )
                                     .await
                                     .unwrap();

@@ -17,6 +17,7 @@ use crate::config::{Config, ConfigError, StartOnly};
 use crate::delivery::{Breaker, Delivery, Spool};
 use crate::filter::{DiskCache, FilterEngine};
 use crate::kafka::{EmbeddedCluster, Producer};
+use crate::memory::Memory;
 use crate::metrics::RouteMetrics;
 use crate::read::Reading;
 use crate::reload::Reloads;
@@ -51,6 +52,8 @@ pub(crate) struct Shared {
     pub panic_next_reload: std::sync::atomic::AtomicBool,
     /// Read routes' shared fetchers, catch-up reads and readers.
     pub reading: Arc<Reading>,
+    /// The memory budget every large allocation of the request and read paths draws from.
+    pub memory: Arc<Memory>,
     /// Fires at shutdown: streams end cleanly, fetches stop waiting.
     pub stop: watch::Receiver<bool>,
 }
@@ -143,6 +146,15 @@ impl Gateway {
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
         let start = StartOnly::of(&config);
         let prometheus = start.metrics.then(crate::metrics::install);
+        let memory = Memory::new(
+            start
+                .max_memory_bytes
+                .unwrap_or_else(crate::memory::default_limit),
+        );
+        tracing::info!(
+            max_memory_bytes = memory.limit(),
+            "memory budget: bodies wait and connections pause past 80 %, new requests are refused past 95 %"
+        );
         let engine = FilterEngine::new(start.filters.memory_reset, start.max_filter_instances)
             .map_err(StartError::Engine)?;
         let embedded = if start.kafka.is_embedded() {
@@ -185,7 +197,13 @@ impl Gateway {
             ),
             None => None,
         };
-        let delivery = Arc::new(Delivery::new(producer, breaker, spool, &start.kafka));
+        let delivery = Arc::new(Delivery::new(
+            producer,
+            breaker,
+            spool,
+            &start.kafka,
+            memory.clone(),
+        ));
         crate::metrics::publish_versions(None, &snapshot);
         tracing::info!(
             routes = snapshot.config.routes.len(),
@@ -199,6 +217,7 @@ impl Gateway {
             &bootstrap,
             start.max_streams,
             start.max_fetches,
+            memory.clone(),
         ));
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -216,6 +235,7 @@ impl Gateway {
             tls: acceptor.map(|a| Arc::new(ArcSwap::from_pointee(a))),
             panic_next_reload: Default::default(),
             reading,
+            memory: memory.clone(),
             stop: stopped.clone(),
             start,
         });
@@ -238,12 +258,15 @@ impl Gateway {
                 stopped.clone(),
                 conn_limits,
                 shared.tls.clone(),
+                Some(shared.memory.clone()),
             )),
+            // The admin listener always accepts: it is how an operator sees the overload.
             tokio::spawn(server::serve(
                 admin,
                 admin_handler,
                 stopped,
                 conn_limits,
+                None,
                 None,
             )),
         ];
@@ -262,6 +285,9 @@ impl Gateway {
             stop.subscribe(),
         )));
         tasks.push(tokio::spawn(shared.reading.clone().reap(stop.subscribe())));
+        tasks.push(tokio::spawn(
+            shared.memory.clone().shed_stalled(stop.subscribe()),
+        ));
         tracing::info!(%addr, %admin_addr, bootstrap_servers = %shared.kafka.bootstrap, "wafka is serving");
         Ok(Gateway {
             shared,

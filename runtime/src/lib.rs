@@ -25,6 +25,7 @@ pub mod filter;
 pub mod gateway;
 pub mod kafka;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod read;
 pub mod reload;

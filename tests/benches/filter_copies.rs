@@ -67,6 +67,7 @@ fn copies(c: &mut Criterion) {
                         request(body.clone()),
                         vec![record],
                         limits,
+                        None,
                     )
                     .await
                     .unwrap();

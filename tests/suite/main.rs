@@ -13,6 +13,7 @@ mod errors;
 mod guide;
 mod isolation;
 mod operations;
+mod overload;
 mod produce;
 mod rate_limit;
 mod read;

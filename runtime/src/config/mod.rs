@@ -108,6 +108,11 @@ pub struct ServerConfig {
     /// hold, then goes. Default 30000. Takes effect at start.
     #[serde(default = "defaults::write_timeout_ms")]
     pub write_timeout_ms: u64,
+    /// The memory budget in bytes that request bodies, records in flight, filter output and
+    /// read routes' buffers draw from (docs/operations.md). Default: half of the cgroup's
+    /// memory limit, or of the machine's memory; at least 64 MiB. Takes effect at start.
+    #[serde(default)]
+    pub max_memory_bytes: Option<usize>,
     /// TLS on the public listener. Default: none (plain HTTP).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -368,6 +373,7 @@ impl Default for ServerConfig {
             max_streams: defaults::max_streams(),
             max_fetches: defaults::max_fetches(),
             write_timeout_ms: defaults::write_timeout_ms(),
+            max_memory_bytes: None,
         }
     }
 }

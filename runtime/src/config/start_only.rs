@@ -63,6 +63,7 @@ start_only! {
     max_streams: usize = server.max_streams;
     max_fetches: usize = server.max_fetches;
     write_timeout_ms: u64 = server.write_timeout_ms;
+    max_memory_bytes: Option<usize> = server.max_memory_bytes;
     kafka: KafkaConfig = kafka;
     spool: Option<SpoolConfig> = spool;
     filters: FiltersConfig = filters;

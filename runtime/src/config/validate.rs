@@ -37,6 +37,20 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
             return fail(format!("server.{field}"), "must be at least 1");
         }
     }
+    if let Some(budget) = server.max_memory_bytes {
+        let least = (server.max_body_bytes as usize)
+            .saturating_mul(4)
+            .max(server.max_output_bytes);
+        if budget < least {
+            return fail(
+                "server.max_memory_bytes",
+                format!(
+                    "must be at least {least} (4 × server.max_body_bytes and server.max_output_bytes), \
+                     or the largest request could not be served"
+                ),
+            );
+        }
+    }
     if server.max_header_bytes < 8192 {
         return fail("server.max_header_bytes", "must be at least 8192");
     }

@@ -7,6 +7,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::error::RequestError;
 use crate::exchange::Record;
+use crate::memory::{Action, Charge, Memory, Use};
 use crate::metrics as m;
 
 /// Capacity for records in flight.
@@ -19,6 +20,8 @@ pub struct InFlight {
     /// Woken whenever a reservation is given back.
     released: Arc<Notify>,
     gauges: Gauges,
+    /// The gateway's memory budget, which in-flight bytes count against too.
+    memory: Arc<Memory>,
 }
 
 /// `wafka_in_flight_records` and `_bytes`, registered once.
@@ -36,11 +39,12 @@ pub struct Reservation {
     bytes: usize,
     released: Arc<Notify>,
     gauges: Gauges,
+    _memory: Option<Charge>,
 }
 
 impl InFlight {
-    /// Room for `max_records` records and `max_bytes` bytes.
-    pub fn new(max_records: usize, max_bytes: usize) -> Self {
+    /// Room for `max_records` records and `max_bytes` bytes, within `memory`.
+    pub fn new(max_records: usize, max_bytes: usize, memory: Arc<Memory>) -> Self {
         InFlight {
             records: Arc::new(Semaphore::new(max_records.min(Semaphore::MAX_PERMITS))),
             bytes: Arc::new(Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS))),
@@ -51,6 +55,7 @@ impl InFlight {
                 records: metrics::gauge!(m::IN_FLIGHT_RECORDS),
                 bytes: metrics::gauge!(m::IN_FLIGHT_BYTES),
             },
+            memory,
         }
     }
 
@@ -85,6 +90,10 @@ impl InFlight {
         let held_records =
             take(&self.records, count).map_err(|_| full("records", self.max_records))?;
         let held_bytes = take(&self.bytes, bytes).map_err(|_| full("bytes", self.max_bytes))?;
+        let charge = self.memory.try_take(Use::InFlight, bytes).ok_or_else(|| {
+            self.memory.took(Action::Refused);
+            RequestError::Overloaded
+        })?;
         self.gauges.records.increment(count as f64);
         self.gauges.bytes.increment(bytes as f64);
         Ok(Reservation {
@@ -94,6 +103,7 @@ impl InFlight {
             bytes,
             released: self.released.clone(),
             gauges: self.gauges.clone(),
+            _memory: Some(charge),
         })
     }
 
@@ -146,7 +156,7 @@ mod tests {
 
     #[test]
     fn full_budget_refuses_at_once_and_frees_on_drop() {
-        let in_flight = InFlight::new(3, 1 << 20);
+        let in_flight = InFlight::new(3, 1 << 20, Memory::new(1 << 30));
         let held = in_flight.reserve(&[record(1), record(1)]).unwrap();
         assert_eq!(in_flight.records_in_flight(), 2);
         let err = in_flight.reserve(&[record(1), record(1)]).err().unwrap();
@@ -166,7 +176,7 @@ mod tests {
 
     #[test]
     fn bytes_are_bounded_too_and_a_refusal_keeps_nothing() {
-        let in_flight = InFlight::new(100, 1000);
+        let in_flight = InFlight::new(100, 1000, Memory::new(1 << 30));
         let _held = in_flight.reserve(&[record(600)]).unwrap();
         let err = in_flight.reserve(&[record(600)]).err().unwrap();
         assert!(

@@ -58,12 +58,17 @@ impl Delivery {
         breaker: Arc<Breaker>,
         spool: Option<Spool>,
         kafka: &KafkaConfig,
+        memory: Arc<crate::memory::Memory>,
     ) -> Self {
         Delivery {
             producer,
             breaker,
             spool,
-            in_flight: InFlight::new(kafka.max_in_flight_records, kafka.max_in_flight_bytes),
+            in_flight: InFlight::new(
+                kafka.max_in_flight_records,
+                kafka.max_in_flight_bytes,
+                memory,
+            ),
             dead_letter: kafka.dead_letter_topic.clone(),
             topics: Default::default(),
         }

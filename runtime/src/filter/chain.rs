@@ -15,10 +15,11 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use super::bindings::{Outcome, Response};
 use super::host::RequestRef;
 use super::loaded::LoadedFilter;
-use super::output::{InvalidOutput, OutputBudget, OutputLimit};
+use super::output::{InvalidOutput, OutputBudget, OutputLimit, ShortOfMemory};
 use super::store::StoreData;
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
+use crate::memory::Memory;
 
 /// One filter in a route's chain with that route's config for it.
 pub struct Step {
@@ -52,18 +53,20 @@ pub enum ChainOutcome {
     Respond(http::Response<Bytes>),
 }
 
-/// Runs `steps` in order over `records`, within `limits`.
+/// Runs `steps` in order over `records`, within `limits`; what they create is charged to
+/// `memory` when given.
 pub async fn run(
     engine: &Engine,
     steps: &[Arc<Step>],
     request: Arc<RequestInfo>,
     records: Vec<Record>,
     limits: Limits,
+    memory: Option<&Arc<Memory>>,
 ) -> Result<ChainOutcome, RequestError> {
     if steps.is_empty() {
         return Ok(ChainOutcome::Forward(records));
     }
-    let mut store = RequestStore::new(engine, request, records, limits)?;
+    let mut store = RequestStore::new(engine, request, records, limits, memory)?;
     for step in steps {
         let metrics = &step.filter.metrics;
         let started = Instant::now();
@@ -99,12 +102,13 @@ pub async fn run_consume(
     request: Arc<RequestInfo>,
     records: Vec<Record>,
     limits: Limits,
+    memory: Option<&Arc<Memory>>,
 ) -> Result<Vec<Record>, RequestError> {
     let seeing: Vec<&Arc<Step>> = steps.iter().filter(|s| s.sees_records).collect();
     if seeing.is_empty() || records.is_empty() {
         return Ok(records);
     }
-    let mut store = RequestStore::new(engine, request, records, limits)?;
+    let mut store = RequestStore::new(engine, request, records, limits, memory)?;
     for step in seeing {
         let metrics = &step.filter.metrics;
         let started = Instant::now();
@@ -143,16 +147,18 @@ pub struct RequestStore {
 }
 
 impl RequestStore {
-    /// A store for `request` holding `records`, with `limits` on what filters may create.
+    /// A store for `request` holding `records`, with `limits` on what filters may create,
+    /// charged to `memory` when given.
     pub fn new(
         engine: &Engine,
         request: Arc<RequestInfo>,
         records: Vec<Record>,
         limits: Limits,
+        memory: Option<&Arc<Memory>>,
     ) -> Result<Self, RequestError> {
         let mut store = new_store(engine, request.id.as_str().into(), request.route.clone());
         let data = store.data_mut();
-        data.budget = OutputBudget::new(records.len(), limits);
+        data.budget = OutputBudget::new(records.len(), limits, memory);
         let table = &mut data.table;
         let request = table.push(RequestRef(request)).map_err(internal)?;
         let records = records
@@ -282,6 +288,9 @@ pub(crate) fn new_store(
 /// A trap or instantiation failure as the request's error, naming the filter that failed.
 fn filter_error(e: &wasmtime::Error, state: &StoreData, timeout: Duration) -> RequestError {
     let filter = state.filter_name().to_owned();
+    if e.downcast_ref::<ShortOfMemory>().is_some() {
+        return RequestError::Overloaded;
+    }
     if let Some(limit) = e.downcast_ref::<OutputLimit>() {
         return RequestError::FilterOutputTooLarge {
             filter,

@@ -2,15 +2,26 @@
 //! calls that do it, so the filter that overdoes it or sets something illegal is the one
 //! stopped and named.
 
+use std::sync::Arc;
+
 use super::chain::Limits;
+use crate::memory::{Charge, Memory, Use};
 
 /// Records and bytes filters may still create for one request: a filter cannot make the host
 /// hold unbounded data (a million records, a huge value) on its behalf.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Default)]
 pub(crate) struct OutputBudget {
     records: usize,
     bytes: usize,
+    /// What the data created is charged to in the gateway's memory budget, when there is one.
+    memory: Option<Charge>,
 }
+
+/// The trap raised when the gateway's memory budget cannot hold what a filter creates: the
+/// request is answered 503 `overloaded`, as a retry later may succeed.
+#[derive(Debug, thiserror::Error)]
+#[error("the gateway is short of memory for what the filter created")]
+pub(crate) struct ShortOfMemory;
 
 /// The trap raised when a filter passes its output budget.
 #[derive(Debug, thiserror::Error)]
@@ -24,11 +35,12 @@ pub(crate) struct OutputLimit(String);
 pub(crate) struct InvalidOutput(pub String);
 
 impl OutputBudget {
-    /// The budget of a request that starts with `existing` records.
-    pub(crate) fn new(existing: usize, limits: Limits) -> Self {
+    /// The budget of a request that starts with `existing` records, charged to `memory`.
+    pub(crate) fn new(existing: usize, limits: Limits, memory: Option<&Arc<Memory>>) -> Self {
         OutputBudget {
             records: limits.max_records.saturating_sub(existing),
             bytes: limits.max_output_bytes,
+            memory: memory.and_then(|m| m.try_take(Use::FilterOutput, 0)),
         }
     }
 
@@ -45,6 +57,11 @@ impl OutputBudget {
         self.bytes = self.bytes.checked_sub(bytes).ok_or_else(|| {
             OutputLimit("wrote more record data than server.max_output_bytes allows".into())
         })?;
+        if let Some(charge) = &mut self.memory
+            && !charge.grow(bytes)
+        {
+            return Err(ShortOfMemory.into());
+        }
         Ok(())
     }
 }

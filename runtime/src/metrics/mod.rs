@@ -70,6 +70,12 @@ pub const READ_LAG: &str = "wafka_read_lag_records";
 /// Bytes the shared per-topic fetchers hold for readers close behind the log end (sampled at
 /// scrape).
 pub const READ_BUFFER: &str = "wafka_read_buffer_bytes";
+/// The memory budget, `server.max_memory_bytes`.
+pub const MEMORY_BUDGET: &str = "wafka_memory_budget_bytes";
+/// Bytes held against the budget, by `use` (`bodies`, `in_flight`, `filter_output`, `reads`).
+pub const MEMORY_USED: &str = "wafka_memory_used_bytes";
+/// Overload actions taken, by `action` (`paused_body`, `paused_accept`, `refused`, `shed`).
+pub const OVERLOAD_ACTIONS: &str = "wafka_overload_actions_total";
 /// Live filter versions: 1 for the `sha256` (first 12 hex digits) each `filter` serves now, 0
 /// for versions it served before in this process.
 pub const FILTER_VERSION: &str = "wafka_filter_version_info";

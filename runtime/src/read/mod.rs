@@ -25,8 +25,10 @@ pub use tail::Tail;
 use crate::config::KafkaConfig;
 use crate::error::RequestError;
 use crate::exchange::Record;
+use crate::memory::Memory;
 
-/// Bytes of records each topic's shared fetcher keeps for clients close behind the log end.
+/// Bytes of records each topic's shared fetcher keeps for clients close behind the log end, at
+/// most: when the memory budget is short it keeps fewer (clients then catch up from Kafka).
 pub const TAIL_BUFFER_BYTES: usize = 16 << 20;
 
 /// Catch-up reads (clients behind the shared buffer) running at once; more wait.
@@ -49,6 +51,8 @@ pub struct Reading {
     pub streams: Arc<Semaphore>,
     /// Long-poll fetches waiting across all routes (`server.max_fetches`).
     pub fetches: Arc<Semaphore>,
+    /// What the tails' buffers and answers being sent are charged to.
+    pub memory: Arc<Memory>,
 }
 
 /// Where a read starts when the client gives no position.
@@ -71,8 +75,10 @@ impl Reading {
         bootstrap: &str,
         max_streams: usize,
         max_fetches: usize,
+        memory: Arc<Memory>,
     ) -> Self {
         Reading {
+            memory,
             consumers: Consumers::new(kafka, bootstrap),
             tails: Mutex::default(),
             catch_ups: Semaphore::new(CATCH_UPS),
@@ -89,10 +95,12 @@ impl Reading {
             return Ok(tail.clone());
         }
         let (consumers, name) = (self.consumers.clone(), topic.to_owned());
-        let tail =
-            tokio::task::spawn_blocking(move || Tail::start(&consumers, &name, TAIL_BUFFER_BYTES))
-                .await
-                .map_err(|e| RequestError::Internal(e.to_string()))??;
+        let memory = self.memory.clone();
+        let tail = tokio::task::spawn_blocking(move || {
+            Tail::start(&consumers, &name, TAIL_BUFFER_BYTES, &memory)
+        })
+        .await
+        .map_err(|e| RequestError::Internal(e.to_string()))??;
         tails.insert(topic.to_owned(), tail.clone());
         Ok(tail)
     }

@@ -16,6 +16,7 @@ use super::Position;
 use super::consumer::{Consumers, record_size, to_record};
 use crate::error::RequestError;
 use crate::exchange::Record;
+use crate::memory::{Charge, Memory, Use};
 
 /// A record in the buffer, with the order it arrived in across partitions.
 struct Held {
@@ -54,6 +55,8 @@ pub struct Tail {
     partitions: Vec<i32>,
     buffer: Mutex<Buffer>,
     max_bytes: usize,
+    /// The buffer's memory, charged to the gateway's budget.
+    charge: Mutex<Charge>,
     changed: watch::Sender<u64>,
     stop: Arc<AtomicBool>,
     /// Milliseconds since the Unix epoch when a client last used it.
@@ -67,6 +70,7 @@ impl Tail {
         consumers: &Consumers,
         topic: &str,
         max_bytes: usize,
+        memory: &Arc<Memory>,
     ) -> Result<Arc<Tail>, RequestError> {
         let consumer = consumers.create(None)?;
         let partitions = consumers.partitions(&consumer, topic)?;
@@ -99,6 +103,11 @@ impl Tail {
                 seq: 0,
             }),
             max_bytes,
+            charge: Mutex::new(
+                memory
+                    .try_take(Use::Reads, 0)
+                    .ok_or(RequestError::Overloaded)?,
+            ),
             changed,
             stop: Arc::new(AtomicBool::new(false)),
             last_used: AtomicU64::new(crate::clock::now_millis()),
@@ -237,9 +246,17 @@ impl Tail {
             bytes,
         });
         buffer.bytes += bytes;
-        // Over the bound: drop the oldest record of any partition, which moves that
-        // partition's start past it (clients there catch up through Kafka instead).
-        while buffer.bytes > self.max_bytes {
+        // What the budget allows: the bound, or less when the gateway is short of memory.
+        let mut charge = self.charge.lock().unwrap_or_else(|e| e.into_inner());
+        let held = charge.bytes();
+        let allowed = if held >= buffer.bytes || charge.grow(buffer.bytes - held) {
+            self.max_bytes
+        } else {
+            charge.bytes()
+        };
+        // Over it: drop the oldest record of any partition, which moves that partition's
+        // start past it (clients there catch up through Kafka instead).
+        while buffer.bytes > allowed.min(self.max_bytes) {
             let oldest = buffer
                 .partitions
                 .iter()
@@ -250,6 +267,10 @@ impl Tail {
             let dropped = part.records.pop_front().expect("found above");
             part.start = dropped.record.offset.unwrap_or(part.start) + 1;
             buffer.bytes -= dropped.bytes;
+        }
+        if charge.bytes() > buffer.bytes {
+            let extra = charge.bytes() - buffer.bytes;
+            charge.shrink(extra);
         }
     }
 }

@@ -103,6 +103,7 @@ pub(crate) async fn admin(
                 .collect();
             json_response(StatusCode::OK, &json!({ "filters": filters }))
         }
+        "/admin/memory" => json_response(StatusCode::OK, &shared.memory.status()),
         "/admin/streams" => {
             let readers: Vec<_> = shared
                 .reading
@@ -128,6 +129,18 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// filters are.)
 async fn readyz(shared: Arc<Shared>) -> HttpResponse {
     let filters = shared.snapshot.load().filters.len();
+    let memory = shared.memory.status();
+    if shared.memory.level() == crate::memory::Level::Refusing {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({
+                "ready": false,
+                "not_ready": { "memory": "past the memory budget's refuse mark: new requests are refused" },
+                "memory": memory,
+                "filters": filters,
+            }),
+        );
+    }
     let breaker = shared.delivery.breaker.position();
     let spool = shared.delivery.spool.as_ref().map(|s| s.status());
     let kafka = match shared.delivery.breaker.reason() {

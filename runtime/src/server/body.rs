@@ -1,4 +1,6 @@
-//! Reading a request body within `server.max_body_bytes`.
+//! Reading a request body within `server.max_body_bytes` and the gateway's memory budget: each
+//! piece is charged before the next is read, so when memory runs low the body simply waits
+//! (TCP holds the client back), and a body whose client stalled can be shed.
 
 use std::time::Duration;
 
@@ -6,16 +8,29 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use std::sync::Arc;
+
 use crate::config::ServerConfig;
 use crate::error::RequestError;
+use crate::memory::{BodyWatch, Charge, Memory, Use};
 
 /// How much of an oversized body is read and thrown away so that a client that sends it all
 /// before reading (most do, unless they sent `Expect: 100-continue`) gets the 413 rather than
 /// a reset connection. Past this, the connection is closed.
 const DRAIN_MAX: u64 = 8 << 20;
 
+/// Longest a body waits for memory before its request is answered 503 `overloaded`.
+const MEMORY_WAIT: Duration = Duration::from_secs(2);
+
 /// How long draining an oversized body may take.
 const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// A body read, and the memory it holds until the request is done.
+pub(crate) struct Read {
+    pub bytes: Bytes,
+    /// Given back to the budget when dropped.
+    pub _charge: Option<Charge>,
+}
 
 /// Collects the body within `server.request_timeout_ms`, refusing it as soon as it passes
 /// `server.max_body_bytes`.
@@ -23,12 +38,25 @@ pub(crate) async fn read(
     body: Incoming,
     headers: &http::HeaderMap,
     server: &ServerConfig,
-) -> Result<Bytes, RequestError> {
+    memory: &Arc<Memory>,
+) -> Result<Read, RequestError> {
     let timeout_ms = server.request_timeout_ms;
-    let read = collect(body, headers, server.max_body_bytes);
-    match tokio::time::timeout(Duration::from_millis(timeout_ms), read).await {
-        Ok(body) => body,
-        Err(_) => Err(RequestError::RequestTimeout { timeout_ms }),
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
+    let watch = memory.watch_body();
+    let read = collect(
+        body,
+        headers,
+        server.max_body_bytes,
+        memory,
+        &watch,
+        deadline,
+    );
+    tokio::select! {
+        read = tokio::time::timeout_at(deadline, read) => match read {
+            Ok(body) => body,
+            Err(_) => Err(RequestError::RequestTimeout { timeout_ms }),
+        },
+        _ = watch.shed() => Err(RequestError::Overloaded),
     }
 }
 
@@ -36,7 +64,10 @@ async fn collect(
     mut body: Incoming,
     headers: &http::HeaderMap,
     limit: u64,
-) -> Result<Bytes, RequestError> {
+    memory: &Arc<Memory>,
+    watch: &BodyWatch,
+    deadline: tokio::time::Instant,
+) -> Result<Read, RequestError> {
     let too_large = RequestError::BodyTooLarge { limit };
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
@@ -53,6 +84,7 @@ async fn collect(
         return Err(too_large);
     }
     let mut collected = BytesMut::new();
+    let mut charge: Option<Charge> = None;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             RequestError::BadRequest(format!("could not read the request body: {e}"))
@@ -62,10 +94,31 @@ async fn collect(
                 drain(&mut body).await;
                 return Err(too_large);
             }
+            watch.progressed(data.len());
+            // The next piece is read only once this one is paid for.
+            let grown = charge.as_mut().is_some_and(|c| {
+                memory.level() == crate::memory::Level::Normal && c.grow(data.len())
+            });
+            if !grown {
+                watch.waiting(true);
+                let wait = deadline
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .min(MEMORY_WAIT);
+                let more = memory.take(Use::Bodies, data.len(), wait).await;
+                watch.waiting(false);
+                let more = more.ok_or(RequestError::Overloaded)?;
+                match &mut charge {
+                    Some(charge) => charge.absorb(more),
+                    None => charge = Some(more),
+                }
+            }
             collected.extend_from_slice(&data);
         }
     }
-    Ok(collected.freeze())
+    Ok(Read {
+        bytes: collected.freeze(),
+        _charge: charge,
+    })
 }
 
 /// Reads and discards up to `DRAIN_MAX` bytes for up to `DRAIN_TIME`.

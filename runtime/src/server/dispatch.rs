@@ -30,6 +30,11 @@ async fn dispatch(
     call: &mut Call<'_>,
     req: http::Request<Incoming>,
 ) -> Result<HttpResponse, Failure> {
+    // Past the memory budget's refuse mark, new requests are turned away at once.
+    if call.shared.memory.level() == crate::memory::Level::Refusing {
+        call.shared.memory.took(crate::memory::Action::Refused);
+        return Err(RequestError::Overloaded.into());
+    }
     let limit = call.snapshot.config.server.max_uri_bytes;
     let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri_len > limit {

@@ -26,7 +26,8 @@ pub(crate) async fn run(
     }
     let _slots = slots(call.shared, route.steps.len()).await?;
     let engine = call.shared.engine.engine();
-    filter::run(engine, &route.steps, request, records, route.limits).await
+    let memory = Some(&call.shared.memory);
+    filter::run(engine, &route.steps, request, records, route.limits, memory).await
 }
 
 /// Runs the `on-records` of `route`'s filters that see records over records read for
@@ -43,7 +44,8 @@ pub(crate) async fn run_consume(
     }
     let _slots = slots(shared, seeing).await?;
     let engine = shared.engine.engine();
-    filter::run_consume(engine, &route.steps, request, records, route.limits).await
+    let memory = Some(&shared.memory);
+    filter::run_consume(engine, &route.steps, request, records, route.limits, memory).await
 }
 
 async fn slots(

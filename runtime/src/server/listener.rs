@@ -100,6 +100,7 @@ pub(crate) async fn serve<H, F>(
     mut stop: watch::Receiver<bool>,
     limits: ConnLimits,
     tls: Option<Tls>,
+    memory: Option<Arc<crate::memory::Memory>>,
 ) where
     H: Fn(http::Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = HttpResponse> + Send + 'static,
@@ -120,6 +121,16 @@ pub(crate) async fn serve<H, F>(
     let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     loop {
+        // Past the memory budget's pause mark, stop accepting too: held connections cost memory.
+        if let Some(memory) = &memory
+            && memory.level() != crate::memory::Level::Normal
+        {
+            memory.took(crate::memory::Action::PausedAccept);
+            tokio::select! {
+                _ = memory.below_pause() => {}
+                _ = stop.changed() => break,
+            }
+        }
         // At the connection limit, stop accepting: new clients wait in the listen backlog.
         let permit = tokio::select! {
             permit = connections.clone().acquire_owned() => permit.expect("never closed"),

@@ -19,7 +19,9 @@ pub(crate) async fn serve(
 ) -> Result<HttpResponse, Failure> {
     let server = &call.snapshot.config.server;
     let (parts, incoming) = req.into_parts();
-    let body = body::read(incoming, &parts.headers, server).await?;
+    // Held to the end of the request: the body's memory stays charged while it is in use.
+    let read = body::read(incoming, &parts.headers, server, &call.shared.memory).await?;
+    let body = read.bytes.clone();
     route.metrics.body_bytes.increment(body.len() as u64);
     let records = batch::parse(
         produce.body,

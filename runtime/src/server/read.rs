@@ -267,6 +267,13 @@ async fn fetch(
         "next": position.encode(allowed.tail.topic()),
     }))
     .map_err(|e| RequestError::Internal(e.to_string()))?;
+    // The answer is only sent if the memory budget can hold it; else the client retries from
+    // the same position.
+    let _charge = call
+        .shared
+        .memory
+        .try_take(crate::memory::Use::Reads, body.len())
+        .ok_or(RequestError::Overloaded)?;
     read.metrics.records.increment(sent.len() as u64);
     read.metrics.bytes.increment(body.len() as u64);
     read.metrics.lag.record(lag as f64);
@@ -368,7 +375,10 @@ pub(crate) async fn offsets(
         return Err(invalid("group", "the group's name").into());
     };
     let method = parts.method.clone();
-    let body = super::body::read(body, &parts.headers, &call.snapshot.config.server).await?;
+    let memory = call.shared.memory.clone();
+    let body = super::body::read(body, &parts.headers, &call.snapshot.config.server, &memory)
+        .await?
+        .bytes;
     let allowed = match allow(call, route, read, parts, params).await? {
         Ok(allowed) => allowed,
         Err(answer) => return Ok(answer),

@@ -45,6 +45,8 @@ struct Stream {
     started: bool,
     /// Set once the stream must end after the chunk in hand.
     ended: bool,
+    /// The memory of the chunk hyper is writing; given back when the next one is asked for.
+    held: Option<crate::memory::Charge>,
     registered: Registered,
     _slots: (OwnedSemaphorePermit, OwnedSemaphorePermit),
 }
@@ -90,6 +92,7 @@ pub(super) fn open(
         opened: Instant::now(),
         started: false,
         ended: false,
+        held: None,
         registered,
         _slots: (route_slot, slot),
     };
@@ -159,6 +162,7 @@ impl Drop for Stream {
 impl Stream {
     /// Waits for records (or a heartbeat's time) and renders them as events.
     async fn next_chunk(mut self) -> (Stream, Option<Bytes>) {
+        self.held = None;
         if self.ended {
             return (self, None);
         }
@@ -201,9 +205,26 @@ impl Stream {
             Ok(records) => records,
             Err(error) => return self.failed(error),
         };
-        match self.events(records).await {
-            Ok(chunk) => (self, Some(chunk)),
-            Err(error) => self.failed(error),
+        let chunk = match self.events(records).await {
+            Ok(chunk) => chunk,
+            Err(error) => return self.failed(error),
+        };
+        // Sent only once the budget holds it; a stream that cannot get memory for a while
+        // ends, and its client resumes later from the last event it saw.
+        let memory = self.shared.memory.clone();
+        match memory
+            .take(
+                crate::memory::Use::Reads,
+                chunk.len(),
+                Duration::from_secs(5),
+            )
+            .await
+        {
+            Some(charge) => {
+                self.held = Some(charge);
+                (self, Some(chunk))
+            }
+            None => self.failed(RequestError::Overloaded),
         }
     }
 
