@@ -93,6 +93,10 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 rss() { awk '$1 == "VmRSS:" {printf "%d", $2 / 1024}' "/proc/$gateway_pid/status"; }
+charged() { # MiB the budget has handed out
+  curl -fsS --max-time 1 "http://127.0.0.1:$admin_port/admin/memory" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["used_bytes"] >> 20)' 2>/dev/null || echo "?"
+}
 
 # The attackers: N sockets, each the headers of a 1 MiB POST and 960 KiB of it, then silence.
 cat >"$tmp/attack.py" <<'PY'
@@ -114,33 +118,39 @@ async def main():
 asyncio.run(main())
 PY
 
-# The normal client: one small POST at a time; counts statuses, any failure to answer is "other".
+# The normal client: one small POST at a time to PATH; counts statuses, any failure to answer is "other".
 cat >"$tmp/normal.py" <<'PY'
 import http.client, sys, time
-port, seconds = int(sys.argv[1]), float(sys.argv[2])
+port, seconds, path = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 counts = {"200": 0, "503": 0, "other": 0}
+errors = {}
 end = time.time() + seconds
 while time.time() < end:
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        c.request("POST", "/v1/raw", body=b'{"ok":1}', headers={"content-type": "application/json"})
+        c.request("POST", path, body=b'{"ok":1}', headers={"content-type": "application/json"})
         r = c.getresponse()
         r.read()
-        key = str(r.status) if r.status in (200, 503) else "other"
+        key = "200" if r.status in (200, 202) else "503" if r.status == 503 else "other"
         if r.status == 503 and r.getheader("retry-after") is None:
             key = "other"
+        if key == "other":
+            errors[r.status] = errors.get(r.status, 0) + 1
         counts[key] += 1
         c.close()
-    except Exception:
+    except Exception as e:
         counts["other"] += 1
+        errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
     time.sleep(0.05)
 print(counts["200"], counts["503"], counts["other"])
+if errors:
+    print("errors:", errors, file=sys.stderr)
 PY
 
 phase() { # NAME SECONDS: the RSS each second while the phase's background work runs
   local curve=()
   for _ in $(seq 1 "$2"); do
-    curve+=("$(rss)")
+    curve+=("$(rss)/$(charged)")
     sleep 1
   done
   echo "${curve[*]}"
@@ -151,7 +161,7 @@ idle_before="$(rss)"
 log "stalled: $stalled attackers for ${hold}s"
 python3 "$tmp/attack.py" "$gw_port" "$stalled" "$hold" &
 attack_pid=$!
-python3 "$tmp/normal.py" "$gw_port" "$hold" >"$tmp/normal-stalled.txt" &
+python3 "$tmp/normal.py" "$gw_port" "$hold" /v1/raw >"$tmp/normal-stalled.txt" &
 normal_pid=$!
 curve_stalled="$(phase stalled $((hold + 10)))"
 wait "$attack_pid" || true
@@ -168,8 +178,10 @@ attack_pid=$!
 kill -STOP "$tansu_pid"
 wrk -t1 -c32 -d"${hold}s" -s "$tmp/post.lua" "http://127.0.0.1:$gw_port/v1/async" >"$tmp/wrk.txt" 2>&1 &
 wrk_pid=$!
-python3 "$tmp/normal.py" "$gw_port" "$hold" >"$tmp/normal-mixed.txt" &
+# The broker is paused: the normal client uses the async route, which answers once queued.
+python3 "$tmp/normal.py" "$gw_port" "$hold" /v1/async >"$tmp/normal-mixed.txt" &
 normal_pid=$!
+if [ -n "${SMAPS:-}" ]; then (sleep $((hold / 2)); cp "/proc/$gateway_pid/smaps" "$SMAPS"; curl -fsS "http://127.0.0.1:$admin_port/admin/memory" > "$SMAPS.memory") & fi
 curve_mixed="$(phase mixed "$hold")"
 kill -CONT "$tansu_pid"
 wait "$attack_pid" "$readers_pid" "$wrk_pid" || true
@@ -177,14 +189,15 @@ wait "$normal_pid"
 read -r ok2 refused2 other2 <"$tmp/normal-mixed.txt"
 curve_after="$(phase after 15)"
 idle_after="$(rss)"
+[ -z "${SMAPS:-}" ] || cp "/proc/$gateway_pid/smaps" "$SMAPS.end"
 memory_end="$(curl -fsS "http://127.0.0.1:$admin_port/admin/memory")"
 
 echo
 echo "budget: $((budget >> 20)) MiB; idle RSS before: $idle_before MiB, after: $idle_after MiB"
 echo
-echo "| phase | RSS each second (MiB) | peak | normal client: 200 / 503 overloaded / other |"
+echo "| phase | RSS / charged to the budget, each second (MiB) | peak RSS | normal client: 200 or 202 / 503 overloaded / other |"
 echo "|---|---|---:|---|"
-peak() { tr ' ' '\n' <<<"$1" | sort -n | tail -n 1; }
+peak() { tr ' ' '\n' <<<"$1" | cut -d/ -f1 | sort -n | tail -n 1; }
 echo "| $stalled stalled bodies | $curve_stalled | $(peak "$curve_stalled") | $ok1 / $refused1 / $other1 |"
 echo "| mixed | $curve_mixed | $(peak "$curve_mixed") | $ok2 / $refused2 / $other2 |"
 echo "| after | $curve_after | $(peak "$curve_after") | |"

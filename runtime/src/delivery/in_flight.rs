@@ -90,7 +90,8 @@ impl InFlight {
         let held_records =
             take(&self.records, count).map_err(|_| full("records", self.max_records))?;
         let held_bytes = take(&self.bytes, bytes).map_err(|_| full("bytes", self.max_bytes))?;
-        let charge = self.memory.try_take(Use::InFlight, bytes).ok_or_else(|| {
+        let held = memory_held(bytes, count);
+        let charge = self.memory.try_take(Use::InFlight, held).ok_or_else(|| {
             self.memory.took(Action::Refused);
             RequestError::Overloaded
         })?;
@@ -131,6 +132,14 @@ impl Drop for Reservation {
         self.bytes_permit.take();
         self.released.notify_waiters();
     }
+}
+
+/// What `records` records of `bytes` bytes hold while in flight: our copy, kept until the
+/// delivery report in case it must be spooled, librdkafka's copy, and each side's bookkeeping
+/// (a message struct, a delivery future).
+fn memory_held(bytes: usize, records: usize) -> usize {
+    const PER_RECORD: usize = 512;
+    2 * bytes + PER_RECORD * records
 }
 
 /// What a record costs in memory, roughly: its payload plus a fixed overhead.

@@ -148,7 +148,9 @@ impl Delivery {
             let _held = held;
             for (record, pending) in waiting {
                 if let Err(e) = this.report(pending).await {
-                    this.failed_after_answer(record, e, &id).await;
+                    // Boxed: the rare failure path (spool, dead letter) would otherwise size
+                    // every waiting task, and a paused broker keeps tens of thousands waiting.
+                    Box::pin(this.failed_after_answer(record, e, &id)).await;
                 }
             }
         });

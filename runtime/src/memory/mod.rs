@@ -9,6 +9,8 @@
 //! acknowledged is given up.
 
 mod bodies;
+mod connections;
+mod give_back;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -18,6 +20,8 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 pub use bodies::{BodyWatch, STALLED};
+pub use connections::{CONNECTION_BASE, Metered};
+pub use give_back::{give_back, on_park, settle};
 
 /// Past this share of the budget, bodies wait and connections are not accepted.
 const PAUSE: f64 = 0.80;
@@ -36,9 +40,17 @@ pub enum Use {
     FilterOutput,
     /// Read routes: the shared fetchers' buffers and answers being sent.
     Reads,
+    /// Open connections: their state and read buffers.
+    Connections,
 }
 
-const USES: [Use; 4] = [Use::Bodies, Use::InFlight, Use::FilterOutput, Use::Reads];
+const USES: [Use; 5] = [
+    Use::Bodies,
+    Use::InFlight,
+    Use::FilterOutput,
+    Use::Reads,
+    Use::Connections,
+];
 
 impl Use {
     fn index(self) -> usize {
@@ -52,6 +64,7 @@ impl Use {
             Use::InFlight => "in_flight",
             Use::FilterOutput => "filter_output",
             Use::Reads => "reads",
+            Use::Connections => "connections",
         }
     }
 }
@@ -96,7 +109,7 @@ impl Action {
 pub struct Memory {
     limit: usize,
     used: AtomicUsize,
-    by_use: [AtomicUsize; 4],
+    by_use: [AtomicUsize; 5],
     released: Notify,
     actions: [AtomicU64; 4],
     metrics: Gauges,
@@ -104,7 +117,7 @@ pub struct Memory {
 }
 
 struct Gauges {
-    by_use: [metrics::Gauge; 4],
+    by_use: [metrics::Gauge; 5],
     actions: [metrics::Counter; 4],
 }
 
@@ -198,6 +211,18 @@ impl Memory {
         })
     }
 
+    /// Takes `bytes` for `what` even past the budget, for memory already held (it raises the
+    /// level, so the gateway pauses, sheds and refuses to make up for it).
+    pub fn force_take(self: &Arc<Self>, what: Use, bytes: usize) -> Charge {
+        self.used.fetch_add(bytes, Ordering::AcqRel);
+        self.add(what, bytes as isize);
+        Charge {
+            memory: self.clone(),
+            what,
+            bytes,
+        }
+    }
+
     /// Takes `bytes` for `what`, waiting up to `wait` while the gateway is past its pause mark
     /// or the budget is short (the caller stops reading meanwhile, so TCP holds its client back).
     pub async fn take(self: &Arc<Self>, what: Use, bytes: usize, wait: Duration) -> Option<Charge> {
@@ -225,6 +250,17 @@ impl Memory {
         loop {
             let released = self.released.notified();
             if self.level() == Level::Normal {
+                return;
+            }
+            released.await;
+        }
+    }
+
+    /// Waits until the budget is not spent to the last byte.
+    pub async fn below_limit(&self) {
+        loop {
+            let released = self.released.notified();
+            if self.used() < self.limit {
                 return;
             }
             released.await;
@@ -297,6 +333,12 @@ impl Charge {
         self.memory.used.fetch_sub(less, Ordering::AcqRel);
         self.memory.add(self.what, -(less as isize));
         self.memory.released.notify_waiters();
+    }
+
+    /// Takes `more` bytes into this charge, even past the budget.
+    pub fn force_grow(&mut self, more: usize) {
+        let extra = self.memory.force_take(self.what, more);
+        self.absorb(extra);
     }
 
     /// Takes `more` bytes into this charge if the budget has them.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::config::ServerConfig;
 use crate::error::RequestError;
-use crate::memory::{BodyWatch, Charge, Memory, Use};
+use crate::memory::{Action, BodyWatch, Charge, Level, Memory, Use};
 
 /// How much of an oversized body is read and thrown away so that a client that sends it all
 /// before reading (most do, unless they sent `Expect: 100-continue`) gets the 413 rather than
@@ -21,6 +21,10 @@ const DRAIN_MAX: u64 = 8 << 20;
 
 /// Longest a body waits for memory before its request is answered 503 `overloaded`.
 const MEMORY_WAIT: Duration = Duration::from_secs(2);
+
+/// A body declared this small is paid for at once while the budget has room, even past the
+/// pause mark: holding back small requests would not relieve memory, only delay clients.
+const SMALL: u64 = 64 << 10;
 
 /// How long draining an oversized body may take.
 const DRAIN_TIME: Duration = Duration::from_secs(2);
@@ -83,23 +87,38 @@ async fn collect(
         }
         return Err(too_large);
     }
-    let mut collected = BytesMut::new();
+    // Kept as hyper read them (no copy per piece, no doubling buffer), joined once at the end.
+    let mut pieces: Vec<Bytes> = Vec::new();
+    let mut len = 0usize;
     let mut charge: Option<Charge> = None;
+    let small = declared.is_some_and(|n| n <= SMALL);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             RequestError::BadRequest(format!("could not read the request body: {e}"))
         })?;
         if let Ok(data) = frame.into_data() {
-            if collected.len() as u64 + data.len() as u64 > limit {
+            if len as u64 + data.len() as u64 > limit {
                 drain(&mut body).await;
                 return Err(too_large);
             }
             watch.progressed(data.len());
-            // The next piece is read only once this one is paid for.
-            let grown = charge.as_mut().is_some_and(|c| {
-                memory.level() == crate::memory::Level::Normal && c.grow(data.len())
-            });
-            if !grown {
+            // The next piece is read only once this one is paid for. A small body is paid for
+            // at once while the budget has room: it is done quickly and gives it back.
+            let paid = match &mut charge {
+                Some(c) => memory.level() == Level::Normal && c.grow(data.len()),
+                None if small => {
+                    // Already read: waiting would hold it, not relieve anything.
+                    let now = memory.try_take(Use::Bodies, data.len());
+                    if now.is_none() {
+                        memory.took(Action::Refused);
+                        return Err(RequestError::Overloaded);
+                    }
+                    charge = now;
+                    true
+                }
+                None => false,
+            };
+            if !paid {
                 watch.waiting(true);
                 let wait = deadline
                     .saturating_duration_since(tokio::time::Instant::now())
@@ -112,11 +131,26 @@ async fn collect(
                     None => charge = Some(more),
                 }
             }
-            collected.extend_from_slice(&data);
+            len += data.len();
+            pieces.push(data);
         }
     }
+    let bytes = match pieces.len() {
+        0 => Bytes::new(),
+        // Copied out of hyper's read buffer: records may wait in flight for minutes (a paused
+        // broker), and a slice would keep the connection's whole buffer alive with them.
+        1 => Bytes::copy_from_slice(&pieces.pop().expect("one piece")),
+        _ => {
+            // Each piece is freed as it is copied: the two copies never both exist in full.
+            let mut joined = BytesMut::with_capacity(len);
+            for piece in pieces {
+                joined.extend_from_slice(&piece);
+            }
+            joined.freeze()
+        }
+    };
     Ok(Read {
-        bytes: collected.freeze(),
+        bytes,
         _charge: charge,
     })
 }

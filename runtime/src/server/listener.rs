@@ -18,6 +18,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use super::HttpResponse;
+use crate::memory::{Action, Level, Memory, Metered};
+
+/// Longest an accept waits while the gateway is past its memory pause mark.
+const ACCEPT_WAIT: Duration = Duration::from_millis(100);
+
+/// What rustls holds per connection: a record being received and one being sent.
+const TLS_BUFFERS: usize = 2 * (16 << 10) + 2048;
 
 /// The per-connection service: every request carries the connection's peer.
 fn service<H, F>(
@@ -100,7 +107,7 @@ pub(crate) async fn serve<H, F>(
     mut stop: watch::Receiver<bool>,
     limits: ConnLimits,
     tls: Option<Tls>,
-    memory: Option<Arc<crate::memory::Memory>>,
+    memory: Option<Arc<Memory>>,
 ) where
     H: Fn(http::Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = HttpResponse> + Send + 'static,
@@ -121,13 +128,20 @@ pub(crate) async fn serve<H, F>(
     let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     loop {
-        // Past the memory budget's pause mark, stop accepting too: held connections cost memory.
+        // Past the memory budget's pause mark, accept slowly: a connection costs memory, but a
+        // new client is better answered (503 `overloaded` past the refuse mark) than left to
+        // time out in the backlog. Only a budget spent to the last byte stops accepting.
         if let Some(memory) = &memory
-            && memory.level() != crate::memory::Level::Normal
+            && memory.level() != Level::Normal
         {
-            memory.took(crate::memory::Action::PausedAccept);
+            memory.took(Action::PausedAccept);
             tokio::select! {
                 _ = memory.below_pause() => {}
+                _ = tokio::time::sleep(ACCEPT_WAIT) => {}
+                _ = stop.changed() => break,
+            }
+            tokio::select! {
+                _ = memory.below_limit() => {}
                 _ = stop.changed() => break,
             }
         }
@@ -150,6 +164,7 @@ pub(crate) async fn serve<H, F>(
         };
         let _ = stream.set_nodelay(true);
         let (handler, builder, watcher) = (handler.clone(), builder.clone(), graceful.watcher());
+        let memory = memory.clone();
         let acceptor = tls.as_ref().map(|t| t.load_full());
         tokio::spawn(async move {
             let result = match acceptor {
@@ -159,6 +174,7 @@ pub(crate) async fn serve<H, F>(
                         subject: None,
                     });
                     let service = service(handler, peer);
+                    let stream = Metered::new(stream, memory.as_ref(), 0);
                     let conn = builder.serve_connection_with_upgrades(
                         TokioIo::new(stalls(stream, limits)),
                         service,
@@ -183,6 +199,7 @@ pub(crate) async fn serve<H, F>(
                     let subject = crate::tls::client_subject(stream.get_ref().1);
                     let peer = Arc::new(Peer { addr, subject });
                     let service = service(handler, peer);
+                    let stream = Metered::new(stream, memory.as_ref(), TLS_BUFFERS);
                     let conn = builder.serve_connection_with_upgrades(
                         TokioIo::new(stalls(stream, limits)),
                         service,
