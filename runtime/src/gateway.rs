@@ -153,7 +153,7 @@ impl Gateway {
         );
         tracing::info!(
             max_memory_bytes = memory.limit(),
-            "memory budget: bodies wait and connections pause past 80 %, new requests are refused past 95 %"
+            "memory budget: large bodies wait and accepting slows past 80 %, new requests are refused past 95 %"
         );
         let engine = FilterEngine::new(start.filters.memory_reset, start.max_filter_instances)
             .map_err(StartError::Engine)?;

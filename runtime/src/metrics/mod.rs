@@ -67,6 +67,9 @@ pub const READ_RECORDS: &str = "wafka_read_records_total";
 pub const READ_BYTES: &str = "wafka_read_sent_bytes_total";
 /// Records between a reader's position and the log end when it is sent a batch, by `route`.
 pub const READ_LAG: &str = "wafka_read_lag_records";
+/// Offsets a catch-up read asked for and Kafka did not return: compacted away, aborted
+/// transactions, or a broker that answers a fetch from inside a batch with the next batch.
+pub const READ_SKIPPED: &str = "wafka_read_skipped_offsets_total";
 /// Bytes the shared per-topic fetchers hold for readers close behind the log end (sampled at
 /// scrape).
 pub const READ_BUFFER: &str = "wafka_read_buffer_bytes";

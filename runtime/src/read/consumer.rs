@@ -209,6 +209,8 @@ impl Consumers {
             .assign(&assignment)
             .map_err(|e| kafka_error(&e, topic))?;
         let deadline = Instant::now() + wait;
+        // Where each partition's first record should be.
+        let mut first: BTreeMap<i32, i64> = from.0.clone();
         let mut records = Vec::new();
         let mut bytes = 0;
         while !open.is_empty() && records.len() < max_records && bytes < max_bytes {
@@ -223,6 +225,11 @@ impl Consumers {
                     if message.offset() >= end {
                         open.remove(&p);
                         continue;
+                    }
+                    if let Some(expected) = first.remove(&p)
+                        && message.offset() > expected
+                    {
+                        skipped(topic, p, expected, message.offset());
                     }
                     let record = to_record(&message);
                     bytes += record_size(&record);
@@ -245,6 +252,20 @@ impl Consumers {
 }
 
 /// A message read from Kafka as the gateway's record.
+/// Kafka answered a read from `asked` with `got`: legitimate on compacted topics and around
+/// aborted transactions, data loss on a broker that mishandles fetches from inside a batch.
+fn skipped(topic: &str, partition: i32, asked: i64, got: i64) {
+    metrics::counter!(crate::metrics::READ_SKIPPED).increment((got - asked) as u64);
+    tracing::warn!(
+        topic,
+        partition,
+        asked,
+        got,
+        "Kafka skipped offsets on a catch-up read (compaction, aborted transactions, or a broker \
+         that answers fetches from inside a record batch with the next batch)"
+    );
+}
+
 pub(super) fn to_record<M: Message>(message: &M) -> Record {
     let headers = message
         .headers()
