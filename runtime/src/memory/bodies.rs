@@ -17,9 +17,6 @@ pub const STALLED: Duration = Duration::from_secs(1);
 /// How often the shedder looks.
 const EVERY: Duration = Duration::from_millis(100);
 
-/// Ticks of calm after an overload before freed memory is handed back.
-const GIVE_BACK_AFTER: u32 = 10;
-
 /// One body being read.
 struct Entry {
     /// When its last bytes arrived, in milliseconds since the Unix epoch.
@@ -67,35 +64,20 @@ impl Memory {
         }
     }
 
-    /// Sheds stalled bodies, oldest first, while the gateway is past its pause mark, until
-    /// `stop`.
+    /// Sheds stalled bodies, oldest first, while the gateway is past its pause mark, and gives
+    /// freed memory back to the kernel after a burst, until `stop`.
     pub async fn shed_stalled(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut ticks = tokio::time::interval(EVERY);
-        // Ticks since the last overload ended, while memory is being given back.
-        let mut calm: Option<u32> = None;
+        let mut giving_back = super::give_back::Window::default();
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
                 _ = stop.changed() => return,
             }
+            giving_back.tick(self.used(), self.limit);
             if self.level() == Level::Normal {
-                // A second after an overload, hand the freed pages back; a second later, let
-                // the allocator keep freed pages for reuse again.
-                if let Some(n) = calm.as_mut() {
-                    *n += 1;
-                    if *n == GIVE_BACK_AFTER {
-                        tokio::task::spawn_blocking(super::give_back);
-                    } else if *n == 2 * GIVE_BACK_AFTER {
-                        calm = None;
-                        super::settle();
-                    }
-                }
                 continue;
             }
-            if calm.take().is_some() {
-                super::settle();
-            }
-            calm = Some(0);
             let pause = (self.limit as f64 * super::PAUSE) as usize;
             let mut to_free = self.used().saturating_sub(pause);
             let now = crate::clock::now_millis();

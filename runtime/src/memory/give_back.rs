@@ -78,3 +78,39 @@ pub fn on_park() {
         unsafe { mi_collect(true) };
     }
 }
+
+/// When to give memory back: once what the budget hands out has fallen to half of a high
+/// mark of at least half the budget (an overload, or a burst, is over and its memory freed),
+/// every second for ten seconds, since requests finishing and records delivered free more as
+/// they go. Meanwhile each free is purged at once, which costs about a tenth of the throughput
+/// (BENCHMARKS.md), so not for longer. Ticked every 100 ms.
+#[derive(Default)]
+pub(super) struct Window {
+    /// The most used since the last window.
+    high: usize,
+    /// Ticks into the window, while one is open.
+    open: Option<u32>,
+}
+
+/// Ticks between give-backs (a second), and the window's length (ten seconds).
+const EVERY: u32 = 10;
+const FOR: u32 = 100;
+
+impl Window {
+    pub(super) fn tick(&mut self, used: usize, limit: usize) {
+        self.high = self.high.max(used);
+        if let Some(n) = self.open.as_mut() {
+            *n += 1;
+            if *n >= FOR {
+                self.open = None;
+                self.high = used;
+                settle();
+            } else if *n % EVERY == 0 {
+                tokio::task::spawn_blocking(give_back);
+            }
+        } else if self.high >= limit / 2 && used <= self.high / 2 {
+            self.open = Some(0);
+            tokio::task::spawn_blocking(give_back);
+        }
+    }
+}
