@@ -23,8 +23,6 @@ baseline_records="${RECORDS:-200000}"
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
 ensure_tools
-tansu="${TANSU:-$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")}"
-[ -x "$tansu" ] || die "tansu not found: cargo install tansu --features dynostore (or set TANSU)"
 
 build_release
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
@@ -32,22 +30,10 @@ wafka="$target_dir/release/wafka"
 plain_producer="$target_dir/release/plain-producer"
 
 bench_tmp wafka-batch
-kafka_port="$(free_port)"
 gw_port="$(free_port)"
 admin_port="$(free_port)"
-bootstrap="127.0.0.1:$kafka_port"
 
-log "starting tansu on $bootstrap"
-"$tansu" broker --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
-  --storage-engine memory://tansu/ >"$tmp/tansu.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; then break; fi
-  sleep 0.1
-done
-for topic in batch-sync batch-async plain; do
-  "$tansu" topic create "$topic" --partitions 3 --broker "tcp://$bootstrap" >/dev/null
-done
+start_tansu batch-sync batch-async plain
 
 mkdir -p "$tmp/filters.d"
 cat >"$tmp/wafka.toml" <<TOML

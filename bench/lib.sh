@@ -69,3 +69,25 @@ f:close()
 wrk.headers["Content-Type"] = "application/json"
 LUA
 }
+
+# Starts tansu (a Kafka-protocol broker, in memory) on a free port and creates each TOPIC with
+# 3 partitions. Sets $bootstrap and $tansu_pid (for SIGSTOP/SIGCONT). Call after bench_tmp.
+start_tansu() { # TOPIC...
+  local tansu port topic
+  tansu="${TANSU:-$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")}"
+  [ -x "$tansu" ] || die "tansu not found: scripts/test.sh installs it (or set TANSU)"
+  port="$(free_port)"
+  bootstrap="127.0.0.1:$port"
+  log "starting tansu on $bootstrap"
+  "$tansu" broker --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
+    --storage-engine memory://tansu/ >"$tmp/tansu.log" 2>&1 &
+  tansu_pid=$!
+  pids+=("$tansu_pid")
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  for topic in "$@"; do
+    "$tansu" topic create "$topic" --partitions 3 --broker "tcp://$bootstrap" >/dev/null
+  done
+}

@@ -19,29 +19,15 @@ bound_mb="${MAX_IN_FLIGHT_MB:-64}"
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
 ensure_tools
-tansu="${TANSU:-$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")}"
-[ -x "$tansu" ] || die "tansu not found: cargo install tansu --features dynostore (or set TANSU)"
 
 build_release
 wafka="${CARGO_TARGET_DIR:-$root/target}/release/wafka"
 
 bench_tmp wafka-outage
-kafka_port="$(free_port)"
 gw_port="$(free_port)"
 admin_port="$(free_port)"
-bootstrap="127.0.0.1:$kafka_port"
 
-"$tansu" broker --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
-  --storage-engine memory://tansu/ >"$tmp/tansu.log" 2>&1 &
-tansu_pid=$!
-pids+=("$tansu_pid")
-for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; then break; fi
-  sleep 0.1
-done
-for topic in clicks orders; do
-  "$tansu" topic create "$topic" --partitions 3 --broker "tcp://$bootstrap" >/dev/null
-done
+start_tansu clicks orders
 
 mkdir -p "$tmp/filters.d"
 cat >"$tmp/wafka.toml" <<TOML

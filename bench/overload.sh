@@ -24,8 +24,6 @@ budget="${BUDGET:-134217728}"
 . "$root/bench/lib.sh"
 ensure_tools
 ulimit -n 65536 2>/dev/null || ulimit -n 8192
-tansu="${TANSU:-$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")}"
-[ -x "$tansu" ] || die "tansu not found (scripts/test.sh installs it, or set TANSU)"
 command -v python3 >/dev/null || die "python3 is required"
 
 build_release
@@ -34,22 +32,10 @@ wafka="$target_dir/release/wafka"
 clients="$target_dir/release/read-clients"
 
 bench_tmp wafka-overload
-kafka_port="$(free_port)"
 gw_port="$(free_port)"
 admin_port="$(free_port)"
-bootstrap="127.0.0.1:$kafka_port"
 
-"$tansu" broker --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
-  --storage-engine memory://tansu/ >"$tmp/tansu.log" 2>&1 &
-tansu_pid=$!
-pids+=("$tansu_pid")
-for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; then break; fi
-  sleep 0.1
-done
-for topic in raw live; do
-  "$tansu" topic create "$topic" --partitions 3 --broker "tcp://$bootstrap" >/dev/null
-done
+start_tansu raw live
 
 mkdir -p "$tmp/filters.d"
 cat >"$tmp/wafka.toml" <<TOML

@@ -25,8 +25,6 @@ stalled="${STALLED:-100}"
 . "$root/bench/lib.sh"
 ensure_tools
 ulimit -n 65536 2>/dev/null || ulimit -n 4096
-tansu="${TANSU:-$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")}"
-[ -x "$tansu" ] || die "tansu not found (scripts/test.sh installs it, or set TANSU)"
 
 build_release
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
@@ -35,22 +33,10 @@ plain="$target_dir/release/plain-producer"
 readers="$target_dir/release/read-clients"
 
 bench_tmp wafka-read
-kafka_port="$(free_port)"
 gw_port="$(free_port)"
 admin_port="$(free_port)"
-bootstrap="127.0.0.1:$kafka_port"
 
-log "starting tansu on $bootstrap"
-"$tansu" broker --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
-  --storage-engine memory://tansu/ >"$tmp/tansu.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; then break; fi
-  sleep 0.1
-done
-for topic in live; do
-  "$tansu" topic create "$topic" --partitions 3 --broker "tcp://$bootstrap" >/dev/null
-done
+start_tansu live
 
 mkdir -p "$tmp/filters.d"
 cat >"$tmp/wafka.toml" <<TOML
