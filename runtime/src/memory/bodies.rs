@@ -25,6 +25,8 @@ struct Entry {
     bytes: AtomicUsize,
     /// Waiting for memory: the gateway, not the client, holds it back.
     waiting: AtomicBool,
+    /// Picked by the shedder already: picked once, counted once.
+    picked: AtomicBool,
     shed: Notify,
 }
 
@@ -50,6 +52,7 @@ impl Memory {
             progress_ms: AtomicU64::new(crate::clock::now_millis()),
             bytes: AtomicUsize::new(0),
             waiting: AtomicBool::new(false),
+            picked: AtomicBool::new(false),
             shed: Notify::new(),
         });
         self.bodies
@@ -87,10 +90,16 @@ impl Memory {
                     break;
                 }
                 let idle = now.saturating_sub(entry.progress_ms.load(Ordering::Relaxed));
-                if entry.waiting.load(Ordering::Relaxed) || idle < STALLED.as_millis() as u64 {
+                let bytes = entry.bytes.load(Ordering::Relaxed);
+                // A body holding nothing frees nothing: its connection is charged, not shed.
+                if bytes == 0
+                    || entry.waiting.load(Ordering::Relaxed)
+                    || idle < STALLED.as_millis() as u64
+                    || entry.picked.swap(true, Ordering::Relaxed)
+                {
                     continue;
                 }
-                to_free = to_free.saturating_sub(entry.bytes.load(Ordering::Relaxed));
+                to_free = to_free.saturating_sub(bytes);
                 entry.shed.notify_one();
                 self.took(Action::Shed);
             }

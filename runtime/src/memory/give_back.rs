@@ -26,30 +26,38 @@ const ARENA_PURGE_MULT: i32 = 24;
 /// Bumped by each [`give_back`]; a thread behind it collects when it parks.
 static ROUND: AtomicU64 = AtomicU64::new(0);
 
-/// The purge options as they were before [`give_back`], for [`settle`].
+/// The purge options as they were before [`give_back`], for [`settle`]; `None` while settled.
 static SAVED: std::sync::Mutex<Option<(std::ffi::c_long, std::ffi::c_long)>> =
     std::sync::Mutex::new(None);
+
+/// A window is open: set by [`Window`] before its first give-back, cleared by [`settle`], so a
+/// give-back the blocking pool runs late does not undo a settle.
+static OPEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 thread_local! {
     static SEEN: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Returns freed pages to the kernel: glibc's now, each runtime thread's as it parks; until
-/// [`settle`], freed pages are purged at once. Takes a few milliseconds: call it off the
-/// request path, after an overload ends.
+/// [`settle`], freed pages are purged at once. Only inside a window the budget opened after a
+/// burst (otherwise nothing). Takes a few milliseconds: call it off the request path.
 pub fn give_back() {
-    let mut saved = SAVED.lock().unwrap_or_else(|e| e.into_inner());
-    // SAFETY: options are plain integers the allocator reads on each purge; the collects only
-    // walk the allocator's own free lists, no pointer of ours is involved.
-    unsafe {
-        if saved.is_none() {
-            *saved = Some((mi_option_get(PURGE_DELAY), mi_option_get(ARENA_PURGE_MULT)));
+    {
+        let mut saved = SAVED.lock().unwrap_or_else(|e| e.into_inner());
+        if !OPEN.load(Ordering::Relaxed) {
+            return;
         }
-        mi_option_set(PURGE_DELAY, 0);
-        mi_option_set(ARENA_PURGE_MULT, 0);
+        // SAFETY: options are plain integers the allocator reads on each purge.
+        unsafe {
+            if saved.is_none() {
+                *saved = Some((mi_option_get(PURGE_DELAY), mi_option_get(ARENA_PURGE_MULT)));
+            }
+            mi_option_set(PURGE_DELAY, 0);
+            mi_option_set(ARENA_PURGE_MULT, 0);
+        }
     }
     ROUND.fetch_add(1, Ordering::Relaxed);
-    // SAFETY: as above.
+    // SAFETY: both only walk the allocator's own free lists; no pointer of ours is involved.
     unsafe {
         mi_collect(true);
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -60,7 +68,9 @@ pub fn give_back() {
 /// Puts the purge delays back after [`give_back`]: purging every free at once costs system
 /// calls under load.
 pub fn settle() {
-    if let Some((delay, mult)) = SAVED.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    let mut saved = SAVED.lock().unwrap_or_else(|e| e.into_inner());
+    OPEN.store(false, Ordering::Relaxed);
+    if let Some((delay, mult)) = saved.take() {
         // SAFETY: as in `give_back`.
         unsafe {
             mi_option_set(PURGE_DELAY, delay);
@@ -110,6 +120,7 @@ impl Window {
             }
         } else if self.high >= limit / 2 && used <= self.high / 2 {
             self.open = Some(0);
+            OPEN.store(true, Ordering::Relaxed);
             tokio::task::spawn_blocking(give_back);
         }
     }

@@ -323,6 +323,7 @@ impl Charge {
 
     /// Adds `other`'s bytes to this charge (same use).
     pub fn absorb(&mut self, mut other: Charge) {
+        debug_assert!(self.what == other.what && Arc::ptr_eq(&self.memory, &other.memory));
         self.bytes += std::mem::take(&mut other.bytes);
     }
 
@@ -345,8 +346,7 @@ impl Charge {
     pub fn grow(&mut self, more: usize) -> bool {
         match self.memory.try_take(self.what, more) {
             Some(extra) => {
-                self.bytes += extra.bytes;
-                std::mem::forget(extra);
+                self.absorb(extra);
                 true
             }
             None => false,
