@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, RestProxyConfig};
 use crate::filter::{DiskCache, FilterEngine, Limits, LoadError, LoadedFilter, Step, sha256_hex};
 use crate::kafka::EmbeddedCluster;
 use crate::metrics::{ReadMetrics, RouteMetrics};
@@ -22,6 +22,9 @@ use tokio::sync::Semaphore;
 /// How long a filter may take to accept its config. Loading is off the request path, so
 /// this is generous: it only has to stop a filter that never answers.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The route name REST Proxy filters see, and the scope of their shared state.
+const REST_PROXY: &str = "rest_proxy";
 
 /// Why a config could not become a snapshot.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +129,20 @@ impl Builder {
                 filters.insert(filter.name.clone(), loaded);
             }
         }
+        if let Some(rest_proxy) = &config.rest_proxy {
+            for (k, filter) in rest_proxy.filters.iter().enumerate() {
+                if filters.contains_key(&filter.name) {
+                    continue;
+                }
+                let loaded = self
+                    .load(&filter.name, &config.filters.dir)
+                    .map_err(|source| BuildError::Filter {
+                        field: format!("rest_proxy.filters[{k}]"),
+                        source,
+                    })?;
+                filters.insert(filter.name.clone(), loaded);
+            }
+        }
         let tls = match &config.server.tls {
             Some(files) => Some(crate::tls::acceptor(files).map_err(BuildError::Tls)?),
             None => None,
@@ -224,12 +241,65 @@ impl Builder {
                 }
             }
         }
+        if let Some(rest_proxy) = &config.rest_proxy {
+            routes.extend(self.rest_proxy_routes(&config, rest_proxy, &filters).await?);
+        }
         let snapshot = Snapshot {
             router: Router::new(routes),
             filters,
             config: Arc::new(config),
         };
         Ok((snapshot, tls))
+    }
+
+    /// The REST Proxy API's paths as routes: one filter chain (checked once, its state shared
+    /// by every call), metrics and logs labelled by operation.
+    async fn rest_proxy_routes(
+        &self,
+        config: &Config,
+        rest_proxy: &RestProxyConfig,
+        filters: &BTreeMap<String, Arc<LoadedFilter>>,
+    ) -> Result<Vec<(PathPattern, Arc<Route>)>, BuildError> {
+        let mut steps = Vec::new();
+        for (k, filter) in rest_proxy.filters.iter().enumerate() {
+            let loaded = filters[&filter.name].clone();
+            let config_json = filter.config_json();
+            let sees_records = loaded
+                .check_config(REST_PROXY, &config_json, CHECK_TIMEOUT)
+                .await
+                .map_err(|source| BuildError::Filter {
+                    field: format!("rest_proxy.filters[{k}]"),
+                    source,
+                })?;
+            steps.push(Arc::new(Step {
+                state: self.engine.state().scope(REST_PROXY, &filter.name),
+                filter: loaded,
+                config_json: config_json.into(),
+                sees_records,
+            }));
+        }
+        let limits = Limits {
+            timeout: Duration::from_millis(config.server.filter_timeout_ms),
+            max_records: config.server.max_records,
+            max_output_bytes: config.server.max_output_bytes,
+        };
+        let routes = crate::rest_proxy::operations(&rest_proxy.path_prefix)
+            .into_iter()
+            .map(|(pattern, methods, op)| {
+                let route = Route {
+                    name: op.name().into(),
+                    path: pattern.to_string(),
+                    methods: methods.into_iter().map(str::to_owned).collect(),
+                    steps: steps.clone(),
+                    limits,
+                    error_details: rest_proxy.error_details,
+                    metrics: RouteMetrics::new(op.name()),
+                    endpoint: Endpoint::RestProxy(op),
+                };
+                (pattern, Arc::new(route))
+            })
+            .collect();
+        Ok(routes)
     }
 
     /// Loads `dir/NAME.wasm`: reused when unchanged or removed, else compiled.

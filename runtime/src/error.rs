@@ -163,6 +163,63 @@ pub enum RequestError {
     /// Kafka refused the record for a reason a retry will not fix.
     #[error("Kafka refused the record: {0}")]
     KafkaRejected(String),
+    /// The client asked for an answer format this endpoint cannot give (`Accept`).
+    #[error("{0}")]
+    NotAcceptable(String),
+    /// The body's `Content-Type` is not one this endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Well-formed, but a value cannot become what it must (bad base64, a key for a
+    /// format that has none...).
+    #[error("{0}")]
+    InvalidData(String),
+    /// The format needs a schema (Avro, Protobuf, JSON Schema) and the request has none for
+    /// its keys (`key`) or values.
+    #[error("the request has {} but no {} schema", if *key { "keys" } else { "values" }, if *key { "key" } else { "value" })]
+    SchemaMissing {
+        /// Keys, or values.
+        key: bool,
+    },
+    /// The format needs a schema registry, which this gateway does not have.
+    #[error("Schema Registry must be configured when using schemas: the {0} format needs one; send binary or json")]
+    NoSchemaRegistry(String),
+    /// Kafka refused an administrative request as invalid (topic exists, bad partition count…).
+    #[error("Kafka refused the request: {0}")]
+    KafkaBadRequest(String),
+    /// No consumer instance has this group and name (REST Proxy API).
+    #[error("consumer instance {instance:?} of group {group:?} not found")]
+    ConsumerNotFound {
+        /// Its group.
+        group: String,
+        /// Its name.
+        instance: String,
+    },
+    /// A consumer instance with this name already exists in the group.
+    #[error("consumer instance {instance:?} already exists in group {group:?}")]
+    ConsumerExists {
+        /// Its group.
+        group: String,
+        /// Its name.
+        instance: String,
+    },
+    /// The consumer instance cannot do this in its state (assign while subscribed...).
+    #[error("{0}")]
+    ConsumerState(String),
+    /// The gateway holds as many consumer instances as `rest_proxy.max_consumers` allows.
+    #[error("the gateway holds its limit of {limit} consumer instances")]
+    TooManyConsumers {
+        /// The limit.
+        limit: usize,
+    },
+    /// What the request names does not exist (a cluster id…).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is well-formed but not allowed by the gateway's config.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The operation is not available here (on this broker, in this build).
+    #[error("{0}")]
+    NotSupported(String),
     /// Something broke inside the gateway.
     #[error("internal error: {0}")]
     Internal(String),
@@ -202,6 +259,19 @@ impl RequestError {
             RequestError::TopicNotFound(_) => "topic_not_found",
             RequestError::PartitionNotFound { .. } => "partition_not_found",
             RequestError::KafkaRejected(_) => "kafka_rejected",
+            RequestError::NotAcceptable(_) => "not_acceptable",
+            RequestError::UnsupportedMediaType(_) => "unsupported_media_type",
+            RequestError::InvalidData(_) => "invalid_data",
+            RequestError::SchemaMissing { .. } => "schema_missing",
+            RequestError::NoSchemaRegistry(_) => "no_schema_registry",
+            RequestError::KafkaBadRequest(_) => "kafka_bad_request",
+            RequestError::ConsumerNotFound { .. } => "consumer_not_found",
+            RequestError::ConsumerExists { .. } => "consumer_exists",
+            RequestError::ConsumerState(_) => "consumer_state",
+            RequestError::TooManyConsumers { .. } => "too_many_consumers",
+            RequestError::NotFound(_) => "not_found",
+            RequestError::Forbidden(_) => "forbidden",
+            RequestError::NotSupported(_) => "not_supported",
             RequestError::Internal(_) => "internal",
         }
     }
@@ -237,6 +307,20 @@ impl RequestError {
                 StatusCode::NOT_FOUND
             }
             RequestError::KafkaRejected(_) => StatusCode::BAD_GATEWAY,
+            RequestError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            RequestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RequestError::InvalidData(_)
+            | RequestError::SchemaMissing { .. }
+            | RequestError::NoSchemaRegistry(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            RequestError::KafkaBadRequest(_) => StatusCode::BAD_REQUEST,
+            RequestError::ConsumerNotFound { .. } => StatusCode::NOT_FOUND,
+            RequestError::ConsumerExists { .. } | RequestError::ConsumerState(_) => {
+                StatusCode::CONFLICT
+            }
+            RequestError::TooManyConsumers { .. } => StatusCode::TOO_MANY_REQUESTS,
+            RequestError::NotFound(_) => StatusCode::NOT_FOUND,
+            RequestError::Forbidden(_) => StatusCode::FORBIDDEN,
+            RequestError::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
             RequestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -253,7 +337,20 @@ impl RequestError {
             | RequestError::TooManyRecords { .. }
             | RequestError::BadRequest(_)
             | RequestError::InvalidParameter(_)
-            | RequestError::InvalidPosition(_) => Blame::Client,
+            | RequestError::InvalidPosition(_)
+            | RequestError::NotAcceptable(_)
+            | RequestError::UnsupportedMediaType(_)
+            | RequestError::InvalidData(_)
+            | RequestError::SchemaMissing { .. }
+            | RequestError::NoSchemaRegistry(_)
+            | RequestError::KafkaBadRequest(_)
+            | RequestError::ConsumerNotFound { .. }
+            | RequestError::ConsumerExists { .. }
+            | RequestError::ConsumerState(_)
+            | RequestError::Forbidden(_)
+            | RequestError::NotFound(_)
+            | RequestError::NotSupported(_) => Blame::Client,
+            RequestError::TooManyConsumers { .. } => Blame::Internal,
             RequestError::ReadRefused => Blame::Filter,
             RequestError::TooManyReaders(_) => Blame::Internal,
             RequestError::FilterFailed { .. }
@@ -283,7 +380,11 @@ impl RequestError {
         {
             return Some(*retry_after_secs);
         }
-        (self.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS)
+        matches!(
+            self.status(),
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        )
+        .then_some(RETRY_AFTER_SECS)
     }
 
     /// What the client is told. The full text (`Display`) may hold a trap's message, what a
@@ -324,17 +425,20 @@ impl RequestError {
             body[key] = value;
         }
         let mut response = crate::server::json_response(self.status(), &body);
+        self.add_headers(response.headers_mut());
+        response
+    }
+
+    /// `Allow` and `Retry-After`, where they apply.
+    pub fn add_headers(&self, headers: &mut http::HeaderMap) {
         if let RequestError::MethodNotAllowed { allowed, .. } = self
             && let Ok(v) = http::HeaderValue::from_str(&allowed.join(", "))
         {
-            response.headers_mut().insert(http::header::ALLOW, v);
+            headers.insert(http::header::ALLOW, v);
         }
         if let Some(secs) = self.retry_after() {
-            response
-                .headers_mut()
-                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+            headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
-        response
     }
 }
 

@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     pub reading: Arc<Reading>,
     /// The memory budget every large allocation of the request and read paths draws from.
     pub memory: Arc<Memory>,
+    /// The REST Proxy API's cluster client and consumer instances.
+    pub rest_proxy: crate::rest_proxy::Backend,
     /// Fires at shutdown: streams end cleanly, fetches stop waiting.
     pub stop: watch::Receiver<bool>,
 }
@@ -219,6 +221,18 @@ impl Gateway {
             start.max_fetches,
             memory.clone(),
         ));
+        let rest_proxy = crate::rest_proxy::Backend {
+            cluster: crate::rest_proxy::cluster::Cluster::new(
+                &start.kafka,
+                &bootstrap,
+                embedded.clone(),
+            ),
+            instances: Arc::new(crate::rest_proxy::instances::Instances::new(
+                &start.kafka,
+                &bootstrap,
+                memory.clone(),
+            )),
+        };
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -236,6 +250,7 @@ impl Gateway {
             panic_next_reload: Default::default(),
             reading,
             memory: memory.clone(),
+            rest_proxy,
             stop: stopped.clone(),
             start,
         });
@@ -287,6 +302,18 @@ impl Gateway {
         tasks.push(tokio::spawn(shared.reading.clone().reap(stop.subscribe())));
         tasks.push(tokio::spawn(
             shared.memory.clone().shed_stalled(stop.subscribe()),
+        ));
+        let idle = {
+            let shared = Arc::downgrade(&shared);
+            move || {
+                let shared = shared.upgrade()?;
+                let config = shared.snapshot.load();
+                let ms = config.config.rest_proxy.as_ref()?.consumer_idle_ms;
+                Some(std::time::Duration::from_millis(ms))
+            }
+        };
+        tasks.push(tokio::spawn(
+            shared.rest_proxy.instances.clone().reap(idle, stop.subscribe()),
         ));
         tracing::info!(%addr, %admin_addr, bootstrap_servers = %shared.kafka.bootstrap, "wafka is serving");
         Ok(Gateway {

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod read;
 pub mod reload;
 pub mod request_id;
+pub mod rest_proxy;
 pub mod router;
 pub mod scaffold;
 pub mod server;

@@ -100,6 +100,19 @@ impl PathPattern {
                 })
     }
 
+    /// True when some path matches both patterns.
+    pub fn overlaps(&self, other: &PathPattern) -> bool {
+        self.segments.len() == other.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|pair| match pair {
+                    (Segment::Literal(a), Segment::Literal(b)) => a == b,
+                    _ => true,
+                })
+    }
+
     /// Matches a request path, returning the decoded parameters in path order, or an error
     /// when the path matches but a parameter is not valid percent-encoded UTF-8.
     pub fn matches(&self, path: &str) -> Option<Result<Vec<(String, String)>, String>> {
@@ -251,6 +264,14 @@ mod tests {
         assert_eq!(p.matches("/v1/events//click"), None);
         assert!(matches!(p.matches("/v1/events/%zz/click"), Some(Err(_))));
         assert!(matches!(p.matches("/v1/events/%ff/click"), Some(Err(_))));
+    }
+
+    #[test]
+    fn overlap_means_some_path_matches_both() {
+        let p = |s| PathPattern::parse(s).unwrap();
+        assert!(p("/topics/{t}").overlaps(&p("/{a}/orders")));
+        assert!(!p("/topics/{t}").overlaps(&p("/v1/{t}")));
+        assert!(!p("/topics").overlaps(&p("/topics/{t}")));
     }
 
     #[test]

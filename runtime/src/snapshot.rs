@@ -38,6 +38,8 @@ pub enum Endpoint {
     Read(Arc<Read>),
     /// `{path}/offsets` of a read route: a group's committed position (GET), a commit (POST).
     Offsets(Arc<Read>),
+    /// An operation of the REST Proxy API (`[rest_proxy]`).
+    RestProxy(crate::rest_proxy::Op),
 }
 
 /// A read route's settings, and what it shares across reloads of its requests.

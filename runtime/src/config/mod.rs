@@ -4,6 +4,7 @@
 mod delivery;
 mod error;
 mod read;
+mod rest_proxy;
 mod start_only;
 mod validate;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use delivery::{BreakerConfig, Fsync, SpoolConfig};
 pub use error::ConfigError;
 pub use read::{ReadConfig, ValueFormat};
+pub use rest_proxy::RestProxyConfig;
 pub use start_only::StartOnly;
 
 /// The whole configuration file.
@@ -34,9 +36,12 @@ pub struct Config {
     /// The disk spool for records accepted while Kafka is unreachable. Default: none.
     #[serde(default)]
     pub spool: Option<SpoolConfig>,
-    /// Routes, matched in order; at least one.
+    /// Routes, matched in order; at least one, unless `[rest_proxy]` is on.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// The Confluent REST Proxy API on the public listener. Default: off.
+    #[serde(default)]
+    pub rest_proxy: Option<RestProxyConfig>,
 }
 
 /// `[server]`

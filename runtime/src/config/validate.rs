@@ -138,11 +138,21 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         }
     }
 
-    if config.routes.is_empty() {
-        return fail("routes", "at least one [[routes]] entry is needed");
+    if config.routes.is_empty() && config.rest_proxy.is_none() {
+        return fail(
+            "routes",
+            "at least one [[routes]] entry (or [rest_proxy]) is needed",
+        );
     }
     let mut names = HashSet::new();
     let mut patterns: Vec<(PathPattern, Vec<String>, usize)> = Vec::new();
+    let rest_proxy = match &config.rest_proxy {
+        Some(rest_proxy) => {
+            check_rest_proxy(rest_proxy)?;
+            crate::rest_proxy::operations(&rest_proxy.path_prefix)
+        }
+        None => Vec::new(),
+    };
     for (i, route) in config.routes.iter().enumerate() {
         let at = |field: &str| format!("routes[{i}].{field}");
         if !valid_name(&route.name) {
@@ -194,6 +204,15 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
                     format!("same path and method as routes[{j}], which would always win"),
                 );
             }
+            if let Some((p, _, _)) = rest_proxy
+                .iter()
+                .find(|(p, ms, _)| p.overlaps(&pattern) && ms.iter().any(|m| methods.contains(&m.to_string())))
+            {
+                return fail(
+                    at("path"),
+                    format!("overlaps the REST Proxy API's {p}; set rest_proxy.path_prefix or move the route"),
+                );
+            }
             patterns.push((pattern, methods, i));
         }
         if route.spool_when_down && config.spool.is_none() {
@@ -218,6 +237,39 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
                     "use 1 to 64 characters of a-z, 0-9, '-' and '_' (the file is NAME.wasm)",
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// `[rest_proxy]`: a usable prefix, URL, filter names and bounds.
+fn check_rest_proxy(rest_proxy: &super::RestProxyConfig) -> Result<(), Failure> {
+    crate::rest_proxy::check_prefix(&rest_proxy.path_prefix)
+        .map_err(|reason| ("rest_proxy.path_prefix".to_owned(), reason))?;
+    if let Some(url) = &rest_proxy.advertised_url {
+        let scheme = url.starts_with("http://") || url.starts_with("https://");
+        if !scheme || url.ends_with('/') || url.parse::<http::Uri>().is_err() {
+            return fail(
+                "rest_proxy.advertised_url",
+                format!("{url:?}: use http:// or https://host[:port][/path], no trailing '/'"),
+            );
+        }
+    }
+    for (field, value) in [
+        ("max_consumers", rest_proxy.max_consumers as u64),
+        ("consumer_idle_ms", rest_proxy.consumer_idle_ms),
+        ("consumer_buffer_bytes", rest_proxy.consumer_buffer_bytes as u64),
+    ] {
+        if value == 0 {
+            return fail(format!("rest_proxy.{field}"), "must be at least 1");
+        }
+    }
+    for (k, filter) in rest_proxy.filters.iter().enumerate() {
+        if !valid_name(&filter.name) {
+            return fail(
+                format!("rest_proxy.filters[{k}].name"),
+                "use 1 to 64 characters of a-z, 0-9, '-' and '_' (the file is NAME.wasm)",
+            );
         }
     }
     Ok(())

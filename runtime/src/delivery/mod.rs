@@ -116,6 +116,37 @@ impl Delivery {
         Ok(results)
     }
 
+    /// Queues `records` now, in order (so each partition keeps the caller's order across
+    /// calls), and returns the wait for their acknowledgements: for callers that pipeline
+    /// (the REST Proxy's streamed produce). No spool.
+    pub fn send_now(
+        self: &Arc<Self>,
+        records: Vec<Record>,
+    ) -> Result<impl Future<Output = Results> + Send + 'static, RequestError> {
+        self.breaker.check()?;
+        let held = self.in_flight.reserve(&records)?;
+        let queued: Vec<_> = records
+            .into_iter()
+            .map(|r| {
+                let q = self.queue(&r);
+                (r.topic, q)
+            })
+            .collect();
+        let this = self.clone();
+        Ok(async move {
+            let _held = held;
+            let mut results = Vec::with_capacity(queued.len());
+            for (topic, q) in queued {
+                let outcome = match q {
+                    Ok(pending) => this.report(pending).await.map(Accepted::Delivered),
+                    Err(e) => Err(e),
+                };
+                results.push((topic, outcome));
+            }
+            results
+        })
+    }
+
     /// For an `async` route: queues the records (or spools them while Kafka is down, or while
     /// older spooled records wait, to keep their order) and returns; delivery goes on in the
     /// background, and a record that then fails is spooled or dead-lettered.

@@ -42,14 +42,17 @@ pub enum Use {
     Reads,
     /// Open connections: their state and read buffers.
     Connections,
+    /// REST Proxy consumer instances: each one's prefetch buffer and state.
+    Consumers,
 }
 
-const USES: [Use; 5] = [
+const USES: [Use; 6] = [
     Use::Bodies,
     Use::InFlight,
     Use::FilterOutput,
     Use::Reads,
     Use::Connections,
+    Use::Consumers,
 ];
 
 impl Use {
@@ -65,6 +68,7 @@ impl Use {
             Use::FilterOutput => "filter_output",
             Use::Reads => "reads",
             Use::Connections => "connections",
+            Use::Consumers => "consumers",
         }
     }
 }
@@ -109,7 +113,7 @@ impl Action {
 pub struct Memory {
     limit: usize,
     used: AtomicUsize,
-    by_use: [AtomicUsize; 5],
+    by_use: [AtomicUsize; USES.len()],
     released: Notify,
     actions: [AtomicU64; 4],
     metrics: Gauges,
@@ -117,7 +121,7 @@ pub struct Memory {
 }
 
 struct Gauges {
-    by_use: [metrics::Gauge; 5],
+    by_use: [metrics::Gauge; USES.len()],
     actions: [metrics::Counter; 4],
 }
 

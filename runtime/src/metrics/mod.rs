@@ -75,10 +75,13 @@ pub const READ_SKIPPED: &str = "wafka_read_skipped_offsets_total";
 pub const READ_BUFFER: &str = "wafka_read_buffer_bytes";
 /// The memory budget, `server.max_memory_bytes`.
 pub const MEMORY_BUDGET: &str = "wafka_memory_budget_bytes";
-/// Bytes held against the budget, by `use` (`bodies`, `in_flight`, `filter_output`, `reads`).
+/// Bytes held against the budget, by `use` (`bodies`, `in_flight`, `filter_output`, `reads`,
+/// `connections`, `consumers`).
 pub const MEMORY_USED: &str = "wafka_memory_used_bytes";
 /// Overload actions taken, by `action` (`paused_body`, `paused_accept`, `refused`, `shed`).
 pub const OVERLOAD_ACTIONS: &str = "wafka_overload_actions_total";
+/// REST Proxy consumer instances held.
+pub const REST_CONSUMERS: &str = "wafka_rest_proxy_consumers";
 /// Live filter versions: 1 for the `sha256` (first 12 hex digits) each `filter` serves now, 0
 /// for versions it served before in this process.
 pub const FILTER_VERSION: &str = "wafka_filter_version_info";

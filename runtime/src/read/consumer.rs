@@ -251,7 +251,6 @@ impl Consumers {
     }
 }
 
-/// A message read from Kafka as the gateway's record.
 /// Kafka answered a read from `asked` with `got`: legitimate on compacted topics and around
 /// aborted transactions, data loss on a broker that mishandles fetches from inside a batch.
 fn skipped(topic: &str, partition: i32, asked: i64, got: i64) {
@@ -266,7 +265,8 @@ fn skipped(topic: &str, partition: i32, asked: i64, got: i64) {
     );
 }
 
-pub(super) fn to_record<M: Message>(message: &M) -> Record {
+/// A message read from Kafka as the gateway's record.
+pub fn to_record<M: Message>(message: &M) -> Record {
     let headers = message
         .headers()
         .map(|h| {

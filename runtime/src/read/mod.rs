@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, Semaphore, watch};
 
-pub use consumer::Consumers;
+pub use consumer::{Consumers, record_size, to_record};
 pub use position::{BadPosition, Position};
 pub use tail::Tail;
 

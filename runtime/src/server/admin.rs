@@ -77,6 +77,9 @@ pub(crate) async fn admin(
                             route["kind"] = json!("offsets");
                             route["topic"] = json!(read.topic);
                         }
+                        crate::snapshot::Endpoint::RestProxy(_) => {
+                            route["kind"] = json!("rest_proxy");
+                        }
                     }
                     route
                 })
@@ -104,6 +107,10 @@ pub(crate) async fn admin(
             json_response(StatusCode::OK, &json!({ "filters": filters }))
         }
         "/admin/memory" => json_response(StatusCode::OK, &shared.memory.status()),
+        "/admin/consumers" => json_response(
+            StatusCode::OK,
+            &json!({ "consumers": shared.rest_proxy.instances.list() }),
+        ),
         "/admin/streams" => {
             let readers: Vec<_> = shared
                 .reading

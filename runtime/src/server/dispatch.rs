@@ -6,7 +6,7 @@ use hyper::body::Incoming;
 
 use super::call::Call;
 use super::rescue::{Failure, rescue};
-use super::{HttpResponse, Peer, produce, read};
+use super::{HttpResponse, Peer, produce, read, rest_proxy};
 use crate::error::RequestError;
 use crate::gateway::Shared;
 use crate::router::Match;
@@ -61,5 +61,6 @@ async fn dispatch(
         Endpoint::Produce(produce) => produce::serve(call, &route, produce, params, req).await,
         Endpoint::Read(read_route) => read::serve(call, &route, read_route, params, req).await,
         Endpoint::Offsets(read_route) => read::offsets(call, &route, read_route, params, req).await,
+        Endpoint::RestProxy(op) => rest_proxy::serve(call, &route, *op, params, req).await,
     }
 }

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::call::Call;
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
 use crate::filter::{self, ChainOutcome};
@@ -16,7 +15,7 @@ const SLOT_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs `route`'s filters over `request` and its `records`.
 pub(crate) async fn run(
-    call: &Call<'_>,
+    shared: &Shared,
     route: &Route,
     request: Arc<RequestInfo>,
     records: Vec<Record>,
@@ -24,9 +23,9 @@ pub(crate) async fn run(
     if route.steps.is_empty() {
         return Ok(ChainOutcome::Forward(records));
     }
-    let _slots = slots(call.shared, route.steps.len()).await?;
-    let engine = call.shared.engine.engine();
-    let memory = Some(&call.shared.memory);
+    let _slots = slots(shared, route.steps.len()).await?;
+    let engine = shared.engine.engine();
+    let memory = Some(&shared.memory);
     filter::run(engine, &route.steps, request, records, route.limits, memory).await
 }
 

@@ -6,6 +6,7 @@
 //! dispatch   URI limit, route lookup (404, 405, 400), then the route's endpoint
 //! produce    body (limits), records (batch), filters (slots, chain), delivery, answer
 //! read       filters on the request, then a long-poll batch (read) or events (sse)
+//! rest_proxy the Confluent REST Proxy API: produce, metadata, consumers, v3 records
 //! rescue     a failure becomes its JSON answer, logged and counted where it happened
 //! ```
 //!
@@ -23,6 +24,7 @@ mod listener;
 mod produce;
 mod read;
 mod rescue;
+mod rest_proxy;
 mod sse;
 
 use std::convert::Infallible;

@@ -31,7 +31,7 @@ pub(crate) async fn serve(
     )?;
     let request = call.request_info(parts, params, body);
 
-    let mut records = match filters::run(call, route, request, records).await? {
+    let mut records = match filters::run(call.shared, route, request, records).await? {
         ChainOutcome::Respond(response) => return Ok(response.map(full)),
         ChainOutcome::Forward(records) => records,
     };

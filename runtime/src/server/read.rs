@@ -104,7 +104,7 @@ pub(super) async fn allow(
     wafka_sdk::topic::check_name(&topic).map_err(RequestError::BadRequest)?;
     let request = call.request_info(parts, params, Bytes::new());
     let probe = vec![Record::new(topic)];
-    let topic = match filters::run(call, route, request.clone(), probe).await? {
+    let topic = match filters::run(call.shared, route, request.clone(), probe).await? {
         ChainOutcome::Respond(response) => return Ok(Err(response.map(full))),
         ChainOutcome::Forward(records) => match records.as_slice() {
             [one] => one.topic.clone(),

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::HttpResponse;
 use super::call::Call;
 use crate::error::{Blame, RequestError};
+use crate::snapshot::Endpoint;
 
 /// A failed request: the error, and each record's result when some got that far.
 pub(crate) struct Failure {
@@ -36,6 +37,12 @@ pub(crate) fn rescue(call: &mut Call<'_>, failure: Failure) -> HttpResponse {
         }
     }
     call.records = records.as_ref().map_or(0, Vec::len);
+    let details = call.error_details();
+    if let Some(route) = &call.route
+        && let Endpoint::RestProxy(op) = route.endpoint
+    {
+        return crate::rest_proxy::errors::response(&error, op.is_v3(), details);
+    }
     let extra = records.map(|r| ("records", Value::Array(r)));
-    error.to_response(id, call.error_details(), extra)
+    error.to_response(id, details, extra)
 }

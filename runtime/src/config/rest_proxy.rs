@@ -1,0 +1,53 @@
+//! `[rest_proxy]`: the Confluent REST Proxy API (v2 and v3) on the public listener.
+
+use serde::{Deserialize, Serialize};
+
+use super::FilterRef;
+
+/// Serves the REST Proxy API's paths beside the routes. Present (even empty) turns it on.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestProxyConfig {
+    /// Prefix of every REST Proxy path, e.g. `/kafka`. Default none: `/topics/…`, `/v3/…` as
+    /// REST Proxy serves them.
+    #[serde(default)]
+    pub path_prefix: String,
+    /// Filters run on every REST Proxy call, with one record per topic the call touches (the
+    /// records themselves when producing).
+    #[serde(default)]
+    pub filters: Vec<FilterRef>,
+    /// The URL clients reach this gateway at, put in front of consumer instances' `base_uri`
+    /// (`https://gw-1.example.com`). Default: from the request (`Host`, and TLS or not).
+    #[serde(default)]
+    pub advertised_url: Option<String>,
+    /// Consumer instances held at once, across groups; past it 429 error 42903. Default 64.
+    #[serde(default = "defaults::max_consumers")]
+    pub max_consumers: usize,
+    /// A consumer instance not used for this long is closed (REST Proxy's
+    /// `consumer.instance.timeout.ms`). Default 300000 (5 minutes).
+    #[serde(default = "defaults::consumer_idle_ms")]
+    pub consumer_idle_ms: u64,
+    /// Bytes each consumer instance may prefetch from Kafka and hold, charged to the memory
+    /// budget while it lives. Default 1048576 (1 MiB).
+    #[serde(default = "defaults::consumer_buffer_bytes")]
+    pub consumer_buffer_bytes: usize,
+    /// Allow creating and deleting topics (v3 `POST`/`DELETE …/topics`). Default false:
+    /// 403 error 40301, since the public listener is often the internet.
+    #[serde(default)]
+    pub topic_admin: bool,
+    /// Answer failures with their full text (librdkafka's words). Default false.
+    #[serde(default)]
+    pub error_details: bool,
+}
+
+pub(super) mod defaults {
+    pub fn max_consumers() -> usize {
+        64
+    }
+    pub fn consumer_idle_ms() -> u64 {
+        300_000
+    }
+    pub fn consumer_buffer_bytes() -> usize {
+        1 << 20
+    }
+}

@@ -1,0 +1,236 @@
+//! What the REST Proxy API says about the cluster: its id, brokers, topics and partitions, and
+//! topic creation and deletion. Metadata comes from one consumer made on first use; the
+//! blocking methods belong on a blocking thread.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+
+use crate::config::KafkaConfig;
+use crate::error::RequestError;
+use crate::kafka::EmbeddedCluster;
+
+/// How long a metadata or admin request may take.
+const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A topic as metadata describes it.
+pub struct TopicInfo {
+    /// Its name.
+    pub name: String,
+    /// Kafka's own (`__consumer_offsets`…).
+    pub internal: bool,
+    /// By partition number.
+    pub partitions: Vec<PartitionInfo>,
+}
+
+/// A partition's leader and replicas.
+pub struct PartitionInfo {
+    /// Its number.
+    pub id: i32,
+    /// Leader broker, -1 for none.
+    pub leader: i32,
+    /// Replica brokers.
+    pub replicas: Vec<i32>,
+    /// In-sync replica brokers.
+    pub in_sync: Vec<i32>,
+}
+
+/// The cluster the gateway talks to, as the API sees it.
+pub struct Cluster {
+    kafka: Arc<KafkaConfig>,
+    bootstrap: String,
+    embedded: Option<Arc<EmbeddedCluster>>,
+    client: Mutex<Option<Arc<BaseConsumer>>>,
+    admin: Mutex<Option<Arc<AdminClient<DefaultClientContext>>>>,
+    id: OnceLock<String>,
+}
+
+impl Cluster {
+    /// The cluster at `bootstrap`; `embedded` when it is the in-process one.
+    pub fn new(kafka: &KafkaConfig, bootstrap: &str, embedded: Option<Arc<EmbeddedCluster>>) -> Self {
+        Cluster {
+            kafka: Arc::new(kafka.clone()),
+            bootstrap: bootstrap.to_owned(),
+            embedded,
+            client: Mutex::default(),
+            admin: Mutex::default(),
+            id: OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> Result<Arc<BaseConsumer>, RequestError> {
+        let mut client = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = &*client {
+            return Ok(c.clone());
+        }
+        let made: BaseConsumer =
+            crate::kafka::consumer_config(&self.kafka, &self.bootstrap, "wafka-rest-metadata")
+                .create()
+                .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))?;
+        let made = Arc::new(made);
+        *client = Some(made.clone());
+        Ok(made)
+    }
+
+    fn admin(&self) -> Result<Arc<AdminClient<DefaultClientContext>>, RequestError> {
+        let mut admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = &*admin {
+            return Ok(a.clone());
+        }
+        let made: AdminClient<DefaultClientContext> =
+            crate::kafka::consumer_config(&self.kafka, &self.bootstrap, "wafka-rest-admin")
+                .create()
+                .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))?;
+        let made = Arc::new(made);
+        *admin = Some(made.clone());
+        Ok(made)
+    }
+
+    /// The cluster id Kafka reports (`wafka-embedded` for the in-process cluster).
+    pub fn id(&self) -> Result<String, RequestError> {
+        if let Some(id) = self.id.get() {
+            return Ok(id.clone());
+        }
+        let id = match &self.embedded {
+            Some(_) => "wafka-embedded".to_owned(),
+            None => self
+                .client()?
+                .client()
+                .fetch_cluster_id(ASK_TIMEOUT)
+                .ok_or_else(|| RequestError::KafkaUnavailable("no cluster id in metadata".into()))?,
+        };
+        Ok(self.id.get_or_init(|| id).clone())
+    }
+
+    /// Broker ids, sorted.
+    pub fn brokers(&self) -> Result<Vec<i32>, RequestError> {
+        let metadata = self
+            .client()?
+            .fetch_metadata(None, ASK_TIMEOUT)
+            .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))?;
+        let mut ids: Vec<i32> = metadata.brokers().iter().map(|b| b.id()).collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// Every topic, by name.
+    pub fn topics(&self) -> Result<Vec<TopicInfo>, RequestError> {
+        self.describe(None)
+    }
+
+    /// One topic, or 404.
+    pub fn topic(&self, name: &str) -> Result<TopicInfo, RequestError> {
+        self.describe(Some(name))?
+            .pop()
+            .ok_or_else(|| RequestError::TopicNotFound(name.to_owned()))
+    }
+
+    fn describe(&self, name: Option<&str>) -> Result<Vec<TopicInfo>, RequestError> {
+        let metadata = self
+            .client()?
+            .fetch_metadata(name, ASK_TIMEOUT)
+            .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))?;
+        let mut topics = Vec::new();
+        for topic in metadata.topics() {
+            match topic.error().map(RDKafkaErrorCode::from) {
+                None => {}
+                Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic) => {
+                    continue;
+                }
+                Some(other) => return Err(RequestError::KafkaUnavailable(other.to_string())),
+            }
+            let mut partitions: Vec<PartitionInfo> = topic
+                .partitions()
+                .iter()
+                .map(|p| PartitionInfo {
+                    id: p.id(),
+                    leader: p.leader(),
+                    replicas: p.replicas().to_vec(),
+                    in_sync: p.isr().to_vec(),
+                })
+                .collect();
+            if partitions.is_empty() {
+                continue;
+            }
+            partitions.sort_by_key(|p| p.id);
+            topics.push(TopicInfo {
+                name: topic.name().to_owned(),
+                internal: topic.name().starts_with("__"),
+                partitions,
+            });
+        }
+        topics.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(topics)
+    }
+
+    /// Creates a topic. Blocking on the embedded cluster, which has no admin API of its own.
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: Option<i32>,
+        replication: Option<i32>,
+        configs: &[(String, String)],
+    ) -> Result<(), RequestError> {
+        if let Some(cluster) = &self.embedded {
+            if self.topic(name).is_ok() {
+                return Err(RequestError::KafkaBadRequest(format!("Topic '{name}' already exists.")));
+            }
+            let count = partitions.unwrap_or(self.kafka.embedded.partitions);
+            return cluster
+                .create_topic(name, count)
+                .map_err(|e| RequestError::KafkaBadRequest(e.to_string()));
+        }
+        let replication = TopicReplication::Fixed(replication.unwrap_or(-1));
+        let mut topic = NewTopic::new(name, partitions.unwrap_or(-1), replication);
+        for (key, value) in configs {
+            topic = topic.set(key, value);
+        }
+        let options = AdminOptions::new().operation_timeout(Some(ASK_TIMEOUT));
+        let results = self
+            .admin()?
+            .create_topics([&topic], &options)
+            .await
+            .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))?;
+        admin_result(results)
+    }
+
+    /// Deletes a topic; not on the embedded cluster.
+    pub async fn delete_topic(&self, name: &str) -> Result<(), RequestError> {
+        if self.embedded.is_some() {
+            return Err(RequestError::NotSupported(
+                "the embedded cluster cannot delete topics".into(),
+            ));
+        }
+        let options = AdminOptions::new().operation_timeout(Some(ASK_TIMEOUT));
+        let results = self
+            .admin()?
+            .delete_topics(&[name], &options)
+            .await
+            .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))?;
+        admin_result(results)
+    }
+}
+
+fn admin_result(results: Vec<rdkafka::admin::TopicResult>) -> Result<(), RequestError> {
+    for result in results {
+        if let Err((topic, code)) = result {
+            return Err(match code {
+                RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic => {
+                    RequestError::TopicNotFound(topic)
+                }
+                RDKafkaErrorCode::TopicAlreadyExists => {
+                    RequestError::KafkaBadRequest(format!("Topic '{topic}' already exists."))
+                }
+                RDKafkaErrorCode::RequestTimedOut | RDKafkaErrorCode::BrokerTransportFailure => {
+                    RequestError::KafkaUnavailable(code.to_string())
+                }
+                other => RequestError::KafkaBadRequest(format!("{topic}: {other}")),
+            });
+        }
+    }
+    Ok(())
+}

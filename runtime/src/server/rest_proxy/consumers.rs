@@ -1,0 +1,423 @@
+//! v2 consumer instances: `POST /consumers/{group}` creates one; its `base_uri` then takes
+//! `subscription`, `assignments`, `records`, `offsets`, `positions[/beginning|/end]` and
+//! `DELETE`. The instance lives in this gateway (`rest_proxy::instances`): the `base_uri`
+//! names this gateway, so clients come back to it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use hyper::body::Incoming;
+use rdkafka::Offset;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{allow, base_url, blocking, field, json_body, no_content, ok};
+use crate::error::RequestError;
+use crate::rest_proxy::formats::{self, Format};
+use crate::rest_proxy::instances::{Instance, Place, Settings};
+use crate::rest_proxy::{Op, errors, param};
+use crate::server::call::Call;
+use crate::server::rescue::Failure;
+use crate::server::{HttpResponse, filters};
+use crate::snapshot::Route;
+
+/// REST Proxy's default wait of a records call (`consumer.request.timeout.ms`).
+const DEFAULT_WAIT: Duration = Duration::from_millis(1000);
+
+#[derive(Deserialize)]
+struct Partition {
+    topic: String,
+    partition: i32,
+}
+
+#[derive(Deserialize)]
+struct PartitionOffset {
+    topic: String,
+    partition: i32,
+    offset: i64,
+}
+
+pub(super) async fn serve(
+    call: &mut Call<'_>,
+    route: &Arc<Route>,
+    op: Op,
+    params: Vec<(String, String)>,
+    req: http::Request<Incoming>,
+) -> Result<HttpResponse, Failure> {
+    let group = param(&params, "group").to_owned();
+    wafka_sdk::topic::check_name(&group)
+        .map_err(|e| RequestError::BadRequest(format!("consumer group: {e}")))?;
+    if op == Op::CreateConsumer {
+        return create(call, route, group, params, req).await;
+    }
+    let name = param(&params, "instance").to_owned();
+    let instance = call.shared.rest_proxy.instances.get(&group, &name)?;
+    let (parts, incoming) = req.into_parts();
+    let method = parts.method.clone();
+    let accept = parts
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let query = parts.uri.query().map(str::to_owned);
+    let reads_body = matches!(
+        (op, &method),
+        (Op::Subscription | Op::Assignments | Op::Seek | Op::SeekBeginning | Op::SeekEnd, &Method::POST)
+            | (Op::Offsets, _)
+    );
+    let body = if reads_body {
+        json_body(call, &parts.headers, incoming).await?
+    } else {
+        None
+    };
+    // The topics the call touches, for the filters.
+    let topics = match (op, &method) {
+        (Op::Subscription, &Method::POST) => subscription_topics(body.as_ref())?,
+        (Op::DeleteConsumer | Op::Subscription, _) | (Op::Assignments, &Method::GET) => Vec::new(),
+        (Op::Offsets | Op::Seek | Op::SeekBeginning | Op::SeekEnd | Op::Assignments, _) => {
+            topics_of(body.as_ref())
+        }
+        _ => instance.topics(),
+    };
+    let request = match allow(call, route, parts, params, &topics, false).await? {
+        Ok(request) => request,
+        Err(answer) => return Ok(answer),
+    };
+    let body = body.unwrap_or(Value::Null);
+    match (op, method) {
+        (Op::DeleteConsumer, _) => {
+            let removed = call.shared.rest_proxy.instances.remove(&group, &name)?;
+            tokio::spawn(crate::rest_proxy::instances::close(vec![removed]));
+            Ok(no_content())
+        }
+        (Op::Subscription, Method::POST) => {
+            run(&instance, move |i| i.subscribe(topics)).await?;
+            Ok(no_content())
+        }
+        (Op::Subscription, Method::GET) => {
+            ok(StatusCode::OK, false, &json!({ "topics": instance.subscription() }))
+        }
+        (Op::Subscription, _) => {
+            run(&instance, |i| {
+                i.unsubscribe();
+                Ok(())
+            })
+            .await?;
+            Ok(no_content())
+        }
+        (Op::Assignments, Method::POST) => {
+            let partitions = partitions(&body)?;
+            run(&instance, move |i| i.assign(partitions)).await?;
+            Ok(no_content())
+        }
+        (Op::Assignments, _) => {
+            let held = run(&instance, |i| i.assignment()).await?;
+            let listed: Vec<Value> = held
+                .into_iter()
+                .map(|(topic, partition)| json!({"topic": topic, "partition": partition}))
+                .collect();
+            ok(StatusCode::OK, false, &json!({ "partitions": listed }))
+        }
+        (Op::Records, _) => {
+            let asked = (accept.as_deref(), query.as_deref());
+            records(call, route, request, instance, asked).await
+        }
+        (Op::Offsets, Method::POST) => {
+            let offsets = commit_offsets(&body)?;
+            run(&instance, move |i| i.commit(offsets)).await?;
+            ok(StatusCode::OK, false, &json!([]))
+        }
+        (Op::Offsets, _) => {
+            if body.get("partitions").is_none() {
+                return Err(RequestError::BadRequest(
+                    "GET offsets needs a body {\"partitions\": [{\"topic\", \"partition\"}]}".into(),
+                )
+                .into());
+            }
+            let asked = partitions(&body)?;
+            let found = run(&instance, move |i| i.committed(&asked)).await?;
+            let listed: Vec<Value> = found
+                .into_iter()
+                .map(|(topic, partition, offset)| {
+                    json!({"topic": topic, "partition": partition, "offset": offset, "metadata": ""})
+                })
+                .collect();
+            ok(StatusCode::OK, false, &json!({ "offsets": listed }))
+        }
+        (Op::Seek, _) => {
+            let listed: Vec<PartitionOffset> = field(&body, "offsets")?.unwrap_or_default();
+            let places: Vec<_> = listed
+                .into_iter()
+                .map(|p| (p.topic, p.partition, Offset::Offset(p.offset)))
+                .collect();
+            run(&instance, move |i| i.seek(&places)).await?;
+            Ok(no_content())
+        }
+        (Op::SeekBeginning | Op::SeekEnd, _) => {
+            let edge = if op == Op::SeekBeginning { Offset::Beginning } else { Offset::End };
+            let places: Vec<_> = partitions(&body)?
+                .into_iter()
+                .map(|(topic, partition)| (topic, partition, edge))
+                .collect();
+            run(&instance, move |i| i.seek(&places)).await?;
+            Ok(no_content())
+        }
+        _ => Err(RequestError::Internal(format!("{op:?} is not a consumer operation")).into()),
+    }
+}
+
+/// Runs `f` on the instance on a blocking thread.
+async fn run<T: Send + 'static>(
+    instance: &Arc<Instance>,
+    f: impl FnOnce(&Instance) -> Result<T, RequestError> + Send + 'static,
+) -> Result<T, RequestError> {
+    let instance = instance.clone();
+    blocking(move || f(&instance)).await
+}
+
+/// `POST /consumers/{group}`.
+async fn create(
+    call: &mut Call<'_>,
+    route: &Arc<Route>,
+    group: String,
+    params: Vec<(String, String)>,
+    req: http::Request<Incoming>,
+) -> Result<HttpResponse, Failure> {
+    let (parts, incoming) = req.into_parts();
+    let body = json_body(call, &parts.headers, incoming).await?.unwrap_or(json!({}));
+    let base = base_url(call, &parts.headers, &parts.uri);
+    let settings = settings(&body, &call.id)?;
+    if let Err(answer) = allow(call, route, parts, params, &[], false).await? {
+        return Ok(answer);
+    }
+    let limits = call
+        .snapshot
+        .config
+        .rest_proxy
+        .clone()
+        .ok_or_else(|| RequestError::Internal("no [rest_proxy]".into()))?;
+    let instances = call.shared.rest_proxy.instances.clone();
+    let at = group.clone();
+    let instance = blocking(move || instances.create(&at, settings, &limits)).await?;
+    tracing::info!(request_id = %call.id, group = %group, instance = %instance.name, "consumer instance created");
+    let answer = json!({
+        "instance_id": instance.name,
+        "base_uri": format!("{base}/consumers/{group}/instances/{}", instance.name),
+    });
+    ok(StatusCode::OK, false, &answer)
+}
+
+/// A create request's settings; REST Proxy's names, strings or JSON values alike.
+fn settings(body: &Value, request_id: &str) -> Result<Settings, RequestError> {
+    let Value::Object(fields) = body else {
+        return Err(RequestError::BadRequest("expected a JSON object".into()));
+    };
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let invalid = |m: String| RequestError::InvalidParameter(format!("Invalid consumer configuration: {m}"));
+    let mut settings = Settings {
+        name: format!("rest-consumer-{request_id}"),
+        format: Format::Binary,
+        offset_reset: "latest".into(),
+        auto_commit: true,
+    };
+    for (key, value) in fields {
+        if value.is_null() {
+            continue;
+        }
+        match key.as_str() {
+            "name" | "id" => settings.name = text(value),
+            "format" => {
+                settings.format = Format::from_name(&text(value))
+                    .filter(|f| *f != Format::String)
+                    .ok_or_else(|| invalid(format!("format {value}: use binary or json")))?;
+                if settings.format.needs_schema() {
+                    return Err(formats::no_registry(settings.format));
+                }
+            }
+            "auto.offset.reset" => {
+                settings.offset_reset = match text(value).as_str() {
+                    "earliest" | "smallest" => "earliest".into(),
+                    "latest" | "largest" => "latest".into(),
+                    "none" => "error".into(),
+                    other => return Err(invalid(format!("auto.offset.reset {other:?}"))),
+                }
+            }
+            "auto.commit.enable" => {
+                settings.auto_commit = match text(value).as_str() {
+                    "true" => true,
+                    "false" => false,
+                    other => return Err(invalid(format!("auto.commit.enable {other:?}"))),
+                }
+            }
+            // Accepted for compatibility: the gateway's own fetch settings apply.
+            "fetch.min.bytes" | "consumer.request.timeout.ms" | "responseMinBytes" | "requestWaitMs" => {}
+            other => return Err(invalid(format!("unknown setting {other:?}"))),
+        }
+    }
+    let valid = !settings.name.is_empty()
+        && settings.name.len() <= 249
+        && settings
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !valid {
+        return Err(invalid(format!(
+            "name {:?}: use 1 to 249 characters of a-z, A-Z, 0-9, '.', '_', '-'",
+            settings.name
+        )));
+    }
+    Ok(settings)
+}
+
+/// `GET …/records?timeout=&max_bytes=`: the next records, in the instance's format, after the
+/// filters that see records reshaped them.
+async fn records(
+    call: &mut Call<'_>,
+    route: &Arc<Route>,
+    request: Arc<crate::exchange::RequestInfo>,
+    instance: Arc<Instance>,
+    (accept, query): (Option<&str>, Option<&str>),
+) -> Result<HttpResponse, Failure> {
+    formats::v2_accepts(accept, instance.format)?;
+    let limit = call
+        .snapshot
+        .config
+        .rest_proxy
+        .as_ref()
+        .map_or(1 << 20, |c| c.consumer_buffer_bytes);
+    let (mut wait, mut max_bytes) = (DEFAULT_WAIT, limit);
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let number = || {
+            value.parse::<i64>().map_err(|_| {
+                RequestError::InvalidParameter(format!("{key}: expected a whole number"))
+            })
+        };
+        match &*key {
+            "timeout" => {
+                if let Ok(ms @ 0..) = number() {
+                    wait = Duration::from_millis(ms as u64);
+                } else {
+                    number()?;
+                }
+            }
+            "max_bytes" => {
+                if let Ok(bytes @ 1..) = number() {
+                    max_bytes = (bytes as usize).min(limit);
+                } else {
+                    number()?;
+                }
+            }
+            _ => {}
+        }
+    }
+    let read = run(&instance, move |i| i.poll(wait, max_bytes)).await?;
+    let shown = filters::run_consume(call.shared, route, request, read).await?;
+    call.records = shown.len();
+    let format = instance.format;
+    let listed: Vec<Value> = shown
+        .iter()
+        .map(|r| {
+            json!({
+                "topic": r.topic,
+                "key": formats::decode(format, r.key.as_deref()),
+                "value": formats::decode(format, r.value.as_deref()),
+                "partition": r.partition,
+                "offset": r.offset,
+            })
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&listed).map_err(|e| RequestError::Internal(e.to_string()))?;
+    let mut response = errors::answer(StatusCode::OK, false, bytes);
+    let media = format!("application/vnd.kafka.{}.v2+json", format.name());
+    if let Ok(v) = http::HeaderValue::from_str(&media) {
+        response.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    Ok(response)
+}
+
+/// `{"topics": [...]}`; a `topic_pattern` is not served (the filters could not see its topics).
+fn subscription_topics(body: Option<&Value>) -> Result<Vec<String>, RequestError> {
+    let body = body.unwrap_or(&Value::Null);
+    if let Some(topics) = field::<Vec<String>>(body, "topics")? {
+        if topics.is_empty() {
+            return Err(RequestError::InvalidParameter("topics may not be empty".into()));
+        }
+        for topic in &topics {
+            wafka_sdk::topic::check_name(topic).map_err(RequestError::InvalidParameter)?;
+        }
+        return Ok(topics);
+    }
+    if body.get("topic_pattern").is_some() {
+        return Err(RequestError::NotSupported(
+            "topic_pattern subscriptions are not served: list the topics".into(),
+        ));
+    }
+    Err(RequestError::InvalidParameter("the body must list topics".into()))
+}
+
+/// Topics named in a body's `partitions` or `offsets`.
+fn topics_of(body: Option<&Value>) -> Vec<String> {
+    let mut topics: Vec<String> = ["partitions", "offsets"]
+        .iter()
+        .filter_map(|k| body?.get(*k)?.as_array())
+        .flatten()
+        .filter_map(|p| p.get("topic")?.as_str().map(str::to_owned))
+        .collect();
+    topics.sort();
+    topics.dedup();
+    topics
+}
+
+/// `{"partitions": [{"topic", "partition"}]}`.
+fn partitions(body: &Value) -> Result<Vec<(String, i32)>, RequestError> {
+    let listed: Vec<Partition> = field(body, "partitions")?.unwrap_or_default();
+    Ok(listed.into_iter().map(|p| (p.topic, p.partition)).collect())
+}
+
+/// What a commit commits. REST Proxy's `{"offsets": [...]}` names the last record processed,
+/// so the next offset is one more; Redpanda's `{"partitions": [...]}` names the next offset
+/// itself. No body: what the instance has handed out.
+fn commit_offsets(body: &Value) -> Result<Option<Vec<Place>>, RequestError> {
+    let next = |listed: Vec<PartitionOffset>, add: i64| {
+        listed
+            .into_iter()
+            .map(|p| (p.topic, p.partition, p.offset + add))
+            .collect::<Vec<_>>()
+    };
+    if let Some(listed) = field::<Vec<PartitionOffset>>(body, "offsets")? {
+        return Ok(Some(next(listed, 1)).filter(|l| !l.is_empty()));
+    }
+    if let Some(listed) = field::<Vec<PartitionOffset>>(body, "partitions")? {
+        return Ok(Some(next(listed, 0)).filter(|l| !l.is_empty()));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_follow_each_proxys_meaning_of_offset() {
+        let confluent = json!({"offsets": [{"topic": "t", "partition": 0, "offset": 20}]});
+        assert_eq!(commit_offsets(&confluent).unwrap(), Some(vec![("t".into(), 0, 21)]));
+        let redpanda = json!({"partitions": [{"topic": "t", "partition": 0, "offset": 21}]});
+        assert_eq!(commit_offsets(&redpanda).unwrap(), Some(vec![("t".into(), 0, 21)]));
+        assert_eq!(commit_offsets(&json!({})).unwrap(), None);
+        assert_eq!(commit_offsets(&Value::Null).unwrap(), None);
+    }
+
+    #[test]
+    fn consumer_settings_take_strings_or_values_and_refuse_unknowns() {
+        let s = settings(&json!({"name": "c1", "format": "JSON", "auto.offset.reset": "smallest", "auto.commit.enable": "false"}), "r").unwrap();
+        assert_eq!((s.name.as_str(), s.format, s.offset_reset.as_str(), s.auto_commit), ("c1", Format::Json, "earliest", false));
+        assert!(settings(&json!({}), "r1").unwrap().name.ends_with("r1"));
+        assert_eq!(settings(&json!({"group.id": "x"}), "r").unwrap_err().code(), "invalid_parameter");
+        assert_eq!(settings(&json!({"format": "avro"}), "r").unwrap_err().code(), "no_schema_registry");
+        assert!(settings(&json!({"name": "a/b"}), "r").is_err());
+    }
+}

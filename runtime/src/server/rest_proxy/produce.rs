@@ -1,0 +1,206 @@
+//! v2 produce: `POST /topics/{topic}` and `/topics/{topic}/partitions/{partition}` with
+//! `{"records":[{"key","value","partition"}]}` in the `binary` or `json` embedded format. The
+//! answer lists each record's partition and offset, or its error, in request order; Kafka's
+//! failures of single records do not fail the request (REST Proxy answers 200).
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use hyper::body::Incoming;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{json_body, ok};
+use crate::delivery::Accepted;
+use crate::error::RequestError;
+use crate::exchange::Record;
+use crate::filter::ChainOutcome;
+use crate::rest_proxy::formats::{self, Format};
+use crate::rest_proxy::{errors, param, partition_param};
+use crate::server::call::{Call, REQUEST_ID};
+use crate::server::rescue::Failure;
+use crate::server::{HttpResponse, filters};
+use crate::snapshot::Route;
+
+#[derive(Serialize)]
+struct Answer {
+    offsets: Vec<Placed>,
+    key_schema_id: Option<u32>,
+    value_schema_id: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct Placed {
+    partition: Option<i32>,
+    offset: Option<i64>,
+    error_code: Option<u32>,
+    error: Option<String>,
+}
+
+pub(super) async fn serve(
+    call: &mut Call<'_>,
+    route: &Arc<Route>,
+    params: Vec<(String, String)>,
+    req: http::Request<Incoming>,
+) -> Result<HttpResponse, Failure> {
+    let topic = param(&params, "topic").to_owned();
+    let partition = partition_param(&params)
+        .transpose()
+        .map_err(RequestError::BadRequest)?;
+    let (parts, incoming) = req.into_parts();
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let format = formats::v2_produce_format(content_type)?;
+    let body = json_body(call, &parts.headers, incoming)
+        .await?
+        .ok_or_else(|| RequestError::InvalidBatch("the body holds no records".into()))?;
+    let max = call.snapshot.config.server.max_records;
+    let records = parse(body, &topic, partition, format, max)?;
+    let request = call.request_info(parts, params, bytes::Bytes::new());
+    let mut records = match filters::run(call.shared, route, request, records).await? {
+        ChainOutcome::Respond(answer) => return Ok(errors::from_filter(answer, false)),
+        ChainOutcome::Forward(records) => records,
+    };
+    let id = bytes::Bytes::copy_from_slice(call.id.as_bytes());
+    for record in &mut records {
+        record.headers.push((REQUEST_ID.to_owned(), id.clone()));
+    }
+    let results = call.shared.delivery.sync(records, false).await?;
+    call.records = results.len();
+    let details = call.error_details();
+    let offsets = results
+        .into_iter()
+        .map(|(_, result)| match result {
+            Ok(Accepted::Delivered(d)) => Placed {
+                partition: Some(d.partition),
+                offset: Some(d.offset),
+                error_code: None,
+                error: None,
+            },
+            Ok(_) => Placed {
+                partition: None,
+                offset: None,
+                error_code: Some(50003),
+                error: Some("not acknowledged".into()),
+            },
+            Err(e) => Placed {
+                partition: None,
+                offset: None,
+                error_code: Some(errors::record_code(&e)),
+                error: Some(e.message(details)),
+            },
+        })
+        .collect();
+    let answer = Answer {
+        offsets,
+        key_schema_id: None,
+        value_schema_id: None,
+    };
+    ok(StatusCode::OK, false, &answer)
+}
+
+/// The body's records for `topic`, each with the path's partition unless it names its own.
+fn parse(
+    body: Value,
+    topic: &str,
+    partition: Option<i32>,
+    format: Format,
+    max: usize,
+) -> Result<Vec<Record>, RequestError> {
+    let Value::Object(mut body) = body else {
+        return Err(RequestError::InvalidBatch("expected an object with \"records\"".into()));
+    };
+    let has_schema = ["key_schema", "value_schema", "key_schema_id", "value_schema_id"]
+        .iter()
+        .any(|f| body.get(*f).is_some_and(|v| !v.is_null()));
+    let Some(Value::Array(items)) = body.remove("records") else {
+        return Err(RequestError::InvalidBatch("expected a \"records\" array".into()));
+    };
+    if items.is_empty() {
+        return Err(RequestError::InvalidBatch("records may not be empty".into()));
+    }
+    if items.len() > max {
+        return Err(RequestError::TooManyRecords { limit: max });
+    }
+    if format.needs_schema() {
+        // With a schema the format needs a registry; without one, REST Proxy's own words.
+        if has_schema {
+            return Err(formats::no_registry(format));
+        }
+        for key in [true, false] {
+            let name = if key { "key" } else { "value" };
+            if items.iter().any(|r| r.get(name).is_some_and(|v| !v.is_null())) {
+                return Err(RequestError::SchemaMissing { key });
+            }
+        }
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let Value::Object(fields) = item else {
+                return Err(RequestError::InvalidBatch(format!("records[{i}]: expected an object")));
+            };
+            let mut record = Record::new(topic);
+            record.partition = partition;
+            for (name, value) in fields {
+                let at = |e: RequestError| at_record(i, e);
+                match name.as_str() {
+                    "key" => record.key = formats::encode(format, value, true).map_err(at)?,
+                    "value" => record.value = formats::encode(format, value, false).map_err(at)?,
+                    "partition" if value.is_null() => {}
+                    "partition" => {
+                        let p = value.as_i64().and_then(|p| i32::try_from(p).ok());
+                        record.partition = Some(p.ok_or_else(|| {
+                            RequestError::InvalidBatch(format!("records[{i}].partition: expected an integer"))
+                        })?);
+                    }
+                    other => {
+                        return Err(RequestError::InvalidBatch(format!(
+                            "records[{i}]: unknown field {other:?} (REST Proxy v2 records have key, value, partition)"
+                        )));
+                    }
+                }
+            }
+            Ok(record)
+        })
+        .collect()
+}
+
+/// Names the record an error is about.
+fn at_record(i: usize, error: RequestError) -> RequestError {
+    match error {
+        RequestError::InvalidData(m) => RequestError::InvalidData(format!("records[{i}].{m}")),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_take_the_paths_partition_unless_they_name_one() {
+        let body = json!({"records": [{"value": "aGk=", "partition": 1}, {"key": null, "value": null}]});
+        let out = parse(body, "t", Some(0), Format::Binary, 10).unwrap();
+        assert_eq!(out[0].partition, Some(1));
+        assert_eq!(out[0].value.as_deref(), Some(&b"hi"[..]));
+        assert_eq!((out[1].partition, out[1].value.clone()), (Some(0), None));
+    }
+
+    #[test]
+    fn bad_records_say_which_and_why() {
+        let err = |body| parse(body, "t", None, Format::Binary, 2).unwrap_err();
+        assert_eq!(err(json!({"records": []})).code(), "invalid_batch");
+        assert!(err(json!({"records": [{}, {"value": "!"}]})).to_string().contains("records[1].value"));
+        assert!(err(json!({"records": [{"headers": {}}]})).to_string().contains("unknown field"));
+        assert_eq!(err(json!({"records": [{}, {}, {}]})).code(), "too_many_records");
+        let avro = |body| parse(body, "t", None, Format::Avro, 2).unwrap_err();
+        assert!(matches!(avro(json!({"records": [{"key": 1}]})), RequestError::SchemaMissing { key: true }));
+        assert!(matches!(avro(json!({"records": [{"value": 1}]})), RequestError::SchemaMissing { key: false }));
+        assert_eq!(avro(json!({"value_schema_id": 1, "records": [{"value": 1}]})).code(), "no_schema_registry");
+    }
+}

@@ -1,0 +1,492 @@
+//! v3 produce. `POST …/topics/{t}/records` takes one record, or a stream of them (JSON objects
+//! one after another in a chunked body) and answers one report per record, in order, as each
+//! is acknowledged: a bad record gets its own `error_code` while the stream goes on.
+//! `…/records:batch` takes `{"entries": [...]}` and answers 207 with successes and failures.
+//!
+//! A record: `{"partition_id", "headers": [{"name", "value" (base64)}], "key": {"type",
+//! "data"}, "value": {"type", "data"}, "timestamp"}`; `type` is `BINARY`, `JSON` or `STRING`
+//! (Avro, Protobuf and JSON Schema, or no type, need a schema registry: 42206).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::{Buf, Bytes, BytesMut};
+use http::StatusCode;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use serde_json::{Map, Value, json};
+
+use super::ordered_body::{OrderedBody, Report};
+use super::{allow, blocking, json_body, ok};
+use crate::error::RequestError;
+use crate::exchange::{Record, RequestInfo};
+use crate::filter::ChainOutcome;
+use crate::gateway::Shared;
+use crate::memory::Use;
+use crate::rest_proxy::formats::{self, Format};
+use crate::rest_proxy::{errors, param, time};
+use crate::server::call::{Call, REQUEST_ID};
+use crate::server::rescue::Failure;
+use crate::server::{HttpResponse, filters};
+use crate::snapshot::Route;
+
+/// Reports a stream may have outstanding (records read but not yet answered).
+const WINDOW: usize = 1024;
+
+/// What a report says of a key or value: its type and size.
+type Shape = Option<(&'static str, usize)>;
+
+/// `POST …/records`: one record or a stream of them.
+pub(super) async fn stream(
+    call: &mut Call<'_>,
+    route: &Arc<Route>,
+    params: Vec<(String, String)>,
+    req: http::Request<Incoming>,
+) -> Result<HttpResponse, Failure> {
+    let (topic, cluster_id) = target(call, &params).await?;
+    let (parts, incoming) = req.into_parts();
+    json_only(&parts.headers)?;
+    let request = match allow(call, route, parts, params, std::slice::from_ref(&topic), true).await? {
+        Ok(request) => request,
+        Err(answer) => return Ok(answer),
+    };
+    let (body, reports) = OrderedBody::new(WINDOW);
+    let producing = Producing {
+        shared: call.shared.clone(),
+        route: route.clone(),
+        request,
+        topic,
+        cluster_id,
+        details: call.error_details(),
+    };
+    let server = &call.snapshot.config.server;
+    let limits = (server.max_body_bytes as usize, Duration::from_millis(server.request_timeout_ms));
+    tokio::spawn(producing.drive(incoming, reports, limits));
+    let mut response = http::Response::new(http_body_util::BodyExt::boxed_unsync(body));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// `POST …/records:batch`: every entry produced, answered 207 with each entry's result.
+pub(super) async fn batch(
+    call: &mut Call<'_>,
+    route: &Arc<Route>,
+    params: Vec<(String, String)>,
+    req: http::Request<Incoming>,
+) -> Result<HttpResponse, Failure> {
+    let (topic, cluster_id) = target(call, &params).await?;
+    let (parts, incoming) = req.into_parts();
+    json_only(&parts.headers)?;
+    let body = json_body(call, &parts.headers, incoming).await?.unwrap_or(Value::Null);
+    let Some(Value::Array(entries)) = body.get("entries").cloned() else {
+        return Err(RequestError::InvalidBatch("expected {\"entries\": [...]}".into()).into());
+    };
+    let max = call.snapshot.config.server.max_records;
+    if entries.is_empty() || entries.len() > max {
+        return Err(RequestError::InvalidBatch(format!("entries: 1 to {max} records")).into());
+    }
+    let request = match allow(call, route, parts, params, std::slice::from_ref(&topic), true).await? {
+        Ok(request) => request,
+        Err(answer) => return Ok(answer),
+    };
+    let details = call.error_details();
+    let mut ids = Vec::new();
+    let mut failures = Vec::new();
+    let mut parsed = Vec::new();
+    for mut entry in entries {
+        let id = match entry.as_object_mut().and_then(|e| e.remove("id")) {
+            Some(Value::String(id)) if valid_id(&id) => id,
+            other => {
+                let message = format!("each entry needs an \"id\": 1 to 80 of 0-9, a-z, A-Z, '-', '_'; got {other:?}");
+                return Err(RequestError::InvalidBatch(message).into());
+            }
+        };
+        if ids.contains(&id) {
+            return Err(RequestError::InvalidBatch(format!("entry id {id:?} appears twice")).into());
+        }
+        ids.push(id.clone());
+        match parse(entry, &topic) {
+            Ok(record) => parsed.push((id, record)),
+            Err(e) => failures.push(failed(Some(&id), &e, details)),
+        }
+    }
+    let producing = Producing {
+        shared: call.shared.clone(),
+        route: route.clone(),
+        request,
+        topic,
+        cluster_id,
+        details,
+    };
+    // All sent before any is awaited: one batch in Kafka, in entry order.
+    let mut waiting = Vec::new();
+    for (id, (record, key, value)) in parsed {
+        waiting.push((id, producing.send(record, key, value).await));
+    }
+    let mut successes = Vec::new();
+    for (id, report) in waiting {
+        let mut answer: Value = serde_json::from_slice(&report.await).unwrap_or_default();
+        answer["id"] = json!(id);
+        if answer["error_code"] == json!(200) {
+            answer.as_object_mut().map(|a| a.remove("error_code"));
+            successes.push(answer);
+        } else {
+            failures.push(answer);
+        }
+    }
+    call.records = successes.len() + failures.len();
+    let status = StatusCode::from_u16(207).unwrap_or(StatusCode::OK);
+    ok(status, true, &json!({ "successes": successes, "failures": failures }))
+}
+
+/// The path's topic, and the cluster id, which must be this cluster's.
+async fn target(call: &Call<'_>, params: &[(String, String)]) -> Result<(String, String), Failure> {
+    let topic = param(params, "topic").to_owned();
+    wafka_sdk::topic::check_name(&topic).map_err(RequestError::BadRequest)?;
+    let shared = call.shared.clone();
+    let cluster_id = blocking(move || shared.rest_proxy.cluster.id()).await?;
+    let asked = param(params, "cluster_id");
+    if asked != cluster_id {
+        return Err(RequestError::NotFound(format!("Cluster {asked} cannot be found.")).into());
+    }
+    Ok((topic, cluster_id))
+}
+
+fn json_only(headers: &http::HeaderMap) -> Result<(), RequestError> {
+    match headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => Ok(()),
+        Some(v) if v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") => Ok(()),
+        Some(v) => Err(RequestError::UnsupportedMediaType(format!(
+            "{v:?}: v3 produce takes application/json"
+        ))),
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=80).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What producing on one request needs, shared by its records.
+struct Producing {
+    shared: Arc<Shared>,
+    route: Arc<Route>,
+    request: Arc<RequestInfo>,
+    topic: String,
+    cluster_id: String,
+    details: bool,
+}
+
+impl Producing {
+    /// Reads records from the body as they arrive and queues a report for each, until the
+    /// body ends, the client stops reading reports, or a record passes `max_record` bytes or
+    /// `idle` passes with no bytes.
+    async fn drive(
+        self,
+        mut incoming: Incoming,
+        reports: tokio::sync::mpsc::Sender<Report>,
+        (max_record, idle): (usize, Duration),
+    ) {
+        let mut buffer = BytesMut::new();
+        // The buffer is paid for like any body, and not held back: it is one record at most.
+        let mut charge = self.shared.memory.force_take(Use::Bodies, 0);
+        let (mut sent, mut ended) = (0usize, false);
+        // After a record that is not JSON, the rest of its line is skipped.
+        let mut skipping = false;
+        loop {
+            if skipping {
+                match buffer.iter().position(|&b| b == b'\n') {
+                    Some(at) => {
+                        buffer.advance(at + 1);
+                        skipping = false;
+                    }
+                    None => buffer.clear(),
+                }
+            }
+            while !skipping {
+                let mut values = serde_json::Deserializer::from_slice(&buffer).into_iter::<Value>();
+                let report = match values.next() {
+                    None => {
+                        buffer.clear();
+                        break;
+                    }
+                    Some(Err(e)) if e.is_eof() && !ended => break,
+                    Some(Ok(value)) => {
+                        let used = values.byte_offset();
+                        buffer.advance(used);
+                        self.produce(value).await
+                    }
+                    Some(Err(e)) => {
+                        // Skip from the bad record's first byte to the end of its line.
+                        let start = buffer.iter().position(|b| !b.is_ascii_whitespace());
+                        buffer.advance(start.unwrap_or(buffer.len()));
+                        skipping = true;
+                        let error = RequestError::BadRequest(format!("record {sent} is not JSON: {e}"));
+                        self.refused(&error)
+                    }
+                };
+                sent += 1;
+                if reports.send(report).await.is_err() {
+                    return self.ended(sent, "the client stopped reading");
+                }
+            }
+            if ended {
+                return self.ended(sent, "the body ended");
+            }
+            match tokio::time::timeout(idle, incoming.frame()).await {
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        buffer.extend_from_slice(&data);
+                        let held = buffer.capacity();
+                        match held.checked_sub(charge.bytes()) {
+                            Some(more) => charge.force_grow(more),
+                            None => charge.shrink(charge.bytes() - held),
+                        }
+                    }
+                }
+                Ok(None) => ended = true,
+                Ok(Some(Err(e))) => return self.ended(sent, &format!("the body failed: {e}")),
+                Err(_) => {
+                    let error = RequestError::RequestTimeout { timeout_ms: idle.as_millis() as u64 };
+                    let _ = reports.send(self.refused(&error)).await;
+                    return self.ended(sent, "no bytes within server.request_timeout_ms");
+                }
+            }
+            if buffer.len() > max_record && !skipping {
+                let error = RequestError::BodyTooLarge { limit: max_record as u64 };
+                let _ = reports.send(self.refused(&error)).await;
+                return self.ended(sent, "a record passed server.max_body_bytes");
+            }
+        }
+    }
+
+    fn ended(&self, records: usize, why: &str) {
+        tracing::info!(request_id = %self.request.id, topic = %self.topic, records, "record stream ended: {why}");
+    }
+
+    /// One record of the stream: parsed, filtered, queued; its report once acknowledged.
+    async fn produce(&self, value: Value) -> Report {
+        match parse(value, &self.topic) {
+            Ok((record, key, value)) => self.send(record, key, value).await,
+            Err(e) => self.refused(&e),
+        }
+    }
+
+    /// Runs the filters over `record` and queues what they forward; the report is the first
+    /// forwarded record's place.
+    async fn send(&self, mut record: Record, key: Shape, value: Shape) -> Report {
+        record.timestamp.get_or_insert_with(|| crate::clock::now_millis() as i64);
+        let timestamp = record.timestamp;
+        let mut records = match filters::run(&self.shared, &self.route, self.request.clone(), vec![record]).await {
+            Ok(ChainOutcome::Forward(records)) if !records.is_empty() => records,
+            Ok(ChainOutcome::Forward(_)) => {
+                let error = RequestError::Forbidden("the gateway's filters dropped the record".into());
+                return self.refused(&error);
+            }
+            Ok(ChainOutcome::Respond(answer)) => {
+                let code = u32::from(answer.status().as_u16()) * 100 + 1;
+                let parsed: Value = serde_json::from_slice(answer.body()).unwrap_or_default();
+                let message = parsed["error"]["message"].as_str().unwrap_or("refused by a filter");
+                self.route.metrics.failed(&RequestError::Forbidden(message.to_owned()));
+                return ready(json!({ "error_code": code, "message": message }));
+            }
+            Err(e) => return self.refused(&e),
+        };
+        let id = Bytes::copy_from_slice(self.request.id.as_bytes());
+        for r in &mut records {
+            r.headers.push((REQUEST_ID.to_owned(), id.clone()));
+        }
+        let waiting = match self.shared.delivery.send_now(records) {
+            Ok(waiting) => waiting,
+            Err(e) => return self.refused(&e),
+        };
+        let (cluster_id, details, route) = (self.cluster_id.clone(), self.details, self.route.clone());
+        Box::pin(async move {
+            let results = waiting.await;
+            let report = match results.into_iter().next().map(|(_, r)| r) {
+                Some(Ok(crate::delivery::Accepted::Delivered(d))) => {
+                    let mut report = Map::new();
+                    report.insert("error_code".into(), json!(200));
+                    report.insert("cluster_id".into(), json!(cluster_id));
+                    report.insert("topic_name".into(), json!(d.topic));
+                    report.insert("partition_id".into(), json!(d.partition));
+                    report.insert("offset".into(), json!(d.offset));
+                    if let Some(ms) = timestamp {
+                        report.insert("timestamp".into(), json!(time::format(ms)));
+                    }
+                    for (name, shape) in [("key", key), ("value", value)] {
+                        if let Some((kind, size)) = shape {
+                            report.insert(name.into(), json!({ "type": kind, "size": size }));
+                        }
+                    }
+                    Value::Object(report)
+                }
+                Some(Err(e)) => {
+                    route.metrics.failed(&e);
+                    failed(None, &e, details)
+                }
+                _ => failed(None, &RequestError::Internal("no delivery report".into()), details),
+            };
+            line(&report)
+        })
+    }
+
+    /// The report of a record that is not produced.
+    fn refused(&self, error: &RequestError) -> Report {
+        self.route.metrics.failed(error);
+        tracing::debug!(request_id = %self.request.id, code = error.code(), "{error}");
+        ready(failed(None, error, self.details))
+    }
+}
+
+/// `{"error_code", "message"}` (with the entry's `id` in a batch).
+fn failed(id: Option<&str>, error: &RequestError, details: bool) -> Value {
+    let mut report = json!({
+        "error_code": errors::code(error, true).1,
+        "message": error.message(details),
+    });
+    if let Some(id) = id {
+        report["id"] = json!(id);
+    }
+    report
+}
+
+fn line(report: &Value) -> Bytes {
+    let mut bytes = serde_json::to_vec(report).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+fn ready(report: Value) -> Report {
+    let bytes = line(&report);
+    Box::pin(async move { bytes })
+}
+
+/// A v3 record for `topic`, with the shapes its report names.
+fn parse(value: Value, topic: &str) -> Result<(Record, Shape, Shape), RequestError> {
+    let Value::Object(fields) = value else {
+        return Err(RequestError::BadRequest("a record is a JSON object".into()));
+    };
+    let mut record = Record::new(topic);
+    let (mut key, mut value) = (None, None);
+    for (name, field) in fields {
+        match name.as_str() {
+            _ if field.is_null() => {}
+            "partition_id" => {
+                let p = field.as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| *p >= 0);
+                record.partition = Some(p.ok_or_else(|| {
+                    RequestError::BadRequest("partition_id: expected a partition number".into())
+                })?);
+            }
+            "timestamp" => {
+                let ms = match &field {
+                    Value::String(text) => time::parse(text),
+                    Value::Number(n) => n.as_i64(),
+                    _ => None,
+                };
+                record.timestamp = Some(ms.ok_or_else(|| {
+                    RequestError::BadRequest(format!("timestamp {field}: expected RFC 3339 (2021-02-05T19:14:42Z)"))
+                })?);
+            }
+            "headers" => record.headers = headers(field)?,
+            "key" => (record.key, key) = data(field, true)?,
+            "value" => (record.value, value) = data(field, false)?,
+            other => {
+                return Err(RequestError::BadRequest(format!(
+                    "unknown field {other:?} (partition_id, headers, key, value, timestamp)"
+                )));
+            }
+        }
+    }
+    Ok((record, key, value))
+}
+
+/// `{"type", "data"}` as bytes, with its shape for the report.
+fn data(field: Value, key: bool) -> Result<(Option<Bytes>, Shape), RequestError> {
+    let which = if key { "key" } else { "value" };
+    let Value::Object(mut fields) = field else {
+        return Err(RequestError::BadRequest(format!("{which}: expected {{\"type\", \"data\"}}")));
+    };
+    let kind = match fields.remove("type") {
+        Some(Value::String(kind)) => kind.to_ascii_uppercase(),
+        // No type means a schema from the registry, as REST Proxy reads it.
+        None | Some(Value::Null) => return Err(formats::no_registry(Format::Avro)),
+        Some(other) => return Err(RequestError::BadRequest(format!("{which}.type {other}"))),
+    };
+    let format = Format::from_name(&kind)
+        .ok_or_else(|| RequestError::BadRequest(format!("{which}.type {kind:?}: use BINARY, JSON or STRING")))?;
+    if format.needs_schema() {
+        return Err(formats::no_registry(format));
+    }
+    let data = fields.remove("data").unwrap_or(Value::Null);
+    if let Some(other) = fields.keys().next() {
+        return Err(RequestError::BadRequest(format!("{which}.{other}: not used with type {kind}")));
+    }
+    let bytes = formats::encode(format, data, key)?;
+    let shape = bytes.as_ref().map(|b| (format_type(format), b.len()));
+    Ok((bytes, shape))
+}
+
+fn format_type(format: Format) -> &'static str {
+    match format {
+        Format::Binary => "BINARY",
+        Format::String => "STRING",
+        _ => "JSON",
+    }
+}
+
+/// `[{"name", "value" (base64 or null)}]`.
+fn headers(field: Value) -> Result<Vec<(String, Bytes)>, RequestError> {
+    let bad = || RequestError::BadRequest("headers: expected [{\"name\", \"value\" (base64)}]".into());
+    let Value::Array(items) = field else { return Err(bad()) };
+    items
+        .into_iter()
+        .map(|item| {
+            let name = item.get("name").and_then(Value::as_str).ok_or_else(bad)?;
+            let value = match item.get("value") {
+                None | Some(Value::Null) => Bytes::new(),
+                Some(Value::String(b64)) => Bytes::from(STANDARD.decode(b64).map_err(|_| bad())?),
+                Some(_) => return Err(bad()),
+            };
+            Ok((name.to_owned(), value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_carry_typed_keys_values_headers_and_times() {
+        let (record, key, value) = parse(
+            json!({"partition_id": 1, "headers": [{"name": "h", "value": "aGk="}],
+                   "key": {"type": "STRING", "data": "k"}, "value": {"type": "JSON", "data": {"a": 1}},
+                   "timestamp": "2021-02-05T19:14:42Z"}),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(record.partition, Some(1));
+        assert_eq!(record.headers, vec![("h".to_owned(), Bytes::from("hi"))]);
+        assert_eq!((record.key.as_deref(), key), (Some(&b"k"[..]), Some(("STRING", 1))));
+        assert_eq!(record.value.as_deref(), Some(&br#"{"a":1}"#[..]));
+        assert_eq!(value, Some(("JSON", 7)));
+        assert_eq!(record.timestamp, Some(1_612_552_482_000));
+    }
+
+    #[test]
+    fn schema_types_and_bad_fields_are_refused_clearly() {
+        let code = |v: Value| parse(v, "t").unwrap_err();
+        assert_eq!(code(json!({"value": {"data": 1}})).code(), "no_schema_registry");
+        assert_eq!(code(json!({"value": {"type": "AVRO", "data": 1}})).code(), "no_schema_registry");
+        assert_eq!(code(json!({"value": {"type": "BINARY", "data": "%%"}})).code(), "invalid_data");
+        assert_eq!(code(json!({"value": {"type": "JSON", "schema_id": 1}})).code(), "bad_request");
+        assert_eq!(code(json!({"valu": {}})).code(), "bad_request");
+        assert!(valid_id("a-1_B") && !valid_id("") && !valid_id("a b"));
+    }
+}
