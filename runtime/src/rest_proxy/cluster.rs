@@ -2,8 +2,9 @@
 //! topic creation and deletion. Metadata comes from one consumer made on first use; the
 //! blocking methods belong on a blocking thread.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -47,7 +48,15 @@ pub struct Cluster {
     client: Mutex<Option<Arc<BaseConsumer>>>,
     admin: Mutex<Option<Arc<AdminClient<DefaultClientContext>>>>,
     id: OnceLock<String>,
+    /// Topics seen to exist, and when: produce checks here before asking Kafka.
+    known: Mutex<HashMap<String, Instant>>,
 }
+
+/// How long a topic seen to exist is taken to exist without asking again.
+const KNOWN_FOR: Duration = Duration::from_secs(60);
+
+/// Topics remembered at most; past it the memory starts over.
+const KNOWN_MAX: usize = 10_000;
 
 impl Cluster {
     /// The cluster at `bootstrap`; `embedded` when it is the in-process one.
@@ -59,7 +68,29 @@ impl Cluster {
             client: Mutex::default(),
             admin: Mutex::default(),
             id: OnceLock::new(),
+            known: Mutex::default(),
         }
+    }
+
+    /// True when `topic` was seen to exist lately: no need to ask Kafka.
+    pub fn known(&self, topic: &str) -> bool {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.get(topic).is_some_and(|at| at.elapsed() < KNOWN_FOR)
+    }
+
+    /// `Ok` when `topic` exists, else 404; asks Kafka (without creating it) unless it is known.
+    /// Produce checks first, as REST Proxy does, so a typo is not a new topic.
+    pub fn require(&self, topic: &str) -> Result<(), RequestError> {
+        if self.known(topic) {
+            return Ok(());
+        }
+        self.topic(topic)?;
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= KNOWN_MAX {
+            known.clear();
+        }
+        known.insert(topic.to_owned(), Instant::now());
+        Ok(())
     }
 
     fn client(&self) -> Result<Arc<BaseConsumer>, RequestError> {

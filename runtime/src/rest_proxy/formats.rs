@@ -62,7 +62,7 @@ impl Format {
 
 /// The 422 for a format that needs a schema registry (42206).
 pub fn no_registry(format: Format) -> RequestError {
-    RequestError::NoSchemaRegistry(format.name().to_owned())
+    RequestError::NoSchemaRegistry(format!("the {} format", format.name()))
 }
 
 /// The media type of a request body or answer: `application/vnd.kafka[.FORMAT].v2+json`

@@ -147,6 +147,15 @@ pub(super) fn base_url(call: &Call<'_>, headers: &http::HeaderMap, uri: &http::U
     format!("{scheme}://{host}{prefix}")
 }
 
+/// 404 unless `topic` exists (asked of Kafka only when not seen lately).
+pub(super) async fn require_topic(call: &Call<'_>, topic: &str) -> Result<(), RequestError> {
+    if call.shared.rest_proxy.cluster.known(topic) {
+        return Ok(());
+    }
+    let (shared, topic) = (call.shared.clone(), topic.to_owned());
+    blocking(move || shared.rest_proxy.cluster.require(&topic)).await
+}
+
 /// Runs a blocking Kafka call off the runtime's threads.
 pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, RequestError> + Send + 'static,

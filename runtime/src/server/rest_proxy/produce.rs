@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{json_body, ok};
+use super::{json_body, ok, require_topic};
 use crate::delivery::Accepted;
 use crate::error::RequestError;
 use crate::exchange::Record;
@@ -47,6 +47,8 @@ pub(super) async fn serve(
     let partition = partition_param(&params)
         .transpose()
         .map_err(RequestError::BadRequest)?;
+    wafka_sdk::topic::check_name(&topic).map_err(RequestError::BadRequest)?;
+    require_topic(call, &topic).await?;
     let (parts, incoming) = req.into_parts();
     let content_type = parts
         .headers

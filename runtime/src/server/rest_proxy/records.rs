@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 
 use super::ordered_body::{OrderedBody, Report};
-use super::{allow, blocking, json_body, ok};
+use super::{allow, blocking, json_body, ok, require_topic};
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
 use crate::filter::ChainOutcome;
@@ -154,6 +154,7 @@ async fn target(call: &Call<'_>, params: &[(String, String)]) -> Result<(String,
     if asked != cluster_id {
         return Err(RequestError::NotFound(format!("Cluster {asked} cannot be found.")).into());
     }
+    require_topic(call, &topic).await?;
     Ok((topic, cluster_id))
 }
 
@@ -415,7 +416,11 @@ fn data(field: Value, key: bool) -> Result<(Option<Bytes>, Shape), RequestError>
     let kind = match fields.remove("type") {
         Some(Value::String(kind)) => kind.to_ascii_uppercase(),
         // No type means a schema from the registry, as REST Proxy reads it.
-        None | Some(Value::Null) => return Err(formats::no_registry(Format::Avro)),
+        None | Some(Value::Null) => {
+            return Err(RequestError::NoSchemaRegistry(format!(
+                "{which} without a \"type\" (read as schema-based)"
+            )));
+        }
         Some(other) => return Err(RequestError::BadRequest(format!("{which}.type {other}"))),
     };
     let format = Format::from_name(&kind)
