@@ -242,7 +242,10 @@ impl Builder {
             }
         }
         if let Some(rest_proxy) = &config.rest_proxy {
-            routes.extend(self.rest_proxy_routes(&config, rest_proxy, &filters).await?);
+            routes.extend(
+                self.rest_proxy_routes(&config, rest_proxy, &filters)
+                    .await?,
+            );
         }
         let snapshot = Snapshot {
             router: Router::new(routes),

@@ -181,7 +181,9 @@ pub enum RequestError {
         key: bool,
     },
     /// The format needs a schema registry, which this gateway does not have.
-    #[error("Schema Registry must be configured when using schemas ({0}); this gateway has none: send BINARY, JSON or STRING")]
+    #[error(
+        "Schema Registry must be configured when using schemas ({0}); this gateway has none: send BINARY, JSON or STRING"
+    )]
     NoSchemaRegistry(String),
     /// Kafka refused an administrative request as invalid (topic exists, bad partition count…).
     #[error("Kafka refused the request: {0}")]

@@ -313,7 +313,11 @@ impl Gateway {
             }
         };
         tasks.push(tokio::spawn(
-            shared.rest_proxy.instances.clone().reap(idle, stop.subscribe()),
+            shared
+                .rest_proxy
+                .instances
+                .clone()
+                .reap(idle, stop.subscribe()),
         ));
         tracing::info!(%addr, %admin_addr, bootstrap_servers = %shared.kafka.bootstrap, "wafka is serving");
         Ok(Gateway {

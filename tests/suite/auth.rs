@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use wafka_tests::kafka::read_all;
 use wafka_tests::{Broker, TestGateway};
 
-const SECRET: &str = "integration-secret-of-32-bytes-or-more";
+pub(crate) const SECRET: &str = "integration-secret-of-32-bytes-or-more";
 
 /// HMAC-SHA256 (RFC 2104), enough to sign an HS256 test token without another dependency.
 fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
@@ -38,7 +38,7 @@ fn b64url(bytes: &[u8]) -> String {
     out
 }
 
-fn hs256(claims: serde_json::Value) -> String {
+pub(crate) fn hs256(claims: serde_json::Value) -> String {
     let signed = format!(
         "{}.{}",
         b64url(br#"{"alg":"HS256","typ":"JWT"}"#),
@@ -50,7 +50,7 @@ fn hs256(claims: serde_json::Value) -> String {
     )
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

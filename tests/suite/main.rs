@@ -18,6 +18,7 @@ mod produce;
 mod rate_limit;
 mod read;
 mod reload;
+mod rest_proxy;
 mod security;
 mod shaping;
 mod shutdown;

@@ -20,7 +20,7 @@ pub struct RestProxyConfig {
     /// (`https://gw-1.example.com`). Default: from the request (`Host`, and TLS or not).
     #[serde(default)]
     pub advertised_url: Option<String>,
-    /// Consumer instances held at once, across groups; past it 429 error 42903. Default 64.
+    /// Consumer instances held at once, across groups; past it 429 error 42901. Default 64.
     #[serde(default = "defaults::max_consumers")]
     pub max_consumers: usize,
     /// A consumer instance not used for this long is closed (REST Proxy's

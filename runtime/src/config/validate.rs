@@ -204,13 +204,14 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
                     format!("same path and method as routes[{j}], which would always win"),
                 );
             }
-            if let Some((p, _, _)) = rest_proxy
-                .iter()
-                .find(|(p, ms, _)| p.overlaps(&pattern) && ms.iter().any(|m| methods.contains(&m.to_string())))
-            {
+            if let Some((p, _, _)) = rest_proxy.iter().find(|(p, ms, _)| {
+                p.overlaps(&pattern) && ms.iter().any(|m| methods.contains(&m.to_string()))
+            }) {
                 return fail(
                     at("path"),
-                    format!("overlaps the REST Proxy API's {p}; set rest_proxy.path_prefix or move the route"),
+                    format!(
+                        "overlaps the REST Proxy API's {p}; set rest_proxy.path_prefix or move the route"
+                    ),
                 );
             }
             patterns.push((pattern, methods, i));
@@ -258,7 +259,10 @@ fn check_rest_proxy(rest_proxy: &super::RestProxyConfig) -> Result<(), Failure> 
     for (field, value) in [
         ("max_consumers", rest_proxy.max_consumers as u64),
         ("consumer_idle_ms", rest_proxy.consumer_idle_ms),
-        ("consumer_buffer_bytes", rest_proxy.consumer_buffer_bytes as u64),
+        (
+            "consumer_buffer_bytes",
+            rest_proxy.consumer_buffer_bytes as u64,
+        ),
     ] {
         if value == 0 {
             return fail(format!("rest_proxy.{field}"), "must be at least 1");

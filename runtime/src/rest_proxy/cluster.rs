@@ -60,7 +60,11 @@ const KNOWN_MAX: usize = 10_000;
 
 impl Cluster {
     /// The cluster at `bootstrap`; `embedded` when it is the in-process one.
-    pub fn new(kafka: &KafkaConfig, bootstrap: &str, embedded: Option<Arc<EmbeddedCluster>>) -> Self {
+    pub fn new(
+        kafka: &KafkaConfig,
+        bootstrap: &str,
+        embedded: Option<Arc<EmbeddedCluster>>,
+    ) -> Self {
         Cluster {
             kafka: Arc::new(kafka.clone()),
             bootstrap: bootstrap.to_owned(),
@@ -132,7 +136,9 @@ impl Cluster {
                 .client()?
                 .client()
                 .fetch_cluster_id(ASK_TIMEOUT)
-                .ok_or_else(|| RequestError::KafkaUnavailable("no cluster id in metadata".into()))?,
+                .ok_or_else(|| {
+                    RequestError::KafkaUnavailable("no cluster id in metadata".into())
+                })?,
         };
         Ok(self.id.get_or_init(|| id).clone())
     }
@@ -169,7 +175,9 @@ impl Cluster {
         for topic in metadata.topics() {
             match topic.error().map(RDKafkaErrorCode::from) {
                 None => {}
-                Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic) => {
+                Some(
+                    RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic,
+                ) => {
                     continue;
                 }
                 Some(other) => return Err(RequestError::KafkaUnavailable(other.to_string())),
@@ -208,7 +216,9 @@ impl Cluster {
     ) -> Result<(), RequestError> {
         if let Some(cluster) = &self.embedded {
             if self.topic(name).is_ok() {
-                return Err(RequestError::KafkaBadRequest(format!("Topic '{name}' already exists.")));
+                return Err(RequestError::KafkaBadRequest(format!(
+                    "Topic '{name}' already exists."
+                )));
             }
             let count = partitions.unwrap_or(self.kafka.embedded.partitions);
             return cluster

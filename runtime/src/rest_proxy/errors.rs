@@ -33,6 +33,7 @@ pub fn code(error: &RequestError, v3: bool) -> (StatusCode, u32) {
         RequestError::KafkaBadRequest(_) => (StatusCode::BAD_REQUEST, 40002),
         RequestError::InvalidParameter(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42204),
         RequestError::Forbidden(_) => (StatusCode::FORBIDDEN, 40301),
+        RequestError::TooManyConsumers { .. } => (StatusCode::TOO_MANY_REQUESTS, 42901),
         RequestError::KafkaRejected(_) | RequestError::RecordTooLarge(_) => (kafka, 50002),
         RequestError::KafkaUnavailable(_)
         | RequestError::KafkaTimeout(_)
@@ -110,9 +111,15 @@ mod tests {
         let retriable = RequestError::KafkaUnavailable("down".into());
         assert_eq!(code(&retriable, false).1, 50003);
         assert_eq!(record_code(&retriable), 50003);
-        assert_eq!(record_code(&RequestError::KafkaRejected("no".into())), 50002);
+        assert_eq!(
+            record_code(&RequestError::KafkaRejected("no".into())),
+            50002
+        );
         let too_large = RequestError::BodyTooLarge { limit: 1 };
-        assert_eq!(code(&too_large, false), (StatusCode::PAYLOAD_TOO_LARGE, 413));
+        assert_eq!(
+            code(&too_large, false),
+            (StatusCode::PAYLOAD_TOO_LARGE, 413)
+        );
         let key = RequestError::SchemaMissing { key: true };
         assert_eq!(code(&key, false).1, 42201);
     }
@@ -122,7 +129,9 @@ mod tests {
         let filtered = http::Response::builder()
             .status(401)
             .header("www-authenticate", "Bearer")
-            .body(Bytes::from(r#"{"error":{"code":"missing_token","message":"no token"}}"#))
+            .body(Bytes::from(
+                r#"{"error":{"code":"missing_token","message":"no token"}}"#,
+            ))
             .unwrap();
         let out = from_filter(filtered, false);
         assert_eq!(out.status(), 401);

@@ -68,8 +68,16 @@ pub fn no_registry(format: Format) -> RequestError {
 /// The media type of a request body or answer: `application/vnd.kafka[.FORMAT].v2+json`
 /// gives `Some(FORMAT)` or `None` (no format named); plain JSON gives `None`.
 pub fn v2_media_type(value: &str) -> Result<Option<Format>, String> {
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if matches!(essence.as_str(), "application/json" | "application/vnd.kafka.v2+json") {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if matches!(
+        essence.as_str(),
+        "application/json" | "application/vnd.kafka.v2+json"
+    ) {
         return Ok(None);
     }
     essence
@@ -116,7 +124,11 @@ pub fn v2_accepts(accept: Option<&str>, format: Format) -> Result<(), RequestErr
     Err(RequestError::NotAcceptable(format!(
         "this consumer reads {} records; the request accepts {}",
         format.name(),
-        if named.is_empty() { "no REST Proxy v2 media type".to_owned() } else { named.join(", ") }
+        if named.is_empty() {
+            "no REST Proxy v2 media type".to_owned()
+        } else {
+            named.join(", ")
+        }
     )))
 }
 
@@ -144,7 +156,9 @@ pub fn encode(format: Format, value: Value, key: bool) -> Result<Option<Bytes>, 
 /// A key or value read from Kafka as it is shown in `format`. JSON that is not JSON is shown
 /// as its text (lossy UTF-8), not dropped: one bad record must not wedge a consumer.
 pub fn decode(format: Format, bytes: Option<&[u8]>) -> Value {
-    let Some(bytes) = bytes else { return Value::Null };
+    let Some(bytes) = bytes else {
+        return Value::Null;
+    };
     match format {
         Format::Json => serde_json::from_slice(bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned())),
@@ -162,7 +176,10 @@ mod tests {
     fn media_types_name_formats() {
         let binary = "application/vnd.kafka.binary.v2+json; charset=utf-8";
         assert_eq!(v2_produce_format(Some(binary)).unwrap(), Format::Binary);
-        assert_eq!(v2_produce_format(Some("application/json")).unwrap(), Format::Json);
+        assert_eq!(
+            v2_produce_format(Some("application/json")).unwrap(),
+            Format::Json
+        );
         let avro = v2_produce_format(Some("application/vnd.kafka.avro.v2+json")).unwrap();
         assert!(avro.needs_schema());
         let text = v2_produce_format(Some("text/plain")).unwrap_err();

@@ -126,7 +126,10 @@ impl Instances {
             .set("enable.auto.commit", settings.auto_commit.to_string())
             // What poll hands out is what a commit without offsets commits.
             .set("enable.auto.offset.store", "true")
-            .set("queued.max.messages.kbytes", (buffer / 1024).max(1).to_string())
+            .set(
+                "queued.max.messages.kbytes",
+                (buffer / 1024).max(1).to_string(),
+            )
             .set("fetch.max.bytes", buffer.to_string())
             .set("max.partition.fetch.bytes", buffer.to_string());
         let consumer: BaseConsumer = config

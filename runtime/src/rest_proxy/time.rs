@@ -19,7 +19,9 @@ pub fn parse(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let num = |range: std::ops::Range<usize>| -> Option<i64> {
         let part = text.get(range)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
@@ -90,12 +92,20 @@ mod tests {
     fn round_trips_and_known_instants() {
         assert_eq!(parse("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse("2021-02-05T19:14:42Z"), Some(1_612_552_482_000));
-        assert_eq!(parse("2021-02-05T20:14:42.5+01:00"), Some(1_612_552_482_500));
+        assert_eq!(
+            parse("2021-02-05T20:14:42.5+01:00"),
+            Some(1_612_552_482_500)
+        );
         assert_eq!(format(1_612_552_482_123), "2021-02-05T19:14:42.123Z");
         for ms in [0, 951_782_400_000, 4_102_444_799_999, -86_400_001] {
             assert_eq!(parse(&format(ms)), Some(ms), "{ms}");
         }
-        for bad in ["2021-02-05", "2021-13-01T00:00:00Z", "2021-02-05T19:14:42", "x021-02-05T19:14:42Z"] {
+        for bad in [
+            "2021-02-05",
+            "2021-13-01T00:00:00Z",
+            "2021-02-05T19:14:42",
+            "x021-02-05T19:14:42Z",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }

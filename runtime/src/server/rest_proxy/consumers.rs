@@ -63,8 +63,10 @@ pub(super) async fn serve(
     let query = parts.uri.query().map(str::to_owned);
     let reads_body = matches!(
         (op, &method),
-        (Op::Subscription | Op::Assignments | Op::Seek | Op::SeekBeginning | Op::SeekEnd, &Method::POST)
-            | (Op::Offsets, _)
+        (
+            Op::Subscription | Op::Assignments | Op::Seek | Op::SeekBeginning | Op::SeekEnd,
+            &Method::POST
+        ) | (Op::Offsets, _)
     );
     let body = if reads_body {
         json_body(call, &parts.headers, incoming).await?
@@ -95,9 +97,11 @@ pub(super) async fn serve(
             run(&instance, move |i| i.subscribe(topics)).await?;
             Ok(no_content())
         }
-        (Op::Subscription, Method::GET) => {
-            ok(StatusCode::OK, false, &json!({ "topics": instance.subscription() }))
-        }
+        (Op::Subscription, Method::GET) => ok(
+            StatusCode::OK,
+            false,
+            &json!({ "topics": instance.subscription() }),
+        ),
         (Op::Subscription, _) => {
             run(&instance, |i| {
                 i.unsubscribe();
@@ -131,7 +135,8 @@ pub(super) async fn serve(
         (Op::Offsets, _) => {
             if body.get("partitions").is_none() {
                 return Err(RequestError::BadRequest(
-                    "GET offsets needs a body {\"partitions\": [{\"topic\", \"partition\"}]}".into(),
+                    "GET offsets needs a body {\"partitions\": [{\"topic\", \"partition\"}]}"
+                        .into(),
                 )
                 .into());
             }
@@ -155,7 +160,11 @@ pub(super) async fn serve(
             Ok(no_content())
         }
         (Op::SeekBeginning | Op::SeekEnd, _) => {
-            let edge = if op == Op::SeekBeginning { Offset::Beginning } else { Offset::End };
+            let edge = if op == Op::SeekBeginning {
+                Offset::Beginning
+            } else {
+                Offset::End
+            };
             let places: Vec<_> = partitions(&body)?
                 .into_iter()
                 .map(|(topic, partition)| (topic, partition, edge))
@@ -185,7 +194,9 @@ async fn create(
     req: http::Request<Incoming>,
 ) -> Result<HttpResponse, Failure> {
     let (parts, incoming) = req.into_parts();
-    let body = json_body(call, &parts.headers, incoming).await?.unwrap_or(json!({}));
+    let body = json_body(call, &parts.headers, incoming)
+        .await?
+        .unwrap_or(json!({}));
     let base = base_url(call, &parts.headers, &parts.uri);
     let settings = settings(&body, &call.id)?;
     if let Err(answer) = allow(call, route, parts, params, &[], false).await? {
@@ -217,7 +228,8 @@ fn settings(body: &Value, request_id: &str) -> Result<Settings, RequestError> {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let invalid = |m: String| RequestError::InvalidParameter(format!("Invalid consumer configuration: {m}"));
+    let invalid =
+        |m: String| RequestError::InvalidParameter(format!("Invalid consumer configuration: {m}"));
     let mut settings = Settings {
         name: format!("rest-consumer-{request_id}"),
         format: Format::Binary,
@@ -254,7 +266,10 @@ fn settings(body: &Value, request_id: &str) -> Result<Settings, RequestError> {
                 }
             }
             // Accepted for compatibility: the gateway's own fetch settings apply.
-            "fetch.min.bytes" | "consumer.request.timeout.ms" | "responseMinBytes" | "requestWaitMs" => {}
+            "fetch.min.bytes"
+            | "consumer.request.timeout.ms"
+            | "responseMinBytes"
+            | "requestWaitMs" => {}
             other => return Err(invalid(format!("unknown setting {other:?}"))),
         }
     }
@@ -344,7 +359,9 @@ fn subscription_topics(body: Option<&Value>) -> Result<Vec<String>, RequestError
     let body = body.unwrap_or(&Value::Null);
     if let Some(topics) = field::<Vec<String>>(body, "topics")? {
         if topics.is_empty() {
-            return Err(RequestError::InvalidParameter("topics may not be empty".into()));
+            return Err(RequestError::InvalidParameter(
+                "topics may not be empty".into(),
+            ));
         }
         for topic in &topics {
             wafka_sdk::topic::check_name(topic).map_err(RequestError::InvalidParameter)?;
@@ -356,7 +373,9 @@ fn subscription_topics(body: Option<&Value>) -> Result<Vec<String>, RequestError
             "topic_pattern subscriptions are not served: list the topics".into(),
         ));
     }
-    Err(RequestError::InvalidParameter("the body must list topics".into()))
+    Err(RequestError::InvalidParameter(
+        "the body must list topics".into(),
+    ))
 }
 
 /// Topics named in a body's `partitions` or `offsets`.
@@ -404,9 +423,15 @@ mod tests {
     #[test]
     fn commits_follow_each_proxys_meaning_of_offset() {
         let confluent = json!({"offsets": [{"topic": "t", "partition": 0, "offset": 20}]});
-        assert_eq!(commit_offsets(&confluent).unwrap(), Some(vec![("t".into(), 0, 21)]));
+        assert_eq!(
+            commit_offsets(&confluent).unwrap(),
+            Some(vec![("t".into(), 0, 21)])
+        );
         let redpanda = json!({"partitions": [{"topic": "t", "partition": 0, "offset": 21}]});
-        assert_eq!(commit_offsets(&redpanda).unwrap(), Some(vec![("t".into(), 0, 21)]));
+        assert_eq!(
+            commit_offsets(&redpanda).unwrap(),
+            Some(vec![("t".into(), 0, 21)])
+        );
         assert_eq!(commit_offsets(&json!({})).unwrap(), None);
         assert_eq!(commit_offsets(&Value::Null).unwrap(), None);
     }
@@ -414,10 +439,26 @@ mod tests {
     #[test]
     fn consumer_settings_take_strings_or_values_and_refuse_unknowns() {
         let s = settings(&json!({"name": "c1", "format": "JSON", "auto.offset.reset": "smallest", "auto.commit.enable": "false"}), "r").unwrap();
-        assert_eq!((s.name.as_str(), s.format, s.offset_reset.as_str(), s.auto_commit), ("c1", Format::Json, "earliest", false));
+        assert_eq!(
+            (
+                s.name.as_str(),
+                s.format,
+                s.offset_reset.as_str(),
+                s.auto_commit
+            ),
+            ("c1", Format::Json, "earliest", false)
+        );
         assert!(settings(&json!({}), "r1").unwrap().name.ends_with("r1"));
-        assert_eq!(settings(&json!({"group.id": "x"}), "r").unwrap_err().code(), "invalid_parameter");
-        assert_eq!(settings(&json!({"format": "avro"}), "r").unwrap_err().code(), "no_schema_registry");
+        assert_eq!(
+            settings(&json!({"group.id": "x"}), "r").unwrap_err().code(),
+            "invalid_parameter"
+        );
+        assert_eq!(
+            settings(&json!({"format": "avro"}), "r")
+                .unwrap_err()
+                .code(),
+            "no_schema_registry"
+        );
         assert!(settings(&json!({"name": "a/b"}), "r").is_err());
     }
 }

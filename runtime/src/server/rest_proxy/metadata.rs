@@ -47,7 +47,11 @@ pub(super) async fn v2(
 ) -> Result<HttpResponse, Failure> {
     let (topic, partition) = target(&params)?;
     let (parts, _) = req.into_parts();
-    let topics: Vec<String> = if topic.is_empty() { vec![] } else { vec![topic.clone()] };
+    let topics: Vec<String> = if topic.is_empty() {
+        vec![]
+    } else {
+        vec![topic.clone()]
+    };
     if let Err(answer) = allow(call, route, parts, params, &topics, false).await? {
         return Ok(answer);
     }
@@ -77,9 +81,15 @@ pub(super) async fn v2(
                     "configs": {},
                     "partitions": t.partitions.iter().map(v2_partition).collect::<Vec<_>>(),
                 }),
-                (Op::Partitions, _) => json!(t.partitions.iter().map(v2_partition).collect::<Vec<_>>()),
+                (Op::Partitions, _) => {
+                    json!(t.partitions.iter().map(v2_partition).collect::<Vec<_>>())
+                }
                 (_, Some(p)) => v2_partition(partition_of(&t, p)?),
-                _ => return Err(RequestError::Internal(format!("{op:?} without a partition")).into()),
+                _ => {
+                    return Err(
+                        RequestError::Internal(format!("{op:?} without a partition")).into(),
+                    );
+                }
             }
         }
     };
@@ -102,7 +112,12 @@ pub(super) async fn v3(
     let deleting = op == Op::V3Topic && method == http::Method::DELETE;
     let mut create = None;
     if creating || deleting {
-        let admin = call.snapshot.config.rest_proxy.as_ref().is_some_and(|c| c.topic_admin);
+        let admin = call
+            .snapshot
+            .config
+            .rest_proxy
+            .as_ref()
+            .is_some_and(|c| c.topic_admin);
         if !admin {
             return Err(RequestError::Forbidden(
                 "creating and deleting topics is off (rest_proxy.topic_admin)".into(),
@@ -118,7 +133,11 @@ pub(super) async fn v3(
         topic = request.name.clone();
         create = Some(request);
     }
-    let topics: Vec<String> = if topic.is_empty() { vec![] } else { vec![topic.clone()] };
+    let topics: Vec<String> = if topic.is_empty() {
+        vec![]
+    } else {
+        vec![topic.clone()]
+    };
     if let Err(answer) = allow(call, route, parts, params.clone(), &topics, true).await? {
         return Ok(answer);
     }
@@ -131,12 +150,20 @@ pub(super) async fn v3(
     if op != Op::Clusters && asked != cluster_id {
         return Err(RequestError::NotFound(format!("Cluster {asked} cannot be found.")).into());
     }
-    let cluster = Links { base, id: cluster_id };
+    let cluster = Links {
+        base,
+        id: cluster_id,
+    };
     if let Some(create) = create {
         let backend = &shared.rest_proxy.cluster;
         if !create.validate_only {
             backend
-                .create_topic(&create.name, create.partitions, create.replication, &create.configs)
+                .create_topic(
+                    &create.name,
+                    create.partitions,
+                    create.replication,
+                    &create.configs,
+                )
                 .await?;
         }
         let name = create.name.clone();
@@ -151,7 +178,11 @@ pub(super) async fn v3(
                 partitions: Vec::new(),
             }),
         };
-        let status = if create.validate_only { StatusCode::OK } else { StatusCode::CREATED };
+        let status = if create.validate_only {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
         let mut response = ok(status, true, &body)?;
         if let Some(location) = body["metadata"]["self"].as_str()
             && let Ok(v) = http::HeaderValue::from_str(location)
@@ -189,7 +220,11 @@ pub(super) async fn v3(
                     "data": t.partitions.iter().map(|p| cluster.partition(&t.name, p)).collect::<Vec<_>>(),
                 }),
                 (_, Some(p)) => cluster.partition(&t.name, partition_of(&t, p)?),
-                _ => return Err(RequestError::Internal(format!("{op:?} without a partition")).into()),
+                _ => {
+                    return Err(
+                        RequestError::Internal(format!("{op:?} without a partition")).into(),
+                    );
+                }
             }
         }
     };

@@ -116,9 +116,12 @@ pub(super) fn field<T: serde::de::DeserializeOwned>(
 }
 
 /// A 200 (or `status`) answer with `body` as JSON.
-pub(super) fn ok(status: StatusCode, v3: bool, body: &impl Serialize) -> Result<HttpResponse, Failure> {
-    let bytes =
-        serde_json::to_vec(body).map_err(|e| RequestError::Internal(e.to_string()))?;
+pub(super) fn ok(
+    status: StatusCode,
+    v3: bool,
+    body: &impl Serialize,
+) -> Result<HttpResponse, Failure> {
+    let bytes = serde_json::to_vec(body).map_err(|e| RequestError::Internal(e.to_string()))?;
     Ok(errors::answer(status, v3, bytes))
 }
 
@@ -137,7 +140,11 @@ pub(super) fn base_url(call: &Call<'_>, headers: &http::HeaderMap, uri: &http::U
     if let Some(url) = config.and_then(|c| c.advertised_url.as_deref()) {
         return format!("{url}{prefix}");
     }
-    let scheme = if call.shared.tls.is_some() { "https" } else { "http" };
+    let scheme = if call.shared.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())

@@ -112,16 +112,27 @@ fn parse(
     max: usize,
 ) -> Result<Vec<Record>, RequestError> {
     let Value::Object(mut body) = body else {
-        return Err(RequestError::InvalidBatch("expected an object with \"records\"".into()));
+        return Err(RequestError::InvalidBatch(
+            "expected an object with \"records\"".into(),
+        ));
     };
-    let has_schema = ["key_schema", "value_schema", "key_schema_id", "value_schema_id"]
-        .iter()
-        .any(|f| body.get(*f).is_some_and(|v| !v.is_null()));
+    let has_schema = [
+        "key_schema",
+        "value_schema",
+        "key_schema_id",
+        "value_schema_id",
+    ]
+    .iter()
+    .any(|f| body.get(*f).is_some_and(|v| !v.is_null()));
     let Some(Value::Array(items)) = body.remove("records") else {
-        return Err(RequestError::InvalidBatch("expected a \"records\" array".into()));
+        return Err(RequestError::InvalidBatch(
+            "expected a \"records\" array".into(),
+        ));
     };
     if items.is_empty() {
-        return Err(RequestError::InvalidBatch("records may not be empty".into()));
+        return Err(RequestError::InvalidBatch(
+            "records may not be empty".into(),
+        ));
     }
     if items.len() > max {
         return Err(RequestError::TooManyRecords { limit: max });
@@ -133,7 +144,10 @@ fn parse(
         }
         for key in [true, false] {
             let name = if key { "key" } else { "value" };
-            if items.iter().any(|r| r.get(name).is_some_and(|v| !v.is_null())) {
+            if items
+                .iter()
+                .any(|r| r.get(name).is_some_and(|v| !v.is_null()))
+            {
                 return Err(RequestError::SchemaMissing { key });
             }
         }
@@ -186,7 +200,8 @@ mod tests {
 
     #[test]
     fn records_take_the_paths_partition_unless_they_name_one() {
-        let body = json!({"records": [{"value": "aGk=", "partition": 1}, {"key": null, "value": null}]});
+        let body =
+            json!({"records": [{"value": "aGk=", "partition": 1}, {"key": null, "value": null}]});
         let out = parse(body, "t", Some(0), Format::Binary, 10).unwrap();
         assert_eq!(out[0].partition, Some(1));
         assert_eq!(out[0].value.as_deref(), Some(&b"hi"[..]));
@@ -197,12 +212,32 @@ mod tests {
     fn bad_records_say_which_and_why() {
         let err = |body| parse(body, "t", None, Format::Binary, 2).unwrap_err();
         assert_eq!(err(json!({"records": []})).code(), "invalid_batch");
-        assert!(err(json!({"records": [{}, {"value": "!"}]})).to_string().contains("records[1].value"));
-        assert!(err(json!({"records": [{"headers": {}}]})).to_string().contains("unknown field"));
-        assert_eq!(err(json!({"records": [{}, {}, {}]})).code(), "too_many_records");
+        assert!(
+            err(json!({"records": [{}, {"value": "!"}]}))
+                .to_string()
+                .contains("records[1].value")
+        );
+        assert!(
+            err(json!({"records": [{"headers": {}}]}))
+                .to_string()
+                .contains("unknown field")
+        );
+        assert_eq!(
+            err(json!({"records": [{}, {}, {}]})).code(),
+            "too_many_records"
+        );
         let avro = |body| parse(body, "t", None, Format::Avro, 2).unwrap_err();
-        assert!(matches!(avro(json!({"records": [{"key": 1}]})), RequestError::SchemaMissing { key: true }));
-        assert!(matches!(avro(json!({"records": [{"value": 1}]})), RequestError::SchemaMissing { key: false }));
-        assert_eq!(avro(json!({"value_schema_id": 1, "records": [{"value": 1}]})).code(), "no_schema_registry");
+        assert!(matches!(
+            avro(json!({"records": [{"key": 1}]})),
+            RequestError::SchemaMissing { key: true }
+        ));
+        assert!(matches!(
+            avro(json!({"records": [{"value": 1}]})),
+            RequestError::SchemaMissing { key: false }
+        ));
+        assert_eq!(
+            avro(json!({"value_schema_id": 1, "records": [{"value": 1}]})).code(),
+            "no_schema_registry"
+        );
     }
 }

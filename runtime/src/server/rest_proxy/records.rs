@@ -48,7 +48,16 @@ pub(super) async fn stream(
     let (topic, cluster_id) = target(call, &params).await?;
     let (parts, incoming) = req.into_parts();
     json_only(&parts.headers)?;
-    let request = match allow(call, route, parts, params, std::slice::from_ref(&topic), true).await? {
+    let request = match allow(
+        call,
+        route,
+        parts,
+        params,
+        std::slice::from_ref(&topic),
+        true,
+    )
+    .await?
+    {
         Ok(request) => request,
         Err(answer) => return Ok(answer),
     };
@@ -62,7 +71,10 @@ pub(super) async fn stream(
         details: call.error_details(),
     };
     let server = &call.snapshot.config.server;
-    let limits = (server.max_body_bytes as usize, Duration::from_millis(server.request_timeout_ms));
+    let limits = (
+        server.max_body_bytes as usize,
+        Duration::from_millis(server.request_timeout_ms),
+    );
     tokio::spawn(producing.drive(incoming, reports, limits));
     let mut response = http::Response::new(http_body_util::BodyExt::boxed_unsync(body));
     response.headers_mut().insert(
@@ -82,7 +94,9 @@ pub(super) async fn batch(
     let (topic, cluster_id) = target(call, &params).await?;
     let (parts, incoming) = req.into_parts();
     json_only(&parts.headers)?;
-    let body = json_body(call, &parts.headers, incoming).await?.unwrap_or(Value::Null);
+    let body = json_body(call, &parts.headers, incoming)
+        .await?
+        .unwrap_or(Value::Null);
     let Some(Value::Array(entries)) = body.get("entries").cloned() else {
         return Err(RequestError::InvalidBatch("expected {\"entries\": [...]}".into()).into());
     };
@@ -90,7 +104,16 @@ pub(super) async fn batch(
     if entries.is_empty() || entries.len() > max {
         return Err(RequestError::InvalidBatch(format!("entries: 1 to {max} records")).into());
     }
-    let request = match allow(call, route, parts, params, std::slice::from_ref(&topic), true).await? {
+    let request = match allow(
+        call,
+        route,
+        parts,
+        params,
+        std::slice::from_ref(&topic),
+        true,
+    )
+    .await?
+    {
         Ok(request) => request,
         Err(answer) => return Ok(answer),
     };
@@ -102,12 +125,16 @@ pub(super) async fn batch(
         let id = match entry.as_object_mut().and_then(|e| e.remove("id")) {
             Some(Value::String(id)) if valid_id(&id) => id,
             other => {
-                let message = format!("each entry needs an \"id\": 1 to 80 of 0-9, a-z, A-Z, '-', '_'; got {other:?}");
+                let message = format!(
+                    "each entry needs an \"id\": 1 to 80 of 0-9, a-z, A-Z, '-', '_'; got {other:?}"
+                );
                 return Err(RequestError::InvalidBatch(message).into());
             }
         };
         if ids.contains(&id) {
-            return Err(RequestError::InvalidBatch(format!("entry id {id:?} appears twice")).into());
+            return Err(
+                RequestError::InvalidBatch(format!("entry id {id:?} appears twice")).into(),
+            );
         }
         ids.push(id.clone());
         match parse(entry, &topic) {
@@ -141,7 +168,11 @@ pub(super) async fn batch(
     }
     call.records = successes.len() + failures.len();
     let status = StatusCode::from_u16(207).unwrap_or(StatusCode::OK);
-    ok(status, true, &json!({ "successes": successes, "failures": failures }))
+    ok(
+        status,
+        true,
+        &json!({ "successes": successes, "failures": failures }),
+    )
 }
 
 /// The path's topic, and the cluster id, which must be this cluster's.
@@ -159,9 +190,20 @@ async fn target(call: &Call<'_>, params: &[(String, String)]) -> Result<(String,
 }
 
 fn json_only(headers: &http::HeaderMap) -> Result<(), RequestError> {
-    match headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         None => Ok(()),
-        Some(v) if v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") => Ok(()),
+        Some(v)
+            if v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json") =>
+        {
+            Ok(())
+        }
         Some(v) => Err(RequestError::UnsupportedMediaType(format!(
             "{v:?}: v3 produce takes application/json"
         ))),
@@ -170,7 +212,9 @@ fn json_only(headers: &http::HeaderMap) -> Result<(), RequestError> {
 
 fn valid_id(id: &str) -> bool {
     (1..=80).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// What producing on one request needs, shared by its records.
@@ -227,7 +271,8 @@ impl Producing {
                         let start = buffer.iter().position(|b| !b.is_ascii_whitespace());
                         buffer.advance(start.unwrap_or(buffer.len()));
                         skipping = true;
-                        let error = RequestError::BadRequest(format!("record {sent} is not JSON: {e}"));
+                        let error =
+                            RequestError::BadRequest(format!("record {sent} is not JSON: {e}"));
                         self.refused(&error)
                     }
                 };
@@ -253,13 +298,17 @@ impl Producing {
                 Ok(None) => ended = true,
                 Ok(Some(Err(e))) => return self.ended(sent, &format!("the body failed: {e}")),
                 Err(_) => {
-                    let error = RequestError::RequestTimeout { timeout_ms: idle.as_millis() as u64 };
+                    let error = RequestError::RequestTimeout {
+                        timeout_ms: idle.as_millis() as u64,
+                    };
                     let _ = reports.send(self.refused(&error)).await;
                     return self.ended(sent, "no bytes within server.request_timeout_ms");
                 }
             }
             if buffer.len() > max_record && !skipping {
-                let error = RequestError::BodyTooLarge { limit: max_record as u64 };
+                let error = RequestError::BodyTooLarge {
+                    limit: max_record as u64,
+                };
                 let _ = reports.send(self.refused(&error)).await;
                 return self.ended(sent, "a record passed server.max_body_bytes");
             }
@@ -281,19 +330,33 @@ impl Producing {
     /// Runs the filters over `record` and queues what they forward; the report is the first
     /// forwarded record's place.
     async fn send(&self, mut record: Record, key: Shape, value: Shape) -> Report {
-        record.timestamp.get_or_insert_with(|| crate::clock::now_millis() as i64);
+        record
+            .timestamp
+            .get_or_insert_with(|| crate::clock::now_millis() as i64);
         let timestamp = record.timestamp;
-        let mut records = match filters::run(&self.shared, &self.route, self.request.clone(), vec![record]).await {
+        let mut records = match filters::run(
+            &self.shared,
+            &self.route,
+            self.request.clone(),
+            vec![record],
+        )
+        .await
+        {
             Ok(ChainOutcome::Forward(records)) if !records.is_empty() => records,
             Ok(ChainOutcome::Forward(_)) => {
-                let error = RequestError::Forbidden("the gateway's filters dropped the record".into());
+                let error =
+                    RequestError::Forbidden("the gateway's filters dropped the record".into());
                 return self.refused(&error);
             }
             Ok(ChainOutcome::Respond(answer)) => {
                 let code = u32::from(answer.status().as_u16()) * 100 + 1;
                 let parsed: Value = serde_json::from_slice(answer.body()).unwrap_or_default();
-                let message = parsed["error"]["message"].as_str().unwrap_or("refused by a filter");
-                self.route.metrics.failed(&RequestError::Forbidden(message.to_owned()));
+                let message = parsed["error"]["message"]
+                    .as_str()
+                    .unwrap_or("refused by a filter");
+                self.route
+                    .metrics
+                    .failed(&RequestError::Forbidden(message.to_owned()));
                 return ready(json!({ "error_code": code, "message": message }));
             }
             Err(e) => return self.refused(&e),
@@ -306,7 +369,8 @@ impl Producing {
             Ok(waiting) => waiting,
             Err(e) => return self.refused(&e),
         };
-        let (cluster_id, details, route) = (self.cluster_id.clone(), self.details, self.route.clone());
+        let (cluster_id, details, route) =
+            (self.cluster_id.clone(), self.details, self.route.clone());
         Box::pin(async move {
             let results = waiting.await;
             let report = match results.into_iter().next().map(|(_, r)| r) {
@@ -331,7 +395,11 @@ impl Producing {
                     route.metrics.failed(&e);
                     failed(None, &e, details)
                 }
-                _ => failed(None, &RequestError::Internal("no delivery report".into()), details),
+                _ => failed(
+                    None,
+                    &RequestError::Internal("no delivery report".into()),
+                    details,
+                ),
             };
             line(&report)
         })
@@ -379,7 +447,10 @@ fn parse(value: Value, topic: &str) -> Result<(Record, Shape, Shape), RequestErr
         match name.as_str() {
             _ if field.is_null() => {}
             "partition_id" => {
-                let p = field.as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| *p >= 0);
+                let p = field
+                    .as_i64()
+                    .and_then(|p| i32::try_from(p).ok())
+                    .filter(|p| *p >= 0);
                 record.partition = Some(p.ok_or_else(|| {
                     RequestError::BadRequest("partition_id: expected a partition number".into())
                 })?);
@@ -391,7 +462,9 @@ fn parse(value: Value, topic: &str) -> Result<(Record, Shape, Shape), RequestErr
                     _ => None,
                 };
                 record.timestamp = Some(ms.ok_or_else(|| {
-                    RequestError::BadRequest(format!("timestamp {field}: expected RFC 3339 (2021-02-05T19:14:42Z)"))
+                    RequestError::BadRequest(format!(
+                        "timestamp {field}: expected RFC 3339 (2021-02-05T19:14:42Z)"
+                    ))
                 })?);
             }
             "headers" => record.headers = headers(field)?,
@@ -411,7 +484,9 @@ fn parse(value: Value, topic: &str) -> Result<(Record, Shape, Shape), RequestErr
 fn data(field: Value, key: bool) -> Result<(Option<Bytes>, Shape), RequestError> {
     let which = if key { "key" } else { "value" };
     let Value::Object(mut fields) = field else {
-        return Err(RequestError::BadRequest(format!("{which}: expected {{\"type\", \"data\"}}")));
+        return Err(RequestError::BadRequest(format!(
+            "{which}: expected {{\"type\", \"data\"}}"
+        )));
     };
     let kind = match fields.remove("type") {
         Some(Value::String(kind)) => kind.to_ascii_uppercase(),
@@ -423,14 +498,17 @@ fn data(field: Value, key: bool) -> Result<(Option<Bytes>, Shape), RequestError>
         }
         Some(other) => return Err(RequestError::BadRequest(format!("{which}.type {other}"))),
     };
-    let format = Format::from_name(&kind)
-        .ok_or_else(|| RequestError::BadRequest(format!("{which}.type {kind:?}: use BINARY, JSON or STRING")))?;
+    let format = Format::from_name(&kind).ok_or_else(|| {
+        RequestError::BadRequest(format!("{which}.type {kind:?}: use BINARY, JSON or STRING"))
+    })?;
     if format.needs_schema() {
         return Err(formats::no_registry(format));
     }
     let data = fields.remove("data").unwrap_or(Value::Null);
     if let Some(other) = fields.keys().next() {
-        return Err(RequestError::BadRequest(format!("{which}.{other}: not used with type {kind}")));
+        return Err(RequestError::BadRequest(format!(
+            "{which}.{other}: not used with type {kind}"
+        )));
     }
     let bytes = formats::encode(format, data, key)?;
     let shape = bytes.as_ref().map(|b| (format_type(format), b.len()));
@@ -447,8 +525,11 @@ fn format_type(format: Format) -> &'static str {
 
 /// `[{"name", "value" (base64 or null)}]`.
 fn headers(field: Value) -> Result<Vec<(String, Bytes)>, RequestError> {
-    let bad = || RequestError::BadRequest("headers: expected [{\"name\", \"value\" (base64)}]".into());
-    let Value::Array(items) = field else { return Err(bad()) };
+    let bad =
+        || RequestError::BadRequest("headers: expected [{\"name\", \"value\" (base64)}]".into());
+    let Value::Array(items) = field else {
+        return Err(bad());
+    };
     items
         .into_iter()
         .map(|item| {
@@ -478,7 +559,10 @@ mod tests {
         .unwrap();
         assert_eq!(record.partition, Some(1));
         assert_eq!(record.headers, vec![("h".to_owned(), Bytes::from("hi"))]);
-        assert_eq!((record.key.as_deref(), key), (Some(&b"k"[..]), Some(("STRING", 1))));
+        assert_eq!(
+            (record.key.as_deref(), key),
+            (Some(&b"k"[..]), Some(("STRING", 1)))
+        );
         assert_eq!(record.value.as_deref(), Some(&br#"{"a":1}"#[..]));
         assert_eq!(value, Some(("JSON", 7)));
         assert_eq!(record.timestamp, Some(1_612_552_482_000));
@@ -487,10 +571,22 @@ mod tests {
     #[test]
     fn schema_types_and_bad_fields_are_refused_clearly() {
         let code = |v: Value| parse(v, "t").unwrap_err();
-        assert_eq!(code(json!({"value": {"data": 1}})).code(), "no_schema_registry");
-        assert_eq!(code(json!({"value": {"type": "AVRO", "data": 1}})).code(), "no_schema_registry");
-        assert_eq!(code(json!({"value": {"type": "BINARY", "data": "%%"}})).code(), "invalid_data");
-        assert_eq!(code(json!({"value": {"type": "JSON", "schema_id": 1}})).code(), "bad_request");
+        assert_eq!(
+            code(json!({"value": {"data": 1}})).code(),
+            "no_schema_registry"
+        );
+        assert_eq!(
+            code(json!({"value": {"type": "AVRO", "data": 1}})).code(),
+            "no_schema_registry"
+        );
+        assert_eq!(
+            code(json!({"value": {"type": "BINARY", "data": "%%"}})).code(),
+            "invalid_data"
+        );
+        assert_eq!(
+            code(json!({"value": {"type": "JSON", "schema_id": 1}})).code(),
+            "bad_request"
+        );
         assert_eq!(code(json!({"valu": {}})).code(), "bad_request");
         assert!(valid_id("a-1_B") && !valid_id("") && !valid_id("a b"));
     }
