@@ -21,6 +21,15 @@ if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/
   (cd tests/node && npm ci --no-audit --no-fund)
 fi
 
+# PyPI clients the suite runs unchanged (tests/python: kafka-bridge-client, schemathesis),
+# pinned with everything they pull in.
+py=tests/python
+if [ ! -e "$py/.venv/.installed" ] || [ "$py/requirements.txt" -nt "$py/.venv/.installed" ]; then
+  python3 -m venv "$py/.venv"
+  "$py/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$py/requirements.txt"
+  touch "$py/.venv/.installed"
+fi
+
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 echo "== filters: native unit tests"

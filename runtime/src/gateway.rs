@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     pub rest_proxy: crate::rest_proxy::Backend,
     /// Fires at shutdown: streams end cleanly, fetches stop waiting.
     pub stop: watch::Receiver<bool>,
+    /// The public and admin listeners' addresses, once bound.
+    pub listening: std::sync::OnceLock<(SocketAddr, SocketAddr)>,
 }
 
 /// Which Kafka the gateway talks to.
@@ -252,12 +254,14 @@ impl Gateway {
             memory: memory.clone(),
             rest_proxy,
             stop: stopped.clone(),
+            listening: std::sync::OnceLock::new(),
             start,
         });
 
         let public = bind(shared.start.listen).await?;
         let admin = bind(shared.start.admin_listen).await?;
         let (addr, admin_addr) = (local_addr(&public)?, local_addr(&admin)?);
+        let _ = shared.listening.set((addr, admin_addr));
         let handler = {
             let shared = shared.clone();
             move |req, peer| server::handle(shared.clone(), req, peer)

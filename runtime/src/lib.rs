@@ -27,6 +27,7 @@ pub mod kafka;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
+pub mod openapi;
 pub mod read;
 pub mod reload;
 pub mod request_id;

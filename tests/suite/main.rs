@@ -12,6 +12,7 @@ mod delivery;
 mod errors;
 mod guide;
 mod isolation;
+mod openapi;
 mod operations;
 mod overload;
 mod produce;

@@ -403,6 +403,12 @@ pub(crate) async fn offsets(
     let mut position = Position::decode(&commit.position, &topic)
         .map_err(|e| RequestError::InvalidPosition(e.to_string()))?;
     position.0.retain(|p, _| allowed.partitions.contains(p));
+    if position.0.is_empty() {
+        return Err(RequestError::InvalidPosition(
+            "the position names none of the route's partitions: nothing to commit".into(),
+        )
+        .into());
+    }
     reading.commit(&group, &topic, position.clone()).await?;
     let body =
         json!({ "group": group, "position": position.encode(&topic), "offsets": position.0 });

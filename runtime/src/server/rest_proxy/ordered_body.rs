@@ -31,6 +31,16 @@ impl OrderedBody {
     }
 }
 
+impl OrderedBody {
+    /// Waits for the first report to be queued; `false` when none ever will be.
+    pub(super) async fn started(&mut self) -> bool {
+        if self.current.is_none() {
+            self.current = self.reports.recv().await;
+        }
+        self.current.is_some()
+    }
+}
+
 impl Body for OrderedBody {
     type Data = Bytes;
     type Error = std::convert::Infallible;

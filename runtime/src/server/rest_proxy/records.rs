@@ -61,7 +61,7 @@ pub(super) async fn stream(
         Ok(request) => request,
         Err(answer) => return Ok(answer),
     };
-    let (body, reports) = OrderedBody::new(WINDOW);
+    let (mut body, reports) = OrderedBody::new(WINDOW);
     let producing = Producing {
         shared: call.shared.clone(),
         route: route.clone(),
@@ -76,6 +76,11 @@ pub(super) async fn stream(
         Duration::from_millis(server.request_timeout_ms),
     );
     tokio::spawn(producing.drive(incoming, reports, limits));
+    // The answer starts with the first record read: a body with none is REST Proxy's 422.
+    if !body.started().await {
+        let error = RequestError::InvalidBatch("the body holds no records".into());
+        return Err(error.into());
+    }
     let mut response = http::Response::new(http_body_util::BodyExt::boxed_unsync(body));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,

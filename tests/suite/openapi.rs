@@ -1,0 +1,101 @@
+//! The OpenAPI document: the gateway serves one for its live config at the admin listener's
+//! `/openapi.json`; the quick-start config's is kept in `docs/openapi.json` (equal, or
+//! `WAFKA_BLESS=1` rewrites it); and schemathesis (PyPI, pinned in `tests/python`) checks the
+//! running gateway against it: no server errors, and every answer's status, content type and
+//! body as documented, on the routes, the REST Proxy API and the admin API.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use wafka_tests::{Broker, TestGateway};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The quick-start config's routes and `[rest_proxy]`, on a test gateway.
+async fn quick_start(edit: impl FnOnce(&mut wafka::config::Config) + 'static) -> TestGateway {
+    let example = std::fs::read_to_string(repo().join("examples/wafka.toml")).unwrap();
+    let routes = &example[example.find("[[routes]]").expect("the example has routes")..];
+    TestGateway::builder(Broker::Embedded)
+        .routes(routes)
+        .topics(&["events.web", "events.mobile"])
+        .filter("json-enrich")
+        .filter("topic-router")
+        .configure(edit)
+        .start()
+        .await
+}
+
+/// The served document, with the test's listener addresses put back to the example's.
+async fn served(gw: &TestGateway) -> Value {
+    let text = String::from_utf8(gw.admin("/openapi.json").await.body.to_vec()).unwrap();
+    let text = text
+        .replace(&gw.gateway().addr().to_string(), "127.0.0.1:8080")
+        .replace(&gw.gateway().admin_addr().to_string(), "127.0.0.1:9090");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kept_document_is_the_quick_starts() {
+    let gw = quick_start(|_| {}).await;
+    let document = served(&gw).await;
+    let kept = repo().join("docs/openapi.json");
+    let text = serde_json::to_string_pretty(&document).unwrap() + "\n";
+    if std::env::var_os("WAFKA_BLESS").is_some() {
+        std::fs::write(&kept, &text).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&kept).unwrap_or_default();
+    assert!(on_disk == text, "docs/openapi.json is stale: rerun with WAFKA_BLESS=1");
+    // Every route and REST Proxy path is in it.
+    let paths = document["paths"].as_object().unwrap();
+    for path in ["/v1/events/{source}", "/v1/logs", "/topics/{topic}", "/consumers/{group}", "/v3/clusters/{cluster_id}/topics/{topic}/records", "/admin/memory"] {
+        assert!(paths.contains_key(path), "{path} missing");
+    }
+}
+
+fn schemathesis(gw: &TestGateway, url: String, only: &str, skip: &str) -> std::process::Output {
+    let python = repo().join("tests/python");
+    let mut run = Command::new(python.join(".venv/bin/schemathesis"));
+    run.arg("--config-file")
+        .arg(python.join("schemathesis.toml"))
+        .arg("run")
+        .arg(format!("http://{}/openapi.json", gw.gateway().admin_addr()))
+        .args(["--url", &url])
+        .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--max-examples", "25", "--workers", "1", "--request-timeout", "10", "--seed", "1"]);
+    if !only.is_empty() {
+        run.args(["--include-path-regex", only]);
+    }
+    if !skip.is_empty() {
+        run.args(["--exclude-path-regex", skip]);
+    }
+    run.env("NO_COLOR", "1").output().expect("schemathesis is installed (scripts/test.sh does)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_the_gateway_as_documented() {
+    // Waits are short so that generated reads do not each wait half a minute.
+    let gw = quick_start(|c| {
+        for route in &mut c.routes {
+            if let Some(read) = &mut route.read {
+                read.max_wait_ms = 100;
+            }
+        }
+        if let Some(rest_proxy) = &mut c.rest_proxy {
+            rest_proxy.max_consumers = 4;
+        }
+    })
+    .await;
+    let admin = "^/(healthz|readyz|metrics|admin/.*|openapi.json)$";
+    let public = format!("http://{}", gw.gateway().addr());
+    let admin_url = format!("http://{}", gw.gateway().admin_addr());
+    for (url, only, skip) in [(public, "", admin), (admin_url, admin, "")] {
+        let output = tokio::task::block_in_place(|| schemathesis(&gw, url.clone(), only, skip));
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "schemathesis against {url}:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(report.contains("generated"), "{report}");
+    }
+}
