@@ -16,7 +16,10 @@ pub fn document(snapshot: &Snapshot, public: &str, admin: &str) -> Value {
         let (path, methods) = match &route.endpoint {
             Endpoint::RestProxy(op) => (route.path.clone(), rest_proxy(*op, route)),
             Endpoint::Produce(p) => (route.path.clone(), produce(route, p.body)),
-            Endpoint::Read(read) => (route.path.clone(), read_route(route, read.config.max_wait_ms)),
+            Endpoint::Read(read) => (
+                route.path.clone(),
+                read_route(route, read.config.max_wait_ms),
+            ),
             Endpoint::Offsets(_) => (route.path.clone(), offsets(route)),
         };
         let entry = paths.entry(path).or_insert_with(|| json!({}));
@@ -58,15 +61,31 @@ pub fn document(snapshot: &Snapshot, public: &str, admin: &str) -> Value {
 
 const ADMIN: &[(&str, &str, &str)] = &[
     ("/healthz", "The process is up", "Object"),
-    ("/readyz", "Kafka is reachable and the memory budget not spent (503 otherwise)", "Object"),
+    (
+        "/readyz",
+        "Kafka is reachable and the memory budget not spent (503 otherwise)",
+        "Object",
+    ),
     ("/metrics", "Prometheus metrics", ""),
-    ("/admin/kafka", "Breaker, in-flight records, spool", "Object"),
+    (
+        "/admin/kafka",
+        "Breaker, in-flight records, spool",
+        "Object",
+    ),
     ("/admin/routes", "Routes as served", "Object"),
-    ("/admin/filters", "Loaded filters and their versions", "Object"),
+    (
+        "/admin/filters",
+        "Loaded filters and their versions",
+        "Object",
+    ),
     ("/admin/reloads", "Config and filter reloads", "Object"),
     ("/admin/memory", "The memory budget and its use", "Object"),
     ("/admin/streams", "Readers of read routes", "Object"),
-    ("/admin/consumers", "REST Proxy consumer instances", "Object"),
+    (
+        "/admin/consumers",
+        "REST Proxy consumer instances",
+        "Object",
+    ),
     ("/admin/config", "The live config, secrets masked", "Object"),
     ("/openapi.json", "This document", "Object"),
 ];
@@ -119,11 +138,14 @@ fn operation(route: &Route, summary: &str, extra: Value) -> Value {
     if let (Value::Object(op), Value::Object(extra)) = (&mut op, extra) {
         for (k, v) in extra {
             if k == "parameters" {
-                if let (Some(Value::Array(all)), Value::Array(more)) = (op.get_mut("parameters"), v) {
+                if let (Some(Value::Array(all)), Value::Array(more)) = (op.get_mut("parameters"), v)
+                {
                     all.extend(more);
                 }
             } else if k == "responses" {
-                if let (Some(Value::Object(all)), Value::Object(more)) = (op.get_mut("responses"), v) {
+                if let (Some(Value::Object(all)), Value::Object(more)) =
+                    (op.get_mut("responses"), v)
+                {
                     all.extend(more);
                 }
             } else {
@@ -150,7 +172,11 @@ fn produce(route: &Route, body: BodyKind) -> Vec<(String, Value)> {
             "responses": {"200": answer, "202": answer},
         }),
     );
-    route.methods.iter().map(|m| (m.to_lowercase(), op.clone())).collect()
+    route
+        .methods
+        .iter()
+        .map(|m| (m.to_lowercase(), op.clone()))
+        .collect()
 }
 
 fn query(name: &str, schema: Value) -> Value {
@@ -222,39 +248,122 @@ fn rest_proxy(op: Op, route: &Route) -> Vec<(String, Value)> {
         "application/vnd.kafka.json.v2+json": {"schema": {"type": "array", "items": object}},
     });
     let list: Vec<(&str, &str, Option<Value>, Value)> = match op {
-        Op::Produce => vec![("post", "Produce records (v2)", Some(produce_types), ok(v2(schema_ref("V2ProduceAnswer"))))],
-        Op::Topics => vec![("get", "Topic names", None, ok(v2(json!({"type": "array", "items": {"type": "string"}}))))],
-        Op::Topic | Op::Partition | Op::Brokers => vec![("get", "Metadata", None, ok(v2(object.clone())))],
-        Op::Partitions => vec![("get", "A topic's partitions", None, ok(v2(json!({"type": "array", "items": object}))))],
-        Op::CreateConsumer => vec![("post", "Create a consumer instance", Some(v2(object.clone())), ok(v2(schema_ref("ConsumerInstance"))))],
+        Op::Produce => vec![(
+            "post",
+            "Produce records (v2)",
+            Some(produce_types),
+            ok(v2(schema_ref("V2ProduceAnswer"))),
+        )],
+        Op::Topics => vec![(
+            "get",
+            "Topic names",
+            None,
+            ok(v2(json!({"type": "array", "items": {"type": "string"}}))),
+        )],
+        Op::Topic | Op::Partition | Op::Brokers => {
+            vec![("get", "Metadata", None, ok(v2(object.clone())))]
+        }
+        Op::Partitions => vec![(
+            "get",
+            "A topic's partitions",
+            None,
+            ok(v2(json!({"type": "array", "items": object}))),
+        )],
+        Op::CreateConsumer => vec![(
+            "post",
+            "Create a consumer instance",
+            Some(v2(object.clone())),
+            ok(v2(schema_ref("ConsumerInstance"))),
+        )],
         Op::DeleteConsumer => vec![("delete", "Delete a consumer instance", None, none("204"))],
         Op::Subscription => vec![
-            ("post", "Subscribe to topics", Some(v2(json!({"type": "object", "required": ["topics"], "properties": {"topics": {"type": "array", "items": {"type": "string"}}}}))), none("204")),
+            (
+                "post",
+                "Subscribe to topics",
+                Some(v2(
+                    json!({"type": "object", "required": ["topics"], "properties": {"topics": {"type": "array", "items": {"type": "string"}}}}),
+                )),
+                none("204"),
+            ),
             ("get", "Topics subscribed to", None, ok(v2(object.clone()))),
             ("delete", "Unsubscribe", None, none("204")),
         ],
         Op::Assignments => vec![
-            ("post", "Assign partitions", Some(v2(partitions.clone())), none("204")),
+            (
+                "post",
+                "Assign partitions",
+                Some(v2(partitions.clone())),
+                none("204"),
+            ),
             ("get", "Partitions held", None, ok(v2(partitions.clone()))),
         ],
-        Op::Records => vec![("get", "Fetch records (timeout, max_bytes)", None, ok(records_types))],
+        Op::Records => vec![(
+            "get",
+            "Fetch records (timeout, max_bytes)",
+            None,
+            ok(records_types),
+        )],
         Op::Offsets => vec![
-            ("post", "Commit offsets (the last record processed), or all read without a body", Some(v2(offsets.clone())), ok(v2(json!({"type": "array"})))),
-            ("get", "Committed offsets (needs a body listing partitions)", None, ok(v2(offsets.clone()))),
+            (
+                "post",
+                "Commit offsets (the last record processed), or all read without a body",
+                Some(v2(offsets.clone())),
+                ok(v2(json!({"type": "array"}))),
+            ),
+            (
+                "get",
+                "Committed offsets (needs a body listing partitions)",
+                None,
+                ok(v2(offsets.clone())),
+            ),
         ],
-        Op::Seek => vec![("post", "Seek to offsets", Some(v2(offsets.clone())), none("204"))],
-        Op::SeekBeginning | Op::SeekEnd => vec![("post", "Seek to the beginning or end", Some(v2(partitions.clone())), none("204"))],
-        Op::Clusters | Op::Cluster | Op::V3Partitions | Op::V3Partition => vec![("get", "Metadata (v3)", None, ok(json(object.clone())))],
+        Op::Seek => vec![(
+            "post",
+            "Seek to offsets",
+            Some(v2(offsets.clone())),
+            none("204"),
+        )],
+        Op::SeekBeginning | Op::SeekEnd => vec![(
+            "post",
+            "Seek to the beginning or end",
+            Some(v2(partitions.clone())),
+            none("204"),
+        )],
+        Op::Clusters | Op::Cluster | Op::V3Partitions | Op::V3Partition => {
+            vec![("get", "Metadata (v3)", None, ok(json(object.clone())))]
+        }
         Op::V3Topics => vec![
             ("get", "Topics (v3)", None, ok(json(object.clone()))),
-            ("post", "Create a topic (rest_proxy.topic_admin)", Some(json(schema_ref("V3CreateTopic"))), json!({"201": {"description": "Created", "content": json(object.clone())}, "200": {"description": "Validated", "content": json(object.clone())}})),
+            (
+                "post",
+                "Create a topic (rest_proxy.topic_admin)",
+                Some(json(schema_ref("V3CreateTopic"))),
+                json!({"201": {"description": "Created", "content": json(object.clone())}, "200": {"description": "Validated", "content": json(object.clone())}}),
+            ),
         ],
         Op::V3Topic => vec![
             ("get", "A topic (v3)", None, ok(json(object.clone()))),
-            ("delete", "Delete a topic (rest_proxy.topic_admin)", None, none("204")),
+            (
+                "delete",
+                "Delete a topic (rest_proxy.topic_admin)",
+                None,
+                none("204"),
+            ),
         ],
-        Op::V3Produce => vec![("post", "Produce one record, or a stream of them: one report each, in order", Some(json(schema_ref("V3Record"))), ok(json(object.clone())))],
-        Op::V3ProduceBatch => vec![("post", "Produce a batch", Some(json(json!({"type": "object", "required": ["entries"], "properties": {"entries": {"type": "array", "items": schema_ref("V3Record")}}}))), json!({"207": {"description": "Each entry's result", "content": json(object.clone())}}))],
+        Op::V3Produce => vec![(
+            "post",
+            "Produce one record, or a stream of them: one report each, in order",
+            Some(json(schema_ref("V3Record"))),
+            ok(json(object.clone())),
+        )],
+        Op::V3ProduceBatch => vec![(
+            "post",
+            "Produce a batch",
+            Some(json(
+                json!({"type": "object", "required": ["entries"], "properties": {"entries": {"type": "array", "items": schema_ref("V3Record")}}}),
+            )),
+            json!({"207": {"description": "Each entry's result", "content": json(object.clone())}}),
+        )],
     };
     let params = path_params(&route.path);
     // Bodies REST Proxy lets clients leave out: consumer creation, commits.

@@ -47,10 +47,20 @@ async fn the_kept_document_is_the_quick_starts() {
         std::fs::write(&kept, &text).unwrap();
     }
     let on_disk = std::fs::read_to_string(&kept).unwrap_or_default();
-    assert!(on_disk == text, "docs/openapi.json is stale: rerun with WAFKA_BLESS=1");
+    assert!(
+        on_disk == text,
+        "docs/openapi.json is stale: rerun with WAFKA_BLESS=1"
+    );
     // Every route and REST Proxy path is in it.
     let paths = document["paths"].as_object().unwrap();
-    for path in ["/v1/events/{source}", "/v1/logs", "/topics/{topic}", "/consumers/{group}", "/v3/clusters/{cluster_id}/topics/{topic}/records", "/admin/memory"] {
+    for path in [
+        "/v1/events/{source}",
+        "/v1/logs",
+        "/topics/{topic}",
+        "/consumers/{group}",
+        "/v3/clusters/{cluster_id}/topics/{topic}/records",
+        "/admin/memory",
+    ] {
         assert!(paths.contains_key(path), "{path} missing");
     }
 }
@@ -72,7 +82,9 @@ fn schemathesis(gw: &TestGateway, url: String, only: &str, skip: &str) -> std::p
     if !skip.is_empty() {
         run.args(["--exclude-path-regex", skip]);
     }
-    run.env("NO_COLOR", "1").output().expect("schemathesis is installed (scripts/test.sh does)")
+    run.env("NO_COLOR", "1")
+        .output()
+        .expect("schemathesis is installed (scripts/test.sh does)")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +107,11 @@ async fn schemathesis_finds_the_gateway_as_documented() {
     for (url, only, skip) in [(public, "", admin), (admin_url, admin, "")] {
         let output = tokio::task::block_in_place(|| schemathesis(&gw, url.clone(), only, skip));
         let report = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "schemathesis against {url}:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "schemathesis against {url}:\n{report}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert!(report.contains("generated"), "{report}");
     }
 }

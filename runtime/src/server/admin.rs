@@ -109,10 +109,21 @@ pub(crate) async fn admin(
         "/admin/memory" => json_response(StatusCode::OK, &shared.memory.status()),
         "/openapi.json" => {
             let snapshot = shared.snapshot.load();
-            let scheme = if shared.tls.is_some() { "https" } else { "http" };
-            let (public, admin) = shared.listening.get().copied().unwrap_or((shared.start.listen, shared.start.admin_listen));
+            let scheme = if shared.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let (public, admin) = shared
+                .listening
+                .get()
+                .copied()
+                .unwrap_or((shared.start.listen, shared.start.admin_listen));
             let (public, admin) = (format!("{scheme}://{public}"), format!("http://{admin}"));
-            json_response(StatusCode::OK, &crate::openapi::document(&snapshot, &public, &admin))
+            json_response(
+                StatusCode::OK,
+                &crate::openapi::document(&snapshot, &public, &admin),
+            )
         }
         "/admin/consumers" => json_response(
             StatusCode::OK,
