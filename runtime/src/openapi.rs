@@ -354,7 +354,8 @@ fn rest_proxy(op: Op, route: &Route) -> Vec<(String, Value)> {
             "post",
             "Produce one record, or a stream of them: one report each, in order",
             Some(json(schema_ref("V3Record"))),
-            ok(json(object.clone())),
+            // A stream's answer is JSON objects one after another, not one JSON document.
+            json!({"200": {"description": "A report per record, in order, each a JSON object on its own line", "content": {"application/json": {}}}}),
         )],
         Op::V3ProduceBatch => vec![(
             "post",

@@ -30,11 +30,20 @@ async fn quick_start(edit: impl FnOnce(&mut wafka::config::Config) + 'static) ->
 
 /// The served document, with the test's listener addresses put back to the example's.
 async fn served(gw: &TestGateway) -> Value {
-    let text = String::from_utf8(gw.admin("/openapi.json").await.body.to_vec()).unwrap();
-    let text = text
-        .replace(&gw.gateway().addr().to_string(), "127.0.0.1:8080")
-        .replace(&gw.gateway().admin_addr().to_string(), "127.0.0.1:9090");
-    serde_json::from_str(&text).unwrap()
+    let mut document = gw.admin("/openapi.json").await.json();
+    let (public, admin) = (
+        gw.gateway().addr().to_string(),
+        gw.gateway().admin_addr().to_string(),
+    );
+    assert_eq!(document["servers"][0]["url"], format!("http://{public}"));
+    document["servers"][0]["url"] = "http://127.0.0.1:8080".into();
+    for (_, path) in document["paths"].as_object_mut().unwrap() {
+        if let Some(servers) = path.get_mut("servers") {
+            assert_eq!(servers[0]["url"], format!("http://{admin}"));
+            servers[0]["url"] = "http://127.0.0.1:9090".into();
+        }
+    }
+    document
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

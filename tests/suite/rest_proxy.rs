@@ -793,3 +793,53 @@ async fn consumer_instances_are_bounded_and_expire() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_rate_limit_covers_the_whole_api() {
+    let config =
+        "[rest_proxy]\nfilters = [{ name = \"rate-limit\", config = { rate = 1, burst = 3 } }]\n";
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(config)
+        .topics(&["t"])
+        .filter("rate-limit")
+        .start()
+        .await;
+    // Calls of every kind take tokens from the one bucket the API's filters share: 3 at once,
+    // then 1 a second.
+    let started = Instant::now();
+    let one = json!({"records": [{"value": 1}]}).to_string();
+    let mut allowed = 0;
+    let refused = loop {
+        let res = match allowed % 3 {
+            0 => gw.send("GET", "/topics", &[], "").await,
+            1 => {
+                gw.send(
+                    "POST",
+                    "/topics/t",
+                    &[("content-type", V2_JSON)],
+                    one.clone(),
+                )
+                .await
+            }
+            _ => gw.send("GET", "/v3/clusters", &[], "").await,
+        };
+        if res.status != 200 {
+            break res;
+        }
+        allowed += 1;
+        assert!(allowed <= 10, "never limited");
+    };
+    rest_error(&refused, 429, 42901);
+    assert!(refused.header("retry-after").is_some());
+    let refilled = started.elapsed().as_secs() as usize;
+    assert!(
+        (3..=3 + refilled).contains(&allowed),
+        "{allowed} calls in {refilled} s"
+    );
+    let produced = (allowed + 1) / 3;
+    assert_eq!(
+        read_all(&gw.bootstrap, "t").len(),
+        produced,
+        "the refused call produced nothing"
+    );
+}
