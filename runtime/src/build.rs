@@ -23,8 +23,9 @@ use tokio::sync::Semaphore;
 /// this is generous: it only has to stop a filter that never answers.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The route name REST Proxy filters see, and the scope of their shared state.
-const REST_PROXY: &str = "rest_proxy";
+/// The route name REST Proxy filters are checked under, and the scope of their shared state:
+/// not a valid route name, so no route shares the state.
+const REST_PROXY: &str = "rest_proxy.api";
 
 /// Why a config could not become a snapshot.
 #[derive(Debug, thiserror::Error)]

@@ -103,7 +103,9 @@ fn wafka_error() -> Value {
 }
 
 fn rest_error() -> Value {
-    let schema = schema_ref("RestError");
+    // Before a call reaches the API (overload, too long a URI, a wrong method) the answer is
+    // the gateway's own shape.
+    let schema = json!({"anyOf": [schema_ref("RestError"), schema_ref("Error")]});
     json!({
         "description": "A failure: REST Proxy's error shape",
         "content": {
@@ -312,7 +314,7 @@ fn rest_proxy(op: Op, route: &Route) -> Vec<(String, Value)> {
             ),
             (
                 "get",
-                "Committed offsets (needs a body listing partitions)",
+                "Committed offsets: the request body lists the partitions, {\"partitions\": [{\"topic\", \"partition\"}]} (400 without)",
                 None,
                 ok(v2(offsets.clone())),
             ),
@@ -361,7 +363,7 @@ fn rest_proxy(op: Op, route: &Route) -> Vec<(String, Value)> {
             "post",
             "Produce a batch",
             Some(json(
-                json!({"type": "object", "required": ["entries"], "properties": {"entries": {"type": "array", "items": schema_ref("V3Record")}}}),
+                json!({"type": "object", "required": ["entries"], "properties": {"entries": {"type": "array", "items": {"allOf": [schema_ref("V3Record"), {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "pattern": "^[0-9A-Za-z_-]{1,80}$"}}}]}}}}),
             )),
             json!({"207": {"description": "Each entry's result", "content": json(object.clone())}}),
         )],

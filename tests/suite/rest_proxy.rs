@@ -445,7 +445,8 @@ async fn v3_streams_ten_thousand_records_and_reports_the_bad_one_in_place(broker
             let mut text = String::new();
             for &i in chunk {
                 if i == BAD {
-                    text.push_str("{\"value\": {\"type\": \"JSON\", \"data\": {\"n\": \n");
+                    // Braces balance, so the stream finds its end; it is not JSON.
+                    text.push_str("{\"value\": {\"type\": \"JSON\", \"data\": {\"n\": }}}\n");
                 } else {
                     let key = format!("k{}", i % 7);
                     text.push_str(&json!({"key": {"type": "STRING", "data": key}, "value": {"type": "JSON", "data": {"n": i}}}).to_string());

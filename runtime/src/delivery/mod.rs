@@ -132,8 +132,11 @@ impl Delivery {
                 (r.topic, q)
             })
             .collect();
+        // The wait runs on its own: a caller that stops listening (a client gone mid-stream)
+        // must not leave the breaker counting reports nobody collects.
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let this = self.clone();
-        Ok(async move {
+        tokio::spawn(async move {
             let _held = held;
             let mut results = Vec::with_capacity(queued.len());
             for (topic, q) in queued {
@@ -143,8 +146,9 @@ impl Delivery {
                 };
                 results.push((topic, outcome));
             }
-            results
-        })
+            let _ = tx.send(results);
+        });
+        Ok(async move { rx.await.unwrap_or_default() })
     }
 
     /// For an `async` route: queues the records (or spools them while Kafka is down, or while

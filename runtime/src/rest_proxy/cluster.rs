@@ -252,6 +252,9 @@ impl Cluster {
             .delete_topics(&[name], &options)
             .await
             .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))?;
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.remove(name);
+        drop(known);
         admin_result(results)
     }
 }

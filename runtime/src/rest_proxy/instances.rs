@@ -50,7 +50,14 @@ pub struct Instances {
     kafka: Arc<KafkaConfig>,
     bootstrap: String,
     memory: Arc<Memory>,
-    held: Mutex<HashMap<(String, String), Arc<Instance>>>,
+    held: Mutex<Held>,
+}
+
+/// Instances by group and name, and how many are being created (they count against the bound).
+#[derive(Default)]
+struct Held {
+    by_name: HashMap<(String, String), Arc<Instance>>,
+    creating: usize,
 }
 
 /// One consumer instance.
@@ -62,6 +69,9 @@ pub struct Instance {
     /// How its records are shown.
     pub format: Format,
     consumer: Mutex<BaseConsumer>,
+    /// One call at a time, waited for without a thread: a blocking thread is taken only by the
+    /// call whose turn it is.
+    pub turn: Arc<tokio::sync::Mutex<()>>,
     /// Topics subscribed to, or partitions assigned: never both.
     state: Mutex<Target>,
     /// Milliseconds since `born` of the last call.
@@ -87,7 +97,7 @@ impl Instances {
         }
     }
 
-    fn held(&self) -> MutexGuard<'_, HashMap<(String, String), Arc<Instance>>> {
+    fn held(&self) -> MutexGuard<'_, Held> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -104,16 +114,36 @@ impl Instances {
             instance: settings.name.clone(),
         };
         {
-            let held = self.held();
-            if held.contains_key(&key) {
+            let mut held = self.held();
+            if held.by_name.contains_key(&key) {
                 return Err(exists());
             }
-            if held.len() >= limits.max_consumers {
+            if held.by_name.len() + held.creating >= limits.max_consumers {
                 return Err(RequestError::TooManyConsumers {
                     limit: limits.max_consumers,
                 });
             }
+            held.creating += 1;
         }
+        let made = self.make(group, &settings, limits);
+        let mut held = self.held();
+        held.creating -= 1;
+        let instance = made?;
+        if held.by_name.contains_key(&key) {
+            return Err(exists());
+        }
+        held.by_name.insert(key, instance.clone());
+        metrics::gauge!(crate::metrics::REST_CONSUMERS).set(held.by_name.len() as f64);
+        Ok(instance)
+    }
+
+    /// The instance's consumer, in `group`, charged to the budget.
+    fn make(
+        &self,
+        group: &str,
+        settings: &Settings,
+        limits: &RestProxyConfig,
+    ) -> Result<Arc<Instance>, RequestError> {
         let buffer = limits.consumer_buffer_bytes;
         let charge = self
             .memory
@@ -124,8 +154,9 @@ impl Instances {
             .set("client.id", "wafka-rest-consumer")
             .set("auto.offset.reset", &settings.offset_reset)
             .set("enable.auto.commit", settings.auto_commit.to_string())
-            // What poll hands out is what a commit without offsets commits.
-            .set("enable.auto.offset.store", "true")
+            // Offsets are stored once records are answered (`handed_out`): what a commit
+            // without offsets, or auto-commit, commits is what clients were sent.
+            .set("enable.auto.offset.store", "false")
             .set(
                 "queued.max.messages.kbytes",
                 (buffer / 1024).max(1).to_string(),
@@ -135,29 +166,24 @@ impl Instances {
         let consumer: BaseConsumer = config
             .create()
             .map_err(|e| RequestError::InvalidParameter(format!("consumer config: {e}")))?;
-        let instance = Arc::new(Instance {
+        Ok(Arc::new(Instance {
             group: group.to_owned(),
             name: settings.name.clone(),
             format: settings.format,
             consumer: Mutex::new(consumer),
+            turn: Arc::default(),
             state: Mutex::default(),
             last_used: AtomicU64::new(0),
             born: Instant::now(),
             _charge: charge,
-        });
-        let mut held = self.held();
-        if held.contains_key(&key) {
-            return Err(exists());
-        }
-        held.insert(key, instance.clone());
-        metrics::gauge!(crate::metrics::REST_CONSUMERS).set(held.len() as f64);
-        Ok(instance)
+        }))
     }
 
     /// The instance `name` of `group`, marked used now.
     pub fn get(&self, group: &str, name: &str) -> Result<Arc<Instance>, RequestError> {
         let held = self.held();
         let instance = held
+            .by_name
             .get(&(group.to_owned(), name.to_owned()))
             .cloned()
             .ok_or_else(|| RequestError::ConsumerNotFound {
@@ -172,18 +198,20 @@ impl Instances {
     pub fn remove(&self, group: &str, name: &str) -> Result<Arc<Instance>, RequestError> {
         let mut held = self.held();
         let removed = held
+            .by_name
             .remove(&(group.to_owned(), name.to_owned()))
             .ok_or_else(|| RequestError::ConsumerNotFound {
                 group: group.to_owned(),
                 instance: name.to_owned(),
             })?;
-        metrics::gauge!(crate::metrics::REST_CONSUMERS).set(held.len() as f64);
+        metrics::gauge!(crate::metrics::REST_CONSUMERS).set(held.by_name.len() as f64);
         Ok(removed)
     }
 
     /// Instances held, for `/admin`.
     pub fn list(&self) -> Vec<serde_json::Value> {
         self.held()
+            .by_name
             .values()
             .map(|i| {
                 serde_json::json!({
@@ -211,13 +239,15 @@ impl Instances {
             let limit = idle().unwrap_or(Duration::ZERO);
             let expired: Vec<Arc<Instance>> = {
                 let mut held = self.held();
+                // An instance in a call is in use, however long the call waits.
                 let gone: Vec<_> = held
+                    .by_name
                     .iter()
-                    .filter(|(_, i)| i.idle() >= limit)
+                    .filter(|(_, i)| i.idle() >= limit && i.turn.try_lock().is_ok())
                     .map(|(k, _)| k.clone())
                     .collect();
-                let removed = gone.iter().filter_map(|k| held.remove(k)).collect();
-                metrics::gauge!(crate::metrics::REST_CONSUMERS).set(held.len() as f64);
+                let removed = gone.iter().filter_map(|k| held.by_name.remove(k)).collect();
+                metrics::gauge!(crate::metrics::REST_CONSUMERS).set(held.by_name.len() as f64);
                 removed
             };
             for instance in &expired {
@@ -225,7 +255,7 @@ impl Instances {
             }
             close(expired).await;
         }
-        let all: Vec<_> = self.held().drain().map(|(_, i)| i).collect();
+        let all: Vec<_> = self.held().by_name.drain().map(|(_, i)| i).collect();
         close(all).await;
     }
 }
@@ -258,6 +288,8 @@ impl Instance {
 
     /// Subscribes to `topics` (in the group, with rebalancing).
     pub fn subscribe(&self, topics: Vec<String>) -> Result<(), RequestError> {
+        // Always the consumer first, then the state: `state` is never held while waiting.
+        let consumer = self.consumer();
         let mut target = self.target();
         if !target.partitions.is_empty() {
             return Err(RequestError::ConsumerState(
@@ -265,7 +297,7 @@ impl Instance {
             ));
         }
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-        self.consumer()
+        consumer
             .subscribe(&names)
             .map_err(|e| kafka_error(&e, ""))?;
         target.topics = topics;
@@ -279,13 +311,15 @@ impl Instance {
 
     /// Drops the subscription.
     pub fn unsubscribe(&self) {
-        self.consumer().unsubscribe();
+        let consumer = self.consumer();
+        consumer.unsubscribe();
         self.target().topics.clear();
     }
 
     /// Assigns `partitions` (no group membership); each starts at its committed offset, or
     /// where `auto.offset.reset` says.
     pub fn assign(&self, partitions: Vec<(String, i32)>) -> Result<(), RequestError> {
+        let consumer = self.consumer();
         let mut target = self.target();
         if !target.topics.is_empty() {
             return Err(RequestError::ConsumerState(
@@ -297,9 +331,7 @@ impl Instance {
         for (topic, partition) in &partitions {
             list.add_partition(topic, *partition);
         }
-        self.consumer()
-            .assign(&list)
-            .map_err(|e| kafka_error(&e, ""))?;
+        consumer.assign(&list).map_err(|e| kafka_error(&e, ""))?;
         target.partitions = partitions;
         Ok(())
     }
@@ -364,6 +396,37 @@ impl Instance {
         }
         self.touch();
         Ok(records)
+    }
+
+    /// The client got `records`: their offsets are what the next commit (or auto-commit) may
+    /// commit.
+    pub fn handed_out(&self, records: &[Record]) -> Result<(), RequestError> {
+        let consumer = self.consumer();
+        for r in records {
+            if let (Some(p), Some(o)) = (r.partition, r.offset) {
+                consumer
+                    .store_offset(&r.topic, p, o)
+                    .map_err(|e| kafka_error(&e, &r.topic))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The client did not get `records`: the next poll starts at them again.
+    pub fn rewind(&self, records: &[Record]) {
+        let mut first: HashMap<(String, i32), i64> = HashMap::new();
+        for r in records {
+            if let (Some(p), Some(o)) = (r.partition, r.offset) {
+                let e = first.entry((r.topic.clone(), p)).or_insert(o);
+                *e = (*e).min(o);
+            }
+        }
+        let consumer = self.consumer();
+        for ((topic, p), o) in first {
+            if let Err(e) = consumer.seek(&topic, p, Offset::Offset(o), ASK_TIMEOUT) {
+                tracing::warn!(group = %self.group, instance = %self.name, %topic, partition = p, offset = o, "could not rewind a consumer instance after an unanswered fetch: {e}");
+            }
+        }
     }
 
     /// Commits `offsets` as given (the next offset to read), or, with none, what it has read.

@@ -52,7 +52,8 @@ pub(super) async fn serve(
         return create(call, route, group, params, req).await;
     }
     let name = param(&params, "instance").to_owned();
-    let instance = call.shared.rest_proxy.instances.get(&group, &name)?;
+    let instance = Held(Some(call.shared.rest_proxy.instances.get(&group, &name)?));
+    let instance = instance.0.as_ref().expect("just set").clone();
     let (parts, incoming) = req.into_parts();
     let method = parts.method.clone();
     let accept = parts
@@ -176,13 +177,41 @@ pub(super) async fn serve(
     }
 }
 
-/// Runs `f` on the instance on a blocking thread.
+/// Longest a call waits for its turn on a busy instance before 409.
+const TURN_WAIT: Duration = Duration::from_secs(35);
+
+/// Runs `f` on the instance on a blocking thread, once the calls before it are done. The turn
+/// goes with `f`: a client that leaves does not let the next call block a thread on it.
 async fn run<T: Send + 'static>(
     instance: &Arc<Instance>,
     f: impl FnOnce(&Instance) -> Result<T, RequestError> + Send + 'static,
 ) -> Result<T, RequestError> {
-    let instance = instance.clone();
-    blocking(move || f(&instance)).await
+    let turn = tokio::time::timeout(TURN_WAIT, instance.turn.clone().lock_owned())
+        .await
+        .map_err(|_| {
+            RequestError::ConsumerState("the consumer instance is busy with another call".into())
+        })?;
+    let instance = Held(Some(instance.clone()));
+    blocking(move || {
+        let _turn = turn;
+        f(instance.0.as_ref().expect("held until dropped"))
+    })
+    .await
+}
+
+/// An instance a call holds. The last holder of a deleted or expired instance closes its
+/// consumer, which waits on Kafka: on a blocking thread, never on the runtime's.
+struct Held(Option<Arc<Instance>>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(instance) = self.0.take()
+            && Arc::strong_count(&instance) == 1
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            tokio::task::spawn_blocking(move || drop(instance));
+        }
+    }
 }
 
 /// `POST /consumers/{group}`.
@@ -330,7 +359,20 @@ async fn records(
         }
     }
     let read = run(&instance, move |i| i.poll(wait, max_bytes)).await?;
-    let shown = filters::run_consume(call.shared, route, request, read).await?;
+    let kept = read.clone();
+    let shown = match filters::run_consume(call.shared, route, request, read).await {
+        Ok(shown) => shown,
+        Err(e) => {
+            // Not answered: the next fetch starts at these records again.
+            let _ = run(&instance, move |i| {
+                i.rewind(&kept);
+                Ok(())
+            })
+            .await;
+            return Err(e.into());
+        }
+    };
+    run(&instance, move |i| i.handed_out(&kept)).await?;
     call.records = shown.len();
     let format = instance.format;
     let listed: Vec<Value> = shown
@@ -404,14 +446,20 @@ fn commit_offsets(body: &Value) -> Result<Option<Vec<Place>>, RequestError> {
     let next = |listed: Vec<PartitionOffset>, add: i64| {
         listed
             .into_iter()
-            .map(|p| (p.topic, p.partition, p.offset + add))
-            .collect::<Vec<_>>()
+            .map(|p| match p.offset.checked_add(add).filter(|o| *o >= 0) {
+                Some(offset) => Ok((p.topic, p.partition, offset)),
+                None => Err(RequestError::InvalidParameter(format!(
+                    "offset {} of {} partition {} is not an offset",
+                    p.offset, p.topic, p.partition
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()
     };
     if let Some(listed) = field::<Vec<PartitionOffset>>(body, "offsets")? {
-        return Ok(Some(next(listed, 1)).filter(|l| !l.is_empty()));
+        return Ok(Some(next(listed, 1)?).filter(|l| !l.is_empty()));
     }
     if let Some(listed) = field::<Vec<PartitionOffset>>(body, "partitions")? {
-        return Ok(Some(next(listed, 0)).filter(|l| !l.is_empty()));
+        return Ok(Some(next(listed, 0)?).filter(|l| !l.is_empty()));
     }
     Ok(None)
 }
@@ -434,6 +482,11 @@ mod tests {
         );
         assert_eq!(commit_offsets(&json!({})).unwrap(), None);
         assert_eq!(commit_offsets(&Value::Null).unwrap(), None);
+        let huge = json!({"offsets": [{"topic": "t", "partition": 0, "offset": i64::MAX}]});
+        assert_eq!(
+            commit_offsets(&huge).unwrap_err().code(),
+            "invalid_parameter"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod metadata;
 mod ordered_body;
 mod produce;
 mod records;
+mod splitter;
 
 use std::sync::Arc;
 

@@ -48,7 +48,6 @@ pub(super) async fn serve(
         .transpose()
         .map_err(RequestError::BadRequest)?;
     wafka_sdk::topic::check_name(&topic).map_err(RequestError::BadRequest)?;
-    require_topic(call, &topic).await?;
     let (parts, incoming) = req.into_parts();
     let content_type = parts
         .headers
@@ -65,6 +64,13 @@ pub(super) async fn serve(
         ChainOutcome::Respond(answer) => return Ok(errors::from_filter(answer, false)),
         ChainOutcome::Forward(records) => records,
     };
+    // Asked of Kafka once the filters let the request through (and maybe chose topics).
+    let mut topics: Vec<&str> = records.iter().map(|r| r.topic.as_str()).collect();
+    topics.sort_unstable();
+    topics.dedup();
+    for topic in topics {
+        require_topic(call, topic).await?;
+    }
     let id = bytes::Bytes::copy_from_slice(call.id.as_bytes());
     for record in &mut records {
         record.headers.push((REQUEST_ID.to_owned(), id.clone()));

@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 
 use super::ordered_body::{OrderedBody, Report};
+use super::splitter::{Piece, Splitter};
 use super::{allow, blocking, json_body, ok, require_topic};
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
@@ -45,14 +46,14 @@ pub(super) async fn stream(
     params: Vec<(String, String)>,
     req: http::Request<Incoming>,
 ) -> Result<HttpResponse, Failure> {
-    let (topic, cluster_id) = target(call, &params).await?;
+    let topic = topic_of(&params)?;
     let (parts, incoming) = req.into_parts();
     json_only(&parts.headers)?;
     let request = match allow(
         call,
         route,
         parts,
-        params,
+        params.clone(),
         std::slice::from_ref(&topic),
         true,
     )
@@ -61,6 +62,8 @@ pub(super) async fn stream(
         Ok(request) => request,
         Err(answer) => return Ok(answer),
     };
+    // Who may ask is settled before Kafka is asked anything.
+    let cluster_id = target(call, &params, &topic).await?;
     let (mut body, reports) = OrderedBody::new(WINDOW);
     let producing = Producing {
         shared: call.shared.clone(),
@@ -96,7 +99,7 @@ pub(super) async fn batch(
     params: Vec<(String, String)>,
     req: http::Request<Incoming>,
 ) -> Result<HttpResponse, Failure> {
-    let (topic, cluster_id) = target(call, &params).await?;
+    let topic = topic_of(&params)?;
     let (parts, incoming) = req.into_parts();
     json_only(&parts.headers)?;
     let body = json_body(call, &parts.headers, incoming)
@@ -113,7 +116,7 @@ pub(super) async fn batch(
         call,
         route,
         parts,
-        params,
+        params.clone(),
         std::slice::from_ref(&topic),
         true,
     )
@@ -122,6 +125,8 @@ pub(super) async fn batch(
         Ok(request) => request,
         Err(answer) => return Ok(answer),
     };
+    // Who may ask is settled before Kafka is asked anything.
+    let cluster_id = target(call, &params, &topic).await?;
     let details = call.error_details();
     let mut ids = Vec::new();
     let mut failures = Vec::new();
@@ -180,18 +185,27 @@ pub(super) async fn batch(
     )
 }
 
-/// The path's topic, and the cluster id, which must be this cluster's.
-async fn target(call: &Call<'_>, params: &[(String, String)]) -> Result<(String, String), Failure> {
+/// The path's topic, checked as a name.
+fn topic_of(params: &[(String, String)]) -> Result<String, RequestError> {
     let topic = param(params, "topic").to_owned();
     wafka_sdk::topic::check_name(&topic).map_err(RequestError::BadRequest)?;
+    Ok(topic)
+}
+
+/// The cluster id, which the path must name; and the topic, which must exist.
+async fn target(
+    call: &Call<'_>,
+    params: &[(String, String)],
+    topic: &str,
+) -> Result<String, Failure> {
     let shared = call.shared.clone();
     let cluster_id = blocking(move || shared.rest_proxy.cluster.id()).await?;
     let asked = param(params, "cluster_id");
     if asked != cluster_id {
         return Err(RequestError::NotFound(format!("Cluster {asked} cannot be found.")).into());
     }
-    require_topic(call, &topic).await?;
-    Ok((topic, cluster_id))
+    require_topic(call, topic).await?;
+    Ok(cluster_id)
 }
 
 fn json_only(headers: &http::HeaderMap) -> Result<(), RequestError> {
@@ -234,70 +248,74 @@ struct Producing {
 
 impl Producing {
     /// Reads records from the body as they arrive and queues a report for each, until the
-    /// body ends, the client stops reading reports, or a record passes `max_record` bytes or
-    /// `idle` passes with no bytes.
+    /// body ends, the client stops reading reports (none taken for `idle`), a record passes
+    /// `max_record` bytes, or `idle` passes with no bytes.
     async fn drive(
         self,
         mut incoming: Incoming,
         reports: tokio::sync::mpsc::Sender<Report>,
         (max_record, idle): (usize, Duration),
     ) {
-        let mut buffer = BytesMut::new();
-        // The buffer is paid for like any body, and not held back: it is one record at most.
+        let mut buffer: Vec<u8> = Vec::new();
+        let mut splitter = Splitter::default();
+        // The buffer is paid for like any body (it holds one record, and what came with it).
         let mut charge = self.shared.memory.force_take(Use::Bodies, 0);
         let (mut sent, mut ended) = (0usize, false);
-        // After a record that is not JSON, the rest of its line is skipped.
-        let mut skipping = false;
         loop {
-            if skipping {
-                match buffer.iter().position(|&b| b == b'\n') {
-                    Some(at) => {
-                        buffer.advance(at + 1);
-                        skipping = false;
-                    }
-                    None => buffer.clear(),
-                }
-            }
-            while !skipping {
-                let mut values = serde_json::Deserializer::from_slice(&buffer).into_iter::<Value>();
-                let report = match values.next() {
-                    None => {
-                        buffer.clear();
-                        break;
-                    }
-                    Some(Err(e)) if e.is_eof() && !ended => break,
-                    Some(Ok(value)) => {
-                        let used = values.byte_offset();
-                        buffer.advance(used);
-                        self.produce(value).await
-                    }
-                    Some(Err(e)) => {
-                        // Skip from the bad record's first byte to the end of its line.
-                        let start = buffer.iter().position(|b| !b.is_ascii_whitespace());
-                        buffer.advance(start.unwrap_or(buffer.len()));
-                        skipping = true;
-                        let error =
-                            RequestError::BadRequest(format!("record {sent} is not JSON: {e}"));
+            while let Some(piece) = splitter.next(&buffer, ended) {
+                let report = match piece {
+                    Piece::Record(range) => match serde_json::from_slice::<Value>(&buffer[range]) {
+                        Ok(value) => self.produce(value).await,
+                        Err(e) => {
+                            let error =
+                                RequestError::BadRequest(format!("record {sent} is not JSON: {e}"));
+                            self.refused(&error)
+                        }
+                    },
+                    Piece::Garbage(_) => {
+                        let error = RequestError::BadRequest(format!(
+                            "record {sent} is not JSON: a record is a JSON object"
+                        ));
                         self.refused(&error)
                     }
                 };
                 sent += 1;
-                if reports.send(report).await.is_err() {
-                    return self.ended(sent, "the client stopped reading");
+                match tokio::time::timeout(idle, reports.send(report)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return self.ended(sent, "the client stopped reading"),
+                    Err(_) => {
+                        return self.ended(
+                            sent,
+                            "the client took no report within server.request_timeout_ms",
+                        );
+                    }
                 }
             }
             if ended {
                 return self.ended(sent, "the body ended");
             }
+            // The record being read, not the chunk it came in, is what may not be too large.
+            if splitter.pending() > max_record {
+                let error = RequestError::BodyTooLarge {
+                    limit: max_record as u64,
+                };
+                let _ = reports.send(self.refused(&error)).await;
+                return self.ended(sent, "a record passed server.max_body_bytes");
+            }
+            // What is before the current record is done with: dropped, so the buffer holds
+            // one record at most (and what came in the same chunk).
+            let done = buffer.len() - splitter.pending();
+            if done > 0 {
+                buffer.drain(..done);
+                splitter.consumed(done);
+            }
+            if buffer.is_empty() && buffer.capacity() > 64 << 10 {
+                buffer = Vec::new();
+            }
             match tokio::time::timeout(idle, incoming.frame()).await {
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
                         buffer.extend_from_slice(&data);
-                        let held = buffer.capacity();
-                        match held.checked_sub(charge.bytes()) {
-                            Some(more) => charge.force_grow(more),
-                            None => charge.shrink(charge.bytes() - held),
-                        }
                     }
                 }
                 Ok(None) => ended = true,
@@ -310,12 +328,10 @@ impl Producing {
                     return self.ended(sent, "no bytes within server.request_timeout_ms");
                 }
             }
-            if buffer.len() > max_record && !skipping {
-                let error = RequestError::BodyTooLarge {
-                    limit: max_record as u64,
-                };
-                let _ = reports.send(self.refused(&error)).await;
-                return self.ended(sent, "a record passed server.max_body_bytes");
+            let held = buffer.capacity();
+            match held.checked_sub(charge.bytes()) {
+                Some(more) => charge.force_grow(more),
+                None => charge.shrink(charge.bytes() - held),
             }
         }
     }
