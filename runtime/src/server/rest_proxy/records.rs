@@ -49,21 +49,10 @@ pub(super) async fn stream(
     let topic = topic_of(&params)?;
     let (parts, incoming) = req.into_parts();
     json_only(&parts.headers)?;
-    let request = match allow(
-        call,
-        route,
-        parts,
-        params.clone(),
-        std::slice::from_ref(&topic),
-        true,
-    )
-    .await?
-    {
-        Ok(request) => request,
+    let (request, cluster_id) = match admit(call, route, parts, params, &topic).await? {
+        Ok(admitted) => admitted,
         Err(answer) => return Ok(answer),
     };
-    // Who may ask is settled before Kafka is asked anything.
-    let cluster_id = target(call, &params, &topic).await?;
     let (mut body, reports) = OrderedBody::new(WINDOW);
     let producing = Producing {
         shared: call.shared.clone(),
@@ -112,21 +101,10 @@ pub(super) async fn batch(
     if entries.is_empty() || entries.len() > max {
         return Err(RequestError::InvalidBatch(format!("entries: 1 to {max} records")).into());
     }
-    let request = match allow(
-        call,
-        route,
-        parts,
-        params.clone(),
-        std::slice::from_ref(&topic),
-        true,
-    )
-    .await?
-    {
-        Ok(request) => request,
+    let (request, cluster_id) = match admit(call, route, parts, params, &topic).await? {
+        Ok(admitted) => admitted,
         Err(answer) => return Ok(answer),
     };
-    // Who may ask is settled before Kafka is asked anything.
-    let cluster_id = target(call, &params, &topic).await?;
     let details = call.error_details();
     let mut ids = Vec::new();
     let mut failures = Vec::new();
@@ -190,6 +168,24 @@ fn topic_of(params: &[(String, String)]) -> Result<String, RequestError> {
     let topic = param(params, "topic").to_owned();
     wafka_sdk::topic::check_name(&topic).map_err(RequestError::BadRequest)?;
     Ok(topic)
+}
+
+/// The filters' verdict on a produce to `topic`, then (so that who may ask is settled before
+/// Kafka is asked anything) the cluster id the path must name and the topic's existence.
+async fn admit(
+    call: &Call<'_>,
+    route: &Route,
+    parts: http::request::Parts,
+    params: Vec<(String, String)>,
+    topic: &str,
+) -> Result<Result<(Arc<RequestInfo>, String), HttpResponse>, Failure> {
+    let topics = [topic.to_owned()];
+    let request = match allow(call, route, parts, params.clone(), &topics, true).await? {
+        Ok(request) => request,
+        Err(answer) => return Ok(Err(answer)),
+    };
+    let cluster_id = target(call, &params, topic).await?;
+    Ok(Ok((request, cluster_id)))
 }
 
 /// The cluster id, which the path must name; and the topic, which must exist.
