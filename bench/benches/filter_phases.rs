@@ -205,6 +205,7 @@ fn main() {
                 config_json: config.to_string().into(),
                 state: Default::default(),
                 sees_records: false,
+                identity: Default::default(),
             });
             for &workers in &threads {
                 let row = run(&engine, &step, &body, requests, workers);

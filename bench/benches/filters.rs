@@ -219,6 +219,7 @@ fn filters(c: &mut Criterion) {
             config_json: case.config.to_string().into(),
             state: Default::default(),
             sees_records: false,
+            identity: Default::default(),
         })];
         let request = info(&case.headers, &body);
         group.bench_function(format!("{}/wasm", case.label), |b| {

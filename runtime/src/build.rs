@@ -13,6 +13,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, ConfigError, RestProxyConfig};
 use crate::filter::{DiskCache, FilterEngine, Limits, LoadError, LoadedFilter, Step, sha256_hex};
+use crate::identity::Providers;
 use crate::kafka::EmbeddedCluster;
 use crate::metrics::{ReadMetrics, RouteMetrics};
 use crate::router::{PathPattern, Router};
@@ -55,6 +56,14 @@ pub enum BuildError {
         /// What is wrong.
         reason: String,
     },
+    /// An identity provider cannot be used as configured.
+    #[error("{field}: {reason}")]
+    Identity {
+        /// Config path, e.g. `identity_providers[0].ca_file`.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The embedded cluster refused a topic.
     #[error("embedded Kafka: create topic {topic}: {reason}")]
     Topic {
@@ -79,6 +88,7 @@ impl BuildError {
 pub struct Prepared {
     config: Config,
     filters: BTreeMap<String, Arc<LoadedFilter>>,
+    identity: Arc<Providers>,
     /// The public listener's TLS acceptor, from the certificate files as they are now.
     pub tls: Option<TlsAcceptor>,
 }
@@ -148,9 +158,13 @@ impl Builder {
             Some(files) => Some(crate::tls::acceptor(files).map_err(BuildError::Tls)?),
             None => None,
         };
+        let previous = self.previous.as_ref().map(|s| &*s.identity);
+        let identity = Providers::build(&config.identity_providers, previous)
+            .map_err(|(field, reason)| BuildError::Identity { field, reason })?;
         Ok(Prepared {
             config,
             filters,
+            identity: Arc::new(identity),
             tls,
         })
     }
@@ -163,6 +177,7 @@ impl Builder {
         let Prepared {
             config,
             filters,
+            identity,
             tls,
         } = prepared;
         let mut routes = Vec::new();
@@ -176,7 +191,7 @@ impl Builder {
                 let loaded = filters[&filter.name].clone();
                 let config_json = filter.config_json();
                 let sees_records = loaded
-                    .check_config(&route.name, &config_json, CHECK_TIMEOUT)
+                    .check_config(&route.name, &config_json, CHECK_TIMEOUT, &identity)
                     .await
                     .map_err(at)?;
                 steps.push(Arc::new(Step {
@@ -184,6 +199,7 @@ impl Builder {
                     filter: loaded,
                     config_json: config_json.into(),
                     sees_records,
+                    identity: identity.clone(),
                 }));
             }
             let timeout_ms = route
@@ -244,7 +260,7 @@ impl Builder {
         }
         if let Some(rest_proxy) = &config.rest_proxy {
             routes.extend(
-                self.rest_proxy_routes(&config, rest_proxy, &filters)
+                self.rest_proxy_routes(&config, rest_proxy, &filters, &identity)
                     .await?,
             );
         }
@@ -252,6 +268,7 @@ impl Builder {
             router: Router::new(routes),
             filters,
             config: Arc::new(config),
+            identity,
         };
         Ok((snapshot, tls))
     }
@@ -263,13 +280,14 @@ impl Builder {
         config: &Config,
         rest_proxy: &RestProxyConfig,
         filters: &BTreeMap<String, Arc<LoadedFilter>>,
+        identity: &Arc<Providers>,
     ) -> Result<Vec<(PathPattern, Arc<Route>)>, BuildError> {
         let mut steps = Vec::new();
         for (k, filter) in rest_proxy.filters.iter().enumerate() {
             let loaded = filters[&filter.name].clone();
             let config_json = filter.config_json();
             let sees_records = loaded
-                .check_config(REST_PROXY, &config_json, CHECK_TIMEOUT)
+                .check_config(REST_PROXY, &config_json, CHECK_TIMEOUT, identity)
                 .await
                 .map_err(|source| BuildError::Filter {
                     field: format!("rest_proxy.filters[{k}]"),
@@ -280,6 +298,7 @@ impl Builder {
                 filter: loaded,
                 config_json: config_json.into(),
                 sees_records,
+                identity: identity.clone(),
             }));
         }
         let limits = Limits {

@@ -187,6 +187,7 @@ impl Gateway {
                 .map_err(|e| StartError::Engine(format!("loading filters panicked: {e}")))??
         };
         let (snapshot, acceptor) = builder.finish(prepared).await?;
+        snapshot.identity.start();
         let bootstrap = embedded.as_ref().map_or_else(
             || start.kafka.brokers.clone(),
             |c| c.bootstrap_servers().to_owned(),

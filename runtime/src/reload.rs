@@ -57,6 +57,7 @@ pub(crate) async fn reload(shared: &Arc<Shared>, path: &Path) {
             prune_cache(&shared.builder, &snapshot);
             crate::metrics::publish_versions(Some(&shared.snapshot.load()), &snapshot);
             let routes = snapshot.config.routes.len();
+            snapshot.identity.start();
             shared.snapshot.store(snapshot.into());
             shared.reloads.update(|s| {
                 s.generation += 1;

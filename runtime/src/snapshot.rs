@@ -93,4 +93,6 @@ pub struct Snapshot {
     pub filters: BTreeMap<String, Arc<LoadedFilter>>,
     /// The config it was built from.
     pub config: Arc<Config>,
+    /// The identity providers its filters use by name.
+    pub identity: Arc<crate::identity::Providers>,
 }

@@ -102,8 +102,11 @@ pub mod clock;
 pub mod crypto;
 mod filter;
 mod header;
+pub mod identity;
 pub mod json;
 pub mod json_schema;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod jwk;
 pub mod log;
 mod outcome;
 mod record;

@@ -43,6 +43,7 @@ fn copies(c: &mut Criterion) {
             config_json: format!(r#"{{"read":"{read}"}}"#).into(),
             state: Default::default(),
             sees_records: false,
+            identity: Default::default(),
         })]
     };
     let limits = filter::Limits {

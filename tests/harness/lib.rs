@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod http;
 pub mod kafka;
 pub mod logs;
+pub mod node;
 pub mod prometheus;
 pub mod sse;
 

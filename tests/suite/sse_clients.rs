@@ -5,15 +5,12 @@
 //! gap and no duplicate. `tests/node/` holds the clients (`npm ci` there; `scripts/test.sh` does).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
+use wafka_tests::node::Script;
 use wafka_tests::{Broker, TestGateway};
 
 const ROUTES: &str = r#"
@@ -31,44 +28,15 @@ read = { max_stream_ms = 1500, cors_origins = ["*"] }
 "#;
 
 /// A client process and the lines it prints.
-struct Client {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
+struct Client(Script);
 
 impl Client {
     fn start(script: &str, args: &[&str]) -> Client {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node");
-        assert!(
-            dir.join("node_modules").exists(),
-            "run `npm ci` in {} first (scripts/test.sh does)",
-            dir.display()
-        );
-        let mut child = Command::new("node")
-            .arg(script)
-            .args(args)
-            .current_dir(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node is installed (scripts/test.sh needs it)");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Client { child, lines }
+        Client(Script::start(script, args))
     }
 
-    /// The next line the client prints, within `wait`.
     async fn line(&self, wait: Duration) -> String {
-        let lines = &self.lines;
-        tokio::task::block_in_place(|| lines.recv_timeout(wait))
-            .unwrap_or_else(|e| panic!("the client printed nothing more: {e}"))
+        self.0.line(wait).await
     }
 
     /// Reads lines until `n` events came; returns them and how many times the stream opened.
@@ -93,13 +61,6 @@ impl Client {
                 seen += 1;
             }
         }
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,6 +1,8 @@
-//! `jwt-auth`: verifies `Authorization: Bearer` JSON Web Tokens (HS256, RS256, ES256) in the
-//! filter itself, checks `exp`, `nbf`, `iss` and `aud`, lets each token write only the topics
-//! its claims grant, and can copy claims into record headers.
+//! `jwt-auth`: verifies `Authorization: Bearer` JSON Web Tokens (HS256, RS256, ES256 with
+//! keys in its config; with an identity provider's published keys RS256/384/512,
+//! PS256/384/512, ES256/384 and EdDSA), or opaque tokens by the provider's introspection;
+//! checks `exp`, `nbf`, `iss` and `aud`, lets each token write only the topics its claims
+//! grant, and can copy claims into record headers.
 
 mod keys;
 mod token;
@@ -8,6 +10,8 @@ mod token;
 use std::collections::BTreeMap;
 
 use keys::{Jwks, Key, KeyConfig};
+use token::Refusal;
+use wafka_sdk::identity;
 use wafka_sdk::prelude::*;
 
 /// The route's config.
@@ -20,7 +24,14 @@ pub struct Config {
     /// A JWKS document (`{"keys": [...]}`), e.g. your identity provider's, pasted in.
     #[serde(default)]
     jwks: Option<Jwks>,
-    /// Required `iss`. Default: not checked.
+    /// An identity provider of the gateway config (`[[identity_providers]]`) whose published
+    /// keys verify tokens, followed through rotations. Default: none.
+    #[serde(default)]
+    provider: Option<String>,
+    /// Accept opaque (non-JWT) tokens, checked by the provider's introspection. Default false.
+    #[serde(default)]
+    introspect: bool,
+    /// Required `iss`. Default: the provider's issuer, or not checked.
     #[serde(default)]
     issuer: Option<String>,
     /// Required `aud` (one of the token's audiences). Default: not checked.
@@ -85,8 +96,19 @@ impl Filter for JwtAuth {
                 keys.extend(Key::from_jwk(jwk)?);
             }
         }
-        if keys.is_empty() {
-            return Err("no verification keys: set `keys` or `jwks`".to_owned());
+        if let Some(name) = &config.provider {
+            let info = identity::provider(name).map_err(|e| format!("provider: {e}"))?;
+            if config.introspect && !info.introspection {
+                return Err(format!(
+                    "introspect: identity provider {name:?} has no client_id and client_secret in the gateway config"
+                ));
+            }
+            config.issuer.get_or_insert(info.issuer);
+        } else if config.introspect {
+            return Err("introspect needs a `provider`".to_owned());
+        }
+        if keys.is_empty() && config.provider.is_none() {
+            return Err("no verification keys: set `provider`, `keys` or `jwks`".to_owned());
         }
         if let Some(grants) = &config.grants {
             for patterns in grants.topics.values() {
@@ -112,11 +134,25 @@ impl Filter for JwtAuth {
             );
         }
         let now = clock::now_millis() / 1000;
-        let claims = match token::verify(&token, &self.keys, now, &self.checks()) {
+        let provider = self.config.provider.as_deref();
+        let checked = match provider {
+            Some(provider) if self.config.introspect && !token::looks_like_jwt(&token) => {
+                token::introspect(&token, provider, now, &self.checks())
+            }
+            _ => token::verify(&token, &self.keys, provider, now, &self.checks()),
+        };
+        let claims = match checked {
             Ok(claims) => claims,
-            Err(reason) => {
+            Err(Refusal::Invalid(reason)) => {
                 log::debug(format!("token refused: {reason}"));
                 return unauthorized("invalid_token", reason);
+            }
+            Err(Refusal::Unavailable(reason)) => {
+                log::warn(format!("token not checked: {reason}"));
+                return match reject(503, "identity_provider_unavailable", reason) {
+                    Outcome::Respond(r) => Outcome::Respond(r.with_header("retry-after", "5")),
+                    other => other,
+                };
             }
         };
         if let Some(granted) = self.granted_topics(&claims)

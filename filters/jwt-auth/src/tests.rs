@@ -286,3 +286,121 @@ fn bad_configs_are_explained() {
     let grants = json!({"keys": [{"alg": "HS256", "secret": SECRET}], "grants": {"claim": "scope", "topics": {"x": ["a b"]}}});
     assert!(err(grants).contains("grants.topics"));
 }
+
+/// The provider `corp`: the test RSA key published as `p1`, and introspection answers for two
+/// opaque tokens.
+fn add_corp() {
+    use rsa::traits::PublicKeyParts;
+    let public = rsa_key().to_public_key();
+    let answers = [
+        (
+            "opaque-good",
+            json!({"active": true, "iss": "https://id.example", "scope": "write:orders", "exp": NOW + 60, "client_id": "svc"}),
+        ),
+        ("opaque-revoked", json!({"active": false})),
+    ];
+    testing::add_provider(
+        "corp",
+        testing::TestProvider {
+            issuer: "https://id.example".into(),
+            jwks: json!({"keys": [
+                {"kty": "RSA", "kid": "p1", "n": b64(&public.n().to_bytes_be()), "e": b64(&public.e().to_bytes_be())},
+            ]}),
+            introspection: answers
+                .into_iter()
+                .map(|(t, a)| (t.to_owned(), a))
+                .collect(),
+        },
+    );
+}
+
+fn provider_config() -> Value {
+    json!({
+        "provider": "corp",
+        "introspect": true,
+        "grants": {"claim": "scope", "topics": {"write:orders": ["orders.*"]}},
+    })
+}
+
+fn pss256(signed: &str) -> Vec<u8> {
+    use rsa::signature::RandomizedSigner;
+    rsa::pss::BlindedSigningKey::<Sha256>::new(rsa_key().clone())
+        .sign_with_rng(&mut rand::thread_rng(), signed.as_bytes())
+        .to_vec()
+}
+
+#[test]
+fn tokens_verify_with_a_providers_published_keys() {
+    add_corp();
+    let mut c = claims();
+    c["scope"] = json!("write:orders");
+    let bearer = |t: &str| format!("Bearer {t}");
+    let t = token(json!({"alg": "RS256", "kid": "p1"}), c.clone());
+    let out = run_with(&provider_config(), Some(&bearer(&t)), "orders.eu");
+    assert!(out.records().is_some(), "{:?}", refused(&out));
+
+    // PS256, a provider-only algorithm, by the same key.
+    let signed = format!(
+        "{}.{}",
+        b64(br#"{"alg":"PS256","kid":"p1"}"#),
+        b64(c.to_string().as_bytes())
+    );
+    let ps = format!("{signed}.{}", b64(&pss256(&signed)));
+    let out = run_with(&provider_config(), Some(&bearer(&ps)), "orders.eu");
+    assert!(out.records().is_some(), "{:?}", refused(&out));
+
+    let t = token(json!({"alg": "RS256", "kid": "rotated-away"}), c.clone());
+    assert_invalid(
+        &run_with(&provider_config(), Some(&bearer(&t)), "orders.eu"),
+        "no RS256 key Some(\"rotated-away\")",
+    );
+    // The issuer defaults to the provider's.
+    let mut other = c;
+    other["iss"] = json!("https://elsewhere.example");
+    let t = token(json!({"alg": "RS256", "kid": "p1"}), other);
+    assert_invalid(
+        &run_with(&provider_config(), Some(&bearer(&t)), "orders.eu"),
+        "issuer",
+    );
+}
+
+#[test]
+fn opaque_tokens_are_introspected() {
+    add_corp();
+    let run =
+        |t: &str, topic: &str| run_with(&provider_config(), Some(&format!("Bearer {t}")), topic);
+    assert!(run("opaque-good", "orders.eu").records().is_some());
+    let (status, code, _) = refused(&run("opaque-good", "payments"));
+    assert_eq!((status, code.as_str()), (403, "topic_forbidden"));
+    assert_invalid(&run("opaque-revoked", "orders.eu"), "not active");
+    assert_invalid(&run("never-issued", "orders.eu"), "not active");
+
+    // Without `introspect`, an opaque token is not a JWT.
+    let mut config = provider_config();
+    config["introspect"] = json!(false);
+    assert_invalid(
+        &run_with(&config, Some("Bearer opaque-good"), "orders.eu"),
+        "three dot-separated parts",
+    );
+}
+
+#[test]
+fn provider_configs_are_checked() {
+    add_corp();
+    let err = |v: Value| load_filter::<JwtAuth>(&v.to_string()).unwrap_err();
+    assert!(err(json!({"provider": "nope"})).contains("no identity provider \"nope\""));
+    assert!(
+        err(json!({"keys": [{"alg": "HS256", "secret": SECRET}], "introspect": true}))
+            .contains("needs a `provider`")
+    );
+    testing::add_provider(
+        "keys-only",
+        testing::TestProvider {
+            issuer: "https://k.example".into(),
+            jwks: json!({"keys": []}),
+            ..Default::default()
+        },
+    );
+    assert!(err(json!({"provider": "keys-only", "introspect": true})).contains("no client_id"));
+    assert!(load_filter::<JwtAuth>(&json!({"provider": "keys-only"}).to_string()).is_ok());
+}

@@ -3,10 +3,36 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
+use wafka_sdk::identity::{self, TokenError};
 
 use crate::keys::{Alg, Key};
 
+/// Why a token was not accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// 401: the message says why, never quoting the token.
+    Invalid(String),
+    /// 503: the identity provider could not be asked.
+    Unavailable(String),
+}
+
+impl From<String> for Refusal {
+    fn from(why: String) -> Self {
+        Refusal::Invalid(why)
+    }
+}
+
+impl From<TokenError> for Refusal {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Invalid(why) => Refusal::Invalid(why),
+            TokenError::Unavailable(why) => Refusal::Unavailable(why),
+        }
+    }
+}
+
 /// What the claims must satisfy.
+#[derive(Clone, Copy)]
 pub struct Checks<'a> {
     pub issuer: Option<&'a str>,
     pub audience: Option<&'a str>,
@@ -14,47 +40,83 @@ pub struct Checks<'a> {
     pub require_exp: bool,
 }
 
-/// Verifies `token` with one of `keys` and checks its claims at `now` (seconds since the
-/// epoch). The error says why, without echoing the token.
+/// Whether `token` has a JWS's shape (three dot-separated parts); opaque tokens do not.
+pub fn looks_like_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+}
+
+/// Verifies `token` with one of `keys`, or else with the identity `provider`'s published keys,
+/// and checks its claims at `now` (seconds since the epoch). The error says why, without
+/// echoing the token.
 pub fn verify(
     token: &str,
     keys: &[Key],
+    provider: Option<&str>,
     now: u64,
     checks: &Checks<'_>,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, Refusal> {
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err("not a JWT: expected three dot-separated parts".to_owned());
+        return Err(Refusal::Invalid(
+            "not a JWT: expected three dot-separated parts".to_owned(),
+        ));
     };
     let header: Map<String, Value> = decode_json(header, "header")?;
     let alg_name = header.get("alg").and_then(Value::as_str).unwrap_or("");
-    let alg = Alg::parse(alg_name)
-        .ok_or_else(|| format!("algorithm {alg_name:?} is not accepted (HS256, RS256, ES256)"))?;
     let kid = header.get("kid").and_then(Value::as_str);
     let signature = URL_SAFE_NO_PAD
         .decode(signature)
         .map_err(|_| "the signature is not base64url".to_owned())?;
     let signed = &token[..header_len(token)];
     // Only keys of the token's algorithm, so an RSA public key can never serve as an HMAC
-    // secret (the algorithm-confusion attack).
+    // secret (the algorithm-confusion attack). The provider's keys are public keys only.
+    let alg = Alg::parse(alg_name);
     let mut candidates = keys
         .iter()
-        .filter(|k| k.alg() == alg && (kid.is_none() || k.kid.as_deref() == kid))
+        .filter(|k| Some(k.alg()) == alg && (kid.is_none() || k.kid.as_deref() == kid))
         .peekable();
-    if candidates.peek().is_none() {
-        return Err(match kid {
-            Some(kid) => format!("no {alg:?} key with kid {kid:?}"),
-            None => format!("no {alg:?} key"),
-        });
-    }
-    if !candidates.any(|k| k.verify(signed.as_bytes(), &signature)) {
-        return Err("the signature does not verify".to_owned());
+    if candidates.peek().is_some() {
+        if !candidates.any(|k| k.verify(signed.as_bytes(), &signature)) {
+            return Err(Refusal::Invalid("the signature does not verify".to_owned()));
+        }
+    } else if let Some(provider) = provider {
+        identity::verify_signature(provider, alg_name, kid, signed.as_bytes(), &signature)?;
+    } else {
+        return Err(Refusal::Invalid(match (alg, kid) {
+            (None, _) => format!("algorithm {alg_name:?} is not accepted (HS256, RS256, ES256)"),
+            (Some(alg), Some(kid)) => format!("no {alg:?} key with kid {kid:?}"),
+            (Some(alg), None) => format!("no {alg:?} key"),
+        }));
     }
     let claims: Map<String, Value> = decode_json(payload, "payload")?;
     check_claims(&claims, now, checks)?;
     Ok(claims)
+}
+
+/// Checks an opaque token by the `provider`'s introspection (RFC 7662): its answer must say
+/// `active`, and its claims pass the same checks as a JWT's (`exp` optional, `iss` checked
+/// when the answer names one).
+pub fn introspect(
+    token: &str,
+    provider: &str,
+    now: u64,
+    checks: &Checks<'_>,
+) -> Result<Map<String, Value>, Refusal> {
+    let answer = identity::introspect(provider, token)?;
+    if answer.get("active") != Some(&Value::Bool(true)) {
+        return Err(Refusal::Invalid(
+            "the token is not active (expired, revoked or unknown to the provider)".to_owned(),
+        ));
+    }
+    let checks = Checks {
+        issuer: checks.issuer.filter(|_| answer.contains_key("iss")),
+        require_exp: false,
+        ..*checks
+    };
+    check_claims(&answer, now, &checks)?;
+    Ok(answer)
 }
 
 /// Length of `header.payload`, the signed part.

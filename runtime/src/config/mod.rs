@@ -3,6 +3,7 @@
 
 mod delivery;
 mod error;
+mod identity;
 mod read;
 mod rest_proxy;
 mod start_only;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use delivery::{BreakerConfig, Fsync, SpoolConfig};
 pub use error::ConfigError;
+pub use identity::IdentityProviderConfig;
 pub use read::{ReadConfig, ValueFormat};
 pub use rest_proxy::RestProxyConfig;
 pub use start_only::StartOnly;
@@ -42,6 +44,9 @@ pub struct Config {
     /// The Confluent REST Proxy API on the public listener. Default: off.
     #[serde(default)]
     pub rest_proxy: Option<RestProxyConfig>,
+    /// OpenID Connect providers filters verify tokens with, by name. Default: none.
+    #[serde(default)]
+    pub identity_providers: Vec<IdentityProviderConfig>,
 }
 
 /// `[server]`
@@ -454,6 +459,13 @@ impl Config {
                 if path.is_relative() {
                     *path = base_dir.join(&*path);
                 }
+            }
+        }
+        for provider in &mut config.identity_providers {
+            if let Some(ca) = &mut provider.ca_file
+                && ca.is_relative()
+            {
+                *ca = base_dir.join(&*ca);
             }
         }
         if let Some(spool) = &mut config.spool

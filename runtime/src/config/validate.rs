@@ -146,6 +146,7 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     }
     let mut names = HashSet::new();
     let mut patterns: Vec<(PathPattern, Vec<String>, usize)> = Vec::new();
+    check_identity_providers(&config.identity_providers)?;
     let rest_proxy = match &config.rest_proxy {
         Some(rest_proxy) => {
             check_rest_proxy(rest_proxy)?;
@@ -241,6 +242,70 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// `[[identity_providers]]`: unique names, http(s) URLs, credentials in pairs, usable bounds.
+fn check_identity_providers(providers: &[super::IdentityProviderConfig]) -> Result<(), Failure> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, p) in providers.iter().enumerate() {
+        let at = |field: &str| format!("identity_providers[{i}].{field}");
+        if !valid_name(&p.name) {
+            return fail(
+                at("name"),
+                "use 1 to 64 characters of a-z, 0-9, '-' and '_'",
+            );
+        }
+        if !seen.insert(p.name.as_str()) {
+            return fail(at("name"), format!("{:?} is named twice", p.name));
+        }
+        let urls = [
+            ("issuer", Some(&p.issuer)),
+            ("discovery_url", p.discovery_url.as_ref()),
+            ("jwks_url", p.jwks_url.as_ref()),
+            ("introspection_url", p.introspection_url.as_ref()),
+        ];
+        for (field, url) in urls {
+            if let Some(url) = url
+                && !http_url(url)
+            {
+                return fail(
+                    at(field),
+                    format!("{url:?}: use an http:// or https:// URL"),
+                );
+            }
+        }
+        if p.client_id.is_some() != p.client_secret.is_some() {
+            return fail(
+                at("client_secret"),
+                "client_id and client_secret go together (introspection authenticates with both)",
+            );
+        }
+        if p.introspection_url.is_some() && p.client_id.is_none() {
+            return fail(
+                at("client_id"),
+                "introspection needs the gateway's client_id and client_secret",
+            );
+        }
+        for (field, value) in [
+            ("timeout_ms", p.timeout_ms),
+            ("refresh_interval_ms", p.refresh_interval_ms),
+            (
+                "introspection_cache_entries",
+                p.introspection_cache_entries as u64,
+            ),
+        ] {
+            if value == 0 {
+                return fail(at(field), "must be at least 1");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn http_url(url: &str) -> bool {
+    let parsed = url.parse::<http::Uri>();
+    (url.starts_with("http://") || url.starts_with("https://"))
+        && parsed.is_ok_and(|u| u.host().is_some_and(|h| !h.is_empty()))
 }
 
 /// `[rest_proxy]`: a usable prefix, URL, filter names and bounds.

@@ -6,7 +6,12 @@ wasmtime::component::bindgen!({
     // up on its own (see `LoadedFilter`), so filters built for `filter` still load.
     world: "read-filter",
     // Host functions only touch the resource table, which can fail: let them trap.
-    imports: { default: trappable },
+    // The identity calls wait for the provider (a key refetch, an introspection) on the fiber.
+    imports: {
+        "wafka:filter/identity.verify-signature": async | trappable,
+        "wafka:filter/identity.introspect": async | trappable,
+        default: trappable,
+    },
     // Guest calls run on a fiber so a deadline can yield to tokio instead of blocking a worker.
     exports: { default: async },
     with: {

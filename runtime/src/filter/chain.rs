@@ -31,6 +31,8 @@ pub struct Step {
     pub state: Arc<super::Scope>,
     /// Whether it wants records read for this route (`consume.sees-records`).
     pub sees_records: bool,
+    /// The identity providers it may use by name (the snapshot's).
+    pub identity: Arc<crate::identity::Providers>,
 }
 
 /// What one request's filters may do.

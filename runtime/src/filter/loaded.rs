@@ -136,6 +136,7 @@ impl LoadedFilter {
         route: &str,
         config_json: &str,
         timeout: Duration,
+        identity: &Arc<crate::identity::Providers>,
     ) -> Result<bool, LoadError> {
         let rejected = |reason: String| LoadError::ConfigRejected {
             name: self.name.clone(),
@@ -148,6 +149,7 @@ impl LoadedFilter {
             config_json: config_json.into(),
             state: Default::default(),
             sees_records: false,
+            identity: identity.clone(),
         });
         let mut store = new_store(self.pre.engine(), "check".into(), route.into());
         store.data_mut().enter(step, timeout);

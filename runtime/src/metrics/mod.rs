@@ -82,6 +82,16 @@ pub const MEMORY_USED: &str = "wafka_memory_used_bytes";
 pub const OVERLOAD_ACTIONS: &str = "wafka_overload_actions_total";
 /// REST Proxy consumer instances held.
 pub const REST_CONSUMERS: &str = "wafka_rest_proxy_consumers";
+/// Signing keys an identity provider publishes, by `provider`.
+pub const IDENTITY_KEYS: &str = "wafka_identity_provider_keys";
+/// Seconds since a provider's keys were last fetched, by `provider` (sampled at scrape).
+pub const IDENTITY_KEYS_AGE: &str = "wafka_identity_provider_keys_age_seconds";
+/// Key fetches, by `provider`, `reason` (`schedule`, `unknown_key`) and `result` (`ok`,
+/// `error`).
+pub const IDENTITY_FETCHES: &str = "wafka_identity_provider_fetches_total";
+/// Token introspections, by `provider` and `result` (`active`, `inactive`, `cached`, `error`,
+/// `refused`).
+pub const IDENTITY_INTROSPECTIONS: &str = "wafka_identity_introspections_total";
 /// Live filter versions: 1 for the `sha256` (first 12 hex digits) each `filter` serves now, 0
 /// for versions it served before in this process.
 pub const FILTER_VERSION: &str = "wafka_filter_version_info";

@@ -38,6 +38,7 @@ pub(crate) async fn admin(
                 .set(f64::from(shared.delivery.producer.in_flight()));
             metrics::gauge!(crate::metrics::READ_BUFFER)
                 .set(shared.reading.buffered_bytes().await as f64);
+            shared.snapshot.load().identity.sample_metrics();
             let mut response = http::Response::new(full(prometheus.render()));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -125,6 +126,10 @@ pub(crate) async fn admin(
                 &crate::openapi::document(&snapshot, &public, &admin),
             )
         }
+        "/admin/identity" => json_response(
+            StatusCode::OK,
+            &json!({ "providers": shared.snapshot.load().identity.describe() }),
+        ),
         "/admin/consumers" => json_response(
             StatusCode::OK,
             &json!({ "consumers": shared.rest_proxy.instances.list() }),

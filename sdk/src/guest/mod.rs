@@ -6,6 +6,7 @@
 pub mod bindings;
 pub mod crypto;
 mod export;
+pub mod identity;
 pub mod json_schema;
 pub mod state;
 

@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod crypto;
+pub mod identity;
 pub mod json_schema;
 pub mod log;
 mod record;

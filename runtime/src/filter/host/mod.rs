@@ -3,6 +3,7 @@
 mod clock;
 mod config;
 mod crypto;
+mod identity;
 mod json_schema;
 mod log;
 mod record;

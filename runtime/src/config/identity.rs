@@ -1,0 +1,83 @@
+//! `[[identity_providers]]`: OpenID Connect providers whose keys and token introspection
+//! filters use by name (`jwt-auth`'s `provider`).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// One identity provider.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProviderConfig {
+    /// The name filters use, e.g. `corp`.
+    pub name: String,
+    /// The issuer URL: tokens' `iss`, and where discovery is found
+    /// (`{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// The discovery document's URL. Default: the issuer's well-known one.
+    #[serde(default)]
+    pub discovery_url: Option<String>,
+    /// The key set's URL. Default: discovery's `jwks_uri`; set, discovery is not needed for keys.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// The RFC 7662 introspection endpoint. Default: discovery's `introspection_endpoint`.
+    #[serde(default)]
+    pub introspection_url: Option<String>,
+    /// The gateway's client id, for introspection (HTTP Basic, `client_secret_basic`).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The gateway's client secret; never shown or logged.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// PEM file of the CAs the provider's certificate is checked against. Default: the
+    /// system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Longest one exchange with the provider may take, in milliseconds. Default 5000.
+    #[serde(default = "defaults::timeout_ms")]
+    pub timeout_ms: u64,
+    /// How often keys are fetched again in the background, in milliseconds. Default 300000.
+    #[serde(default = "defaults::refresh_interval_ms")]
+    pub refresh_interval_ms: u64,
+    /// A token signed by a key the gateway does not know makes it fetch the keys again, at most
+    /// once per this many milliseconds. Default 5000.
+    #[serde(default = "defaults::min_refetch_ms")]
+    pub min_refetch_ms: u64,
+    /// How long an introspection answer is kept, in milliseconds; never past the token's
+    /// `exp`. Default 60000.
+    #[serde(default = "defaults::introspection_cache_ms")]
+    pub introspection_cache_ms: u64,
+    /// Most introspection answers kept. Default 10000.
+    #[serde(default = "defaults::introspection_cache_entries")]
+    pub introspection_cache_entries: usize,
+}
+
+impl IdentityProviderConfig {
+    /// Where discovery is fetched from.
+    pub fn discovery_url(&self) -> String {
+        self.discovery_url.clone().unwrap_or_else(|| {
+            format!(
+                "{}/.well-known/openid-configuration",
+                self.issuer.trim_end_matches('/')
+            )
+        })
+    }
+}
+
+pub(super) mod defaults {
+    pub fn timeout_ms() -> u64 {
+        5_000
+    }
+    pub fn refresh_interval_ms() -> u64 {
+        300_000
+    }
+    pub fn min_refetch_ms() -> u64 {
+        5_000
+    }
+    pub fn introspection_cache_ms() -> u64 {
+        60_000
+    }
+    pub fn introspection_cache_entries() -> usize {
+        10_000
+    }
+}
