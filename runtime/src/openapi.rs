@@ -86,6 +86,11 @@ const ADMIN: &[(&str, &str, &str)] = &[
         "REST Proxy consumer instances",
         "Object",
     ),
+    (
+        "/admin/identity",
+        "Identity providers: their keys, the keys' age and the last fetch error",
+        "Object",
+    ),
     ("/admin/config", "The live config, secrets masked", "Object"),
     ("/openapi.json", "This document", "Object"),
 ];

@@ -19,7 +19,7 @@ async fn check_reports_match_golden_files() {
         let dir = tempfile::tempdir().unwrap();
         let filters = dir.path().join("filters.d");
         std::fs::create_dir(&filters).unwrap();
-        for f in ["json-enrich", "topic-router"] {
+        for f in ["json-enrich", "topic-router", "jwt-auth"] {
             wafka_tests::gateway::install_filter(&filters, f);
         }
         std::fs::write(filters.join("not-a-component.wasm"), b"\0asm garbage").unwrap();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// One identity provider.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityProviderConfig {
     /// The name filters use, e.g. `corp`.
@@ -50,6 +50,21 @@ pub struct IdentityProviderConfig {
     /// Most introspection answers kept. Default 10000.
     #[serde(default = "defaults::introspection_cache_entries")]
     pub introspection_cache_entries: usize,
+}
+
+/// The client secret never reaches a log line, even through `{:?}`.
+impl std::fmt::Debug for IdentityProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityProviderConfig")
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("discovery_url", &self.discovery_url)
+            .field("jwks_url", &self.jwks_url)
+            .field("introspection_url", &self.introspection_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl IdentityProviderConfig {
