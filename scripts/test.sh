@@ -15,7 +15,8 @@ if [ -z "${TANSU:-}" ] && ! command -v tansu >/dev/null; then
   cargo install --locked tansu --version 0.6.0 --features dynostore
 fi
 
-# Third-party clients the suite runs unchanged (tests/node: the eventsource package, and
+# Third-party programs the suite runs unchanged (tests/node: the eventsource package,
+# oidc-provider (an OpenID Connect provider), and
 # Chromium through playwright-core; Chromium itself is Debian's, see .ci/run).
 if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
   (cd tests/node && npm ci --no-audit --no-fund)

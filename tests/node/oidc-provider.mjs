@@ -78,7 +78,8 @@ function build() {
 }
 
 const server = createServer((req, res) => provider.callback()(req, res));
-server.listen(0, '127.0.0.1', () => {
+// PORT picks the port (docs/identity.md uses 4000); the tests let the system choose.
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   issuer = `http://127.0.0.1:${server.address().port}`;
   provider = build();
   reply({ issuer });

@@ -171,17 +171,17 @@ impl Provider {
         }
         match result {
             Ok(set) => {
-                let before: Vec<_> = self
-                    .keys
-                    .load()
-                    .set
-                    .keys
-                    .iter()
-                    .map(|k| k.kid.clone())
-                    .collect();
-                let kids: Vec<_> = set.keys.iter().map(|k| k.kid.clone()).collect();
-                if before != kids {
-                    tracing::info!(provider = %name, keys = ?kids, skipped = ?set.skipped, "identity provider keys");
+                let kids = |set: &KeySet| {
+                    let kids: Vec<&str> = set
+                        .keys
+                        .iter()
+                        .map(|k| k.kid.as_deref().unwrap_or("-"))
+                        .collect();
+                    kids.join(",")
+                };
+                let (before, now) = (kids(&self.keys.load().set), kids(&set));
+                if before != now {
+                    tracing::info!(provider = %name, kids = %now, skipped = set.skipped.len(), "identity provider keys fetched");
                 }
                 metrics::gauge!(IDENTITY_KEYS, "provider" => name).set(set.keys.len() as f64);
                 self.keys.store(Arc::new(Keys {
