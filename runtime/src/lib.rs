@@ -35,6 +35,7 @@ pub mod request_id;
 pub mod rest_proxy;
 pub mod router;
 pub mod scaffold;
+pub mod schemas;
 pub mod server;
 pub mod snapshot;
 pub mod tls;

@@ -1,0 +1,235 @@
+//! Schema formats: parsing a registered schema, checking and encoding a JSON value with it in
+//! the registry's wire format (magic byte 0, the schema id as 4 big-endian bytes, the payload),
+//! decoding it back to JSON, and comparing versions for compatibility.
+
+use apache_avro::Schema as AvroSchema;
+use apache_avro::schema::ResolvedSchema;
+use apache_avro::schema_compatibility::SchemaCompatibility;
+use serde_json::Value;
+
+/// The wire format's first byte.
+pub const MAGIC: u8 = 0;
+
+/// A schema's type, as the registry API names it (`schemaType`; absent means AVRO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Apache Avro.
+    Avro,
+    /// JSON Schema.
+    Json,
+}
+
+impl Kind {
+    /// From `schemaType`; PROTOBUF is refused until it is supported.
+    pub fn parse(name: Option<&str>) -> Result<Kind, String> {
+        match name.map(str::to_ascii_uppercase).as_deref() {
+            None | Some("AVRO") => Ok(Kind::Avro),
+            Some("JSON") => Ok(Kind::Json),
+            Some("PROTOBUF") => {
+                Err("PROTOBUF schemas are not supported yet; AVRO and JSON are".into())
+            }
+            Some(other) => Err(format!(
+                "unknown schemaType {other:?}; AVRO and JSON are supported"
+            )),
+        }
+    }
+
+    /// The `schemaType` the API shows: none for AVRO, as Confluent's registry does.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Kind::Avro => None,
+            Kind::Json => Some("JSON"),
+        }
+    }
+}
+
+/// A schema ready to check, encode and decode with.
+pub enum Parsed {
+    /// An Avro schema.
+    Avro(AvroSchema),
+    /// A JSON Schema, and its validator.
+    Json {
+        /// The schema.
+        document: Value,
+        /// Compiled once.
+        validator: jsonschema::Validator,
+    },
+}
+
+impl Parsed {
+    /// Parses `text` as a `kind` schema; the error says what is wrong.
+    pub fn parse(kind: Kind, text: &str) -> Result<Parsed, String> {
+        match kind {
+            Kind::Avro => {
+                let schema = AvroSchema::parse_str(text).map_err(|e| e.to_string())?;
+                ResolvedSchema::new(&schema).map_err(|e| e.to_string())?;
+                Ok(Parsed::Avro(schema))
+            }
+            Kind::Json => {
+                let document: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+                let validator = jsonschema::validator_for(&document).map_err(|e| e.to_string())?;
+                Ok(Parsed::Json {
+                    document,
+                    validator,
+                })
+            }
+        }
+    }
+
+    /// Its type.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Parsed::Avro(_) => Kind::Avro,
+            Parsed::Json { .. } => Kind::Json,
+        }
+    }
+
+    /// Whether two schemas are the same schema (Avro: parsing canonical form).
+    pub fn same(&self, other: &Parsed) -> bool {
+        match (self, other) {
+            (Parsed::Avro(a), Parsed::Avro(b)) => a.canonical_form() == b.canonical_form(),
+            (Parsed::Json { document: a, .. }, Parsed::Json { document: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+
+    /// `json` checked and encoded in the wire format with schema `id`; else every problem.
+    pub fn encode(&self, id: u32, json: &[u8]) -> Result<Vec<u8>, Vec<String>> {
+        let value: Value = serde_json::from_slice(json)
+            .map_err(|e| vec![format!("(the value): not JSON: {e}")])?;
+        let mut out = Vec::with_capacity(json.len() + 5);
+        out.push(MAGIC);
+        out.extend_from_slice(&id.to_be_bytes());
+        match self {
+            Parsed::Avro(schema) => {
+                let resolved = ResolvedSchema::new(schema).map_err(|e| vec![e.to_string()])?;
+                let problems = super::avro::check(schema, resolved.get_names(), &value);
+                if !problems.is_empty() {
+                    return Err(problems);
+                }
+                let avro = to_avro(value)
+                    .resolve(schema)
+                    .map_err(|e| vec![format!("(the value): {e}")])?;
+                let datum = apache_avro::writer::datum::GenericDatumWriter::builder(schema)
+                    .build()
+                    .and_then(|w| w.write_value_to_vec(avro))
+                    .map_err(|e| vec![format!("(the value): {e}")])?;
+                out.extend_from_slice(&datum);
+            }
+            Parsed::Json { validator, .. } => {
+                let problems: Vec<String> = validator
+                    .iter_errors(&value)
+                    .take(20)
+                    .map(|e| format!("{}: {e}", pointer(&e.instance_path().to_string())))
+                    .collect();
+                if !problems.is_empty() {
+                    return Err(problems);
+                }
+                out.extend_from_slice(json);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The JSON of a payload (what follows the magic byte and id).
+    pub fn decode(&self, payload: &[u8]) -> Result<Value, String> {
+        match self {
+            Parsed::Avro(schema) => {
+                let mut reader = payload;
+                let value = apache_avro::reader::datum::GenericDatumReader::builder(schema)
+                    .build()
+                    .and_then(|r| r.read_value(&mut reader))
+                    .map_err(|e| e.to_string())?;
+                Value::try_from(value).map_err(|e| e.to_string())
+            }
+            Parsed::Json { .. } => serde_json::from_slice(payload).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// A JSON value as an untyped Avro value; `resolve` then fits it to the schema (objects to
+/// records or maps, numbers to int/float, strings to enums, bytes or fixed).
+fn to_avro(value: Value) -> apache_avro::types::Value {
+    use apache_avro::types::Value as Avro;
+    match value {
+        Value::Null => Avro::Null,
+        Value::Bool(b) => Avro::Boolean(b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Avro::Long(i),
+            None => Avro::Double(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => Avro::String(s),
+        Value::Array(items) => Avro::Array(items.into_iter().map(to_avro).collect()),
+        Value::Object(entries) => {
+            Avro::Map(entries.into_iter().map(|(k, v)| (k, to_avro(v))).collect())
+        }
+    }
+}
+
+fn pointer(path: &str) -> &str {
+    if path.is_empty() { "(the value)" } else { path }
+}
+
+/// The schema id of a value in the wire format, and its payload.
+pub fn framed(value: &[u8]) -> Option<(u32, &[u8])> {
+    match value {
+        [MAGIC, a, b, c, d, payload @ ..] => Some((u32::from_be_bytes([*a, *b, *c, *d]), payload)),
+        _ => None,
+    }
+}
+
+/// Whether data written with `writer` can be read with `reader`; why not otherwise.
+pub fn can_read(writer: &Parsed, reader: &Parsed) -> Result<(), String> {
+    match (writer, reader) {
+        (Parsed::Avro(w), Parsed::Avro(r)) => SchemaCompatibility::can_read(w, r)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        (Parsed::Json { document: w, .. }, Parsed::Json { document: r, .. }) => json_can_read(w, r),
+        _ => Err("the schema type changed".into()),
+    }
+}
+
+/// JSON Schema, top-level object properties only: a reader must not require what the writer
+/// does not, must not close (`additionalProperties: false`) over what the writer has, and
+/// properties both name must keep their `type`.
+fn json_can_read(writer: &Value, reader: &Value) -> Result<(), String> {
+    let required = |s: &Value| -> Vec<String> {
+        s["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let (w_required, r_required) = (required(writer), required(reader));
+    if let Some(p) = r_required.iter().find(|p| !w_required.contains(p)) {
+        return Err(format!(
+            "property {p:?} is required by the reader, not by the writer"
+        ));
+    }
+    let empty = serde_json::Map::new();
+    let props = |s: &Value| {
+        s["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_else(|| empty.clone())
+    };
+    let (w_props, r_props) = (props(writer), props(reader));
+    if reader["additionalProperties"] == Value::Bool(false)
+        && let Some(p) = w_props.keys().find(|p| !r_props.contains_key(*p))
+    {
+        return Err(format!(
+            "property {p:?} of the writer is not allowed by the reader"
+        ));
+    }
+    for (name, r) in &r_props {
+        if let Some(w) = w_props.get(name)
+            && w.get("type").is_some()
+            && r.get("type").is_some()
+            && w["type"] != r["type"]
+        {
+            return Err(format!("property {name:?} changed type"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The `_schemas` topic: one partition, compacted. A thread follows it from the beginning and
+//! applies each record to the state, so this registry sees what any registry writes there;
+//! writes wait until the follower has applied them (read-your-writes).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use super::state::State;
+use crate::config::KafkaConfig;
+
+/// How long start waits to read the topic to its end.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Store {
+    producer: FutureProducer,
+    topic: String,
+    applied: watch::Receiver<i64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Store {
+    /// Follows `topic` into `state` and returns once what it held at start is applied.
+    pub async fn open(
+        kafka: &KafkaConfig,
+        bootstrap: &str,
+        topic: &str,
+        state: Arc<RwLock<State>>,
+    ) -> Result<Store, String> {
+        let consumer: BaseConsumer =
+            crate::kafka::consumer_config(kafka, bootstrap, "wafka-schema-registry")
+                .create()
+                .map_err(|e| e.to_string())?;
+        let (low, high) =
+            tokio::task::block_in_place(|| consumer.fetch_watermarks(topic, 0, LOAD_TIMEOUT))
+                .map_err(|e| format!("{topic}: {e}"))?;
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(topic, 0, Offset::Beginning)
+            .map_err(|e| e.to_string())?;
+        consumer.assign(&assignment).map_err(|e| e.to_string())?;
+        let (tx, mut applied) = watch::channel(-1i64);
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let (stop, topic) = (stop.clone(), topic.to_owned());
+            std::thread::Builder::new()
+                .name("wafka-schemas".into())
+                .spawn(move || follow(consumer, &topic, &state, &tx, &stop))
+                .map_err(|e| e.to_string())?;
+        }
+        if high > low {
+            let loaded = tokio::time::timeout(LOAD_TIMEOUT, applied.wait_for(|a| *a >= high - 1));
+            loaded
+                .await
+                .map_err(|_| {
+                    format!("{topic}: not read to its end (offset {high}) within {LOAD_TIMEOUT:?}")
+                })?
+                .map_err(|_| format!("{topic}: its reader stopped"))?;
+        }
+        let producer = crate::kafka::client_config(kafka, bootstrap)
+            .set("statistics.interval.ms", "0")
+            .create()
+            .map_err(|e| e.to_string())?;
+        Ok(Store {
+            producer,
+            topic: topic.to_owned(),
+            applied,
+            stop,
+        })
+    }
+
+    /// Appends a record and waits until it is applied; its offset.
+    pub async fn append(&self, key: &[u8], value: &[u8], timeout: Duration) -> Result<i64, String> {
+        let record = FutureRecord::to(&self.topic)
+            .partition(0)
+            .key(key)
+            .payload(value);
+        let delivered = self
+            .producer
+            .send(record, timeout)
+            .await
+            .map_err(|(e, _)| format!("{}: {e}", self.topic))?;
+        let offset = delivered.offset;
+        let mut applied = self.applied.clone();
+        tokio::time::timeout(timeout, applied.wait_for(|a| *a >= offset))
+            .await
+            .map_err(|_| {
+                format!(
+                    "{}: the record at {offset} was not read back in time",
+                    self.topic
+                )
+            })?
+            .map_err(|_| format!("{}: its reader stopped", self.topic))?;
+        Ok(offset)
+    }
+}
+
+fn follow(
+    consumer: BaseConsumer,
+    topic: &str,
+    state: &RwLock<State>,
+    applied: &watch::Sender<i64>,
+    stop: &AtomicBool,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                let offset = message.offset();
+                let mut state = state.write().unwrap_or_else(|e| e.into_inner());
+                if let Some(key) = message.key()
+                    && let Err(why) = state.apply(key, message.payload())
+                {
+                    tracing::warn!(topic, offset, %why, "schema registry record skipped");
+                }
+                state.applied = offset;
+                drop(state);
+                applied.send_replace(offset);
+            }
+            Some(Err(error)) => tracing::warn!(topic, %error, "reading the schema registry topic"),
+            None => {}
+        }
+    }
+}
