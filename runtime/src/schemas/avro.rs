@@ -4,6 +4,7 @@
 use apache_avro::Schema;
 use apache_avro::schema::{Name, NamesRef};
 use serde_json::Value;
+use wafka_sdk::json::kind;
 
 /// Most problems listed for one value.
 const MAX_PROBLEMS: usize = 20;
@@ -156,17 +157,6 @@ fn describe(schema: &Schema) -> String {
         Schema::Enum(e) => format!("enum {}", e.name.name()),
         Schema::Ref { name } => name.name().to_owned(),
         other => format!("{:?}", apache_avro::schema::SchemaKind::from(other)).to_lowercase(),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
