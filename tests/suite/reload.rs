@@ -17,12 +17,6 @@ topic = "events"
 filters = [{ name = "current" }]
 "#;
 
-/// `current.wasm` = the built filter `name`, written in place (the unsafe way).
-fn write_current(gw: &TestGateway, name: &str) {
-    let bytes = std::fs::read(wafka_tests::wasm(name)).unwrap();
-    std::fs::write(gw.filters_dir().join("current.wasm"), bytes).unwrap();
-}
-
 /// The safe deploy: write a hidden file aside, then rename it into place.
 fn deploy(gw: &TestGateway, file: &str, bytes: &[u8]) {
     let tmp = gw.filters_dir().join(format!(".{file}.tmp"));
@@ -40,6 +34,12 @@ fn new_version(mut component: Vec<u8>, tag: u8) -> Vec<u8> {
 }
 
 async fn watched(routes: &str, current: Option<&str>) -> TestGateway {
+    watched_as(routes, "current", current).await
+}
+
+/// `watched` with the filter file named `file`: metrics are per process, so a test asserting
+/// on a filter's metrics gives it a name no other test uses.
+async fn watched_as(routes: &str, file: &str, current: Option<&str>) -> TestGateway {
     TestGateway::builder(Broker::Embedded)
         .routes(routes)
         .topics(&["other", "events.v2"])
@@ -47,7 +47,7 @@ async fn watched(routes: &str, current: Option<&str>) -> TestGateway {
         .start_with(|filters_dir| {
             if let Some(name) = current {
                 let bytes = std::fs::read(wafka_tests::wasm(name)).unwrap();
-                std::fs::write(filters_dir.join("current.wasm"), bytes).unwrap();
+                std::fs::write(filters_dir.join(format!("{file}.wasm")), bytes).unwrap();
             }
         })
         .await
@@ -55,9 +55,10 @@ async fn watched(routes: &str, current: Option<&str>) -> TestGateway {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaced_filter_serves_new_requests_and_none_fail() {
-    let gw = Arc::new(watched(CURRENT, Some("json-enrich")).await);
+    let routes = CURRENT.replace("current", "replaced");
+    let gw = Arc::new(watched_as(&routes, "replaced", Some("json-enrich")).await);
     assert_eq!(gw.post("/v1/events", r#"{"a":1}"#).await.status, 200);
-    let sha_before = gw.live_filters().await["current"].clone();
+    let sha_before = gw.live_filters().await["replaced"].clone();
 
     // Load while a new version lands: every request must succeed.
     let stop = Arc::new(AtomicBool::new(false));
@@ -73,13 +74,13 @@ async fn replaced_filter_serves_new_requests_and_none_fail() {
     });
     let before = gw.reloads().await;
     let same_behaviour = new_version(std::fs::read(wafka_tests::wasm("json-enrich")).unwrap(), 1);
-    deploy(&gw, "current.wasm", &same_behaviour);
+    deploy(&gw, "replaced.wasm", &same_behaviour);
     gw.reloaded(&before, true).await;
-    let sha_after = gw.live_filters().await["current"].clone();
+    let sha_after = gw.live_filters().await["replaced"].clone();
     assert_ne!(sha_after, sha_before, "new version is live");
     let metrics = gw.metrics().await;
     let version = |sha: &str| {
-        let labels = [("filter", "current"), ("sha256", &sha[..12])];
+        let labels = [("filter", "replaced"), ("sha256", &sha[..12])];
         wafka_tests::prometheus::value(&metrics, "wafka_filter_version_info", &labels)
     };
     assert_eq!((version(&sha_after), version(&sha_before)), (1.0, 0.0));
@@ -95,7 +96,9 @@ async fn replaced_filter_serves_new_requests_and_none_fail() {
     // A filter with other behaviour: arrays are now split instead of refused.
     assert_eq!(gw.post("/v1/events", "[1]").await.status, 400);
     let before = gw.reloads().await;
-    write_current(&gw, "shape");
+    // Written in place, the unsafe way: the watcher must wait for a whole file.
+    let shape = std::fs::read(wafka_tests::wasm("shape")).unwrap();
+    std::fs::write(gw.filters_dir().join("replaced.wasm"), shape).unwrap();
     gw.reloaded(&before, true).await;
     let res = gw.post("/v1/events", r#"[{"a":1},{"a":2}]"#).await;
     assert_eq!(res.status, 200, "{}", res.json());
