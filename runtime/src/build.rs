@@ -228,6 +228,8 @@ impl Builder {
                         mode: route.mode,
                         body: route.body,
                         spool_when_down: route.spool_when_down,
+                        key_schema: route.key_schema.clone(),
+                        value_schema: route.value_schema.clone(),
                     });
                     let served = shared(route.path.to_string(), methods, endpoint);
                     routes.push((route.path.clone(), Arc::new(served)));

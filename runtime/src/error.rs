@@ -180,6 +180,16 @@ pub enum RequestError {
         /// Keys, or values.
         key: bool,
     },
+    /// A value (or key) does not fit its route's schema; each problem names the record and
+    /// the place in it.
+    #[error("{} value(s) do not fit the schema: {}", problems.len(), problems.join("; "))]
+    SchemaMismatch {
+        /// What is wrong, e.g. `records[0].value/qty: "x" is not of type "integer"`.
+        problems: Vec<String>,
+    },
+    /// The subject a route encodes with has no schema in the registry.
+    #[error("no schema is registered under subject {0:?}")]
+    SchemaNotFound(String),
     /// The format needs a schema registry, which this gateway does not have.
     #[error(
         "Schema Registry must be configured when using schemas ({0}); this gateway has none: send BINARY, JSON or STRING"
@@ -265,6 +275,8 @@ impl RequestError {
             RequestError::UnsupportedMediaType(_) => "unsupported_media_type",
             RequestError::InvalidData(_) => "invalid_data",
             RequestError::SchemaMissing { .. } => "schema_missing",
+            RequestError::SchemaMismatch { .. } => "schema_mismatch",
+            RequestError::SchemaNotFound(_) => "schema_not_found",
             RequestError::NoSchemaRegistry(_) => "no_schema_registry",
             RequestError::KafkaBadRequest(_) => "kafka_bad_request",
             RequestError::ConsumerNotFound { .. } => "consumer_not_found",
@@ -313,6 +325,8 @@ impl RequestError {
             RequestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RequestError::InvalidData(_)
             | RequestError::SchemaMissing { .. }
+            | RequestError::SchemaMismatch { .. }
+            | RequestError::SchemaNotFound(_)
             | RequestError::NoSchemaRegistry(_) => StatusCode::UNPROCESSABLE_ENTITY,
             RequestError::KafkaBadRequest(_) => StatusCode::BAD_REQUEST,
             RequestError::ConsumerNotFound { .. } => StatusCode::NOT_FOUND,
@@ -344,6 +358,8 @@ impl RequestError {
             | RequestError::UnsupportedMediaType(_)
             | RequestError::InvalidData(_)
             | RequestError::SchemaMissing { .. }
+            | RequestError::SchemaMismatch { .. }
+            | RequestError::SchemaNotFound(_)
             | RequestError::NoSchemaRegistry(_)
             | RequestError::KafkaBadRequest(_)
             | RequestError::ConsumerNotFound { .. }
@@ -407,9 +423,14 @@ impl RequestError {
         short.map_or_else(|| self.to_string(), str::to_owned)
     }
 
-    /// The JSON error object: `{"code": ..., "message": ...}`.
+    /// The JSON error object: `{"code": ..., "message": ...}`, and the `problems` of a
+    /// schema mismatch.
     pub fn to_json(&self, details: bool) -> serde_json::Value {
-        serde_json::json!({ "code": self.code(), "message": self.message(details) })
+        let mut json = serde_json::json!({ "code": self.code(), "message": self.message(details) });
+        if let RequestError::SchemaMismatch { problems } = self {
+            json["problems"] = problems.clone().into();
+        }
+        json
     }
 
     /// The HTTP answer: `{"error": {"code", "message", "request_id"}}` plus any extra

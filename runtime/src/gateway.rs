@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     pub memory: Arc<Memory>,
     /// The REST Proxy API's cluster client and consumer instances.
     pub rest_proxy: crate::rest_proxy::Backend,
+    /// The embedded schema registry (`[schema_registry]`), if on.
+    pub schemas: Option<Arc<crate::schemas::Registry>>,
     /// Fires at shutdown: streams end cleanly, fetches stop waiting.
     pub stop: watch::Receiver<bool>,
     /// The public and admin listeners' addresses, once bound.
@@ -88,6 +90,9 @@ pub enum StartError {
     /// The spool directory could not be opened or recovered.
     #[error("spool: {0}")]
     Spool(String),
+    /// The schema registry's topic could not be created or read.
+    #[error("schema registry: {0}")]
+    SchemaRegistry(String),
     /// A listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -114,6 +119,7 @@ pub struct Gateway {
     shared: Arc<Shared>,
     addr: SocketAddr,
     admin_addr: SocketAddr,
+    schema_registry_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -236,6 +242,19 @@ impl Gateway {
                 memory.clone(),
             )),
         };
+        let schemas = match &start.schema_registry {
+            Some(settings) => Some(Arc::new(
+                crate::schemas::Registry::open(
+                    settings,
+                    &start.kafka,
+                    &bootstrap,
+                    &rest_proxy.cluster,
+                )
+                .await
+                .map_err(StartError::SchemaRegistry)?,
+            )),
+            None => None,
+        };
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -254,6 +273,7 @@ impl Gateway {
             reading,
             memory: memory.clone(),
             rest_proxy,
+            schemas,
             stop: stopped.clone(),
             listening: std::sync::OnceLock::new(),
             start,
@@ -290,6 +310,23 @@ impl Gateway {
                 None,
             )),
         ];
+        let mut schema_registry_addr = None;
+        if let (Some(registry), Some(settings)) = (&shared.schemas, &shared.start.schema_registry) {
+            let listener = bind(settings.listen).await?;
+            schema_registry_addr = Some(local_addr(&listener)?);
+            let (registry, limit) = (registry.clone(), settings.max_body_bytes);
+            let handler =
+                move |req, peer| server::schema_registry(registry.clone(), limit, req, peer);
+            tasks.push(tokio::spawn(server::serve(
+                listener,
+                handler,
+                stop.subscribe(),
+                conn_limits,
+                None,
+                None,
+            )));
+            tracing::info!(addr = %schema_registry_addr.unwrap_or(settings.listen), topic = %settings.topic, "schema registry is serving");
+        }
         if let Some(handle) = shared.prometheus.clone() {
             tasks.push(tokio::spawn(crate::metrics::upkeep(
                 handle,
@@ -329,6 +366,7 @@ impl Gateway {
             shared,
             addr,
             admin_addr,
+            schema_registry_addr,
             stop,
             tasks,
         })
@@ -350,6 +388,11 @@ impl Gateway {
     /// Address of the admin listener.
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin_addr
+    }
+
+    /// Address of the schema registry listener, when `[schema_registry]` is on.
+    pub fn schema_registry_addr(&self) -> Option<SocketAddr> {
+        self.schema_registry_addr
     }
 
     /// The `bootstrap.servers` the producer uses (the embedded cluster's when embedded).

@@ -77,6 +77,10 @@ pub struct Produce {
     pub body: BodyKind,
     /// Sync route: spool and answer 202 while Kafka is unreachable.
     pub spool_when_down: bool,
+    /// Keys encoded with a registry schema (`key_schema`).
+    pub key_schema: Option<crate::config::SchemaRef>,
+    /// Values encoded with a registry schema (`value_schema`).
+    pub value_schema: Option<crate::config::SchemaRef>,
 }
 
 impl Methods for Route {

@@ -6,6 +6,7 @@ mod error;
 mod identity;
 mod read;
 mod rest_proxy;
+mod schema_registry;
 mod start_only;
 mod validate;
 
@@ -20,6 +21,7 @@ pub use error::ConfigError;
 pub use identity::IdentityProviderConfig;
 pub use read::{ReadConfig, ValueFormat};
 pub use rest_proxy::RestProxyConfig;
+pub use schema_registry::{SchemaRef, SchemaRegistryConfig};
 pub use start_only::StartOnly;
 
 /// The whole configuration file.
@@ -47,6 +49,9 @@ pub struct Config {
     /// OpenID Connect providers filters verify tokens with, by name. Default: none.
     #[serde(default)]
     pub identity_providers: Vec<IdentityProviderConfig>,
+    /// The embedded Confluent-compatible schema registry (docs/schemas.md). Default: off.
+    #[serde(default)]
+    pub schema_registry: Option<SchemaRegistryConfig>,
 }
 
 /// `[server]`
@@ -288,6 +293,15 @@ pub struct RouteConfig {
     /// the request id, and the full text is in the log under that id.
     #[serde(default)]
     pub error_details: bool,
+    /// Produce route: each record's value (JSON, after the filters) is checked against this
+    /// subject's latest schema and encoded in the registry's wire format; a value that does
+    /// not fit gets 422 `schema_mismatch` listing every problem. Needs `[schema_registry]`.
+    /// `value_schema = {}` uses the subject `{topic}-value`. Default: values go as they are.
+    #[serde(default)]
+    pub value_schema: Option<SchemaRef>,
+    /// The same for keys (`{topic}-key`). Default: keys go as they are.
+    #[serde(default)]
+    pub key_schema: Option<SchemaRef>,
 }
 
 /// When a produce route answers the client.

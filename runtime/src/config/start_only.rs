@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use super::{Config, FiltersConfig, KafkaConfig, SpoolConfig, TlsConfig};
+use super::{Config, FiltersConfig, KafkaConfig, SchemaRegistryConfig, SpoolConfig, TlsConfig};
 
 macro_rules! start_only {
     ($($field:ident: $ty:ty = $($path:ident).+;)*) => {
@@ -67,6 +67,7 @@ start_only! {
     kafka: KafkaConfig = kafka;
     spool: Option<SpoolConfig> = spool;
     filters: FiltersConfig = filters;
+    schema_registry: Option<SchemaRegistryConfig> = schema_registry;
 }
 
 #[cfg(test)]

@@ -147,6 +147,9 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     let mut names = HashSet::new();
     let mut patterns: Vec<(PathPattern, Vec<String>, usize)> = Vec::new();
     check_identity_providers(&config.identity_providers)?;
+    if let Some(registry) = &config.schema_registry {
+        check_schema_registry(registry, server)?;
+    }
     let rest_proxy = match &config.rest_proxy {
         Some(rest_proxy) => {
             check_rest_proxy(rest_proxy)?;
@@ -232,6 +235,31 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         if route.filter_timeout_ms == Some(0) {
             return fail(at("filter_timeout_ms"), "must be at least 1");
         }
+        for (field, schema) in [
+            ("key_schema", &route.key_schema),
+            ("value_schema", &route.value_schema),
+        ] {
+            let Some(schema) = schema else { continue };
+            if config.schema_registry.is_none() {
+                return fail(at(field), "needs a [schema_registry] section");
+            }
+            if route.read.is_some() {
+                return fail(
+                    at(field),
+                    "is for produce routes; read routes decode registry-encoded values by themselves",
+                );
+            }
+            if schema.subject.is_some() && schema.record.is_some() {
+                return fail(at(field), "set subject or record, not both");
+            }
+            if [&schema.subject, &schema.record]
+                .into_iter()
+                .flatten()
+                .any(|s| s.trim().is_empty())
+            {
+                return fail(at(field), "an empty subject names no schema");
+            }
+        }
         for (k, filter) in route.filters.iter().enumerate() {
             if !valid_name(&filter.name) {
                 return fail(
@@ -306,6 +334,38 @@ fn http_url(url: &str) -> bool {
     let parsed = url.parse::<http::Uri>();
     (url.starts_with("http://") || url.starts_with("https://"))
         && parsed.is_ok_and(|u| u.host().is_some_and(|h| !h.is_empty()))
+}
+
+/// `[schema_registry]`: a level the API knows, a topic, its own port, usable bounds.
+fn check_schema_registry(
+    registry: &super::SchemaRegistryConfig,
+    server: &super::ServerConfig,
+) -> Result<(), Failure> {
+    let level = registry.compatibility.to_ascii_uppercase();
+    if !crate::schemas::LEVELS.contains(&level.as_str()) {
+        return fail(
+            "schema_registry.compatibility",
+            format!("use one of {}", crate::schemas::LEVELS.join(", ")),
+        );
+    }
+    if let Err(reason) = check_topic(&registry.topic) {
+        return fail("schema_registry.topic", reason);
+    }
+    if registry.listen.port() != 0
+        && (registry.listen == server.listen || registry.listen == server.admin_listen)
+    {
+        return fail(
+            "schema_registry.listen",
+            "must differ from server.listen and server.admin_listen",
+        );
+    }
+    if registry.timeout_ms == 0 {
+        return fail("schema_registry.timeout_ms", "must be at least 1");
+    }
+    if registry.max_body_bytes == 0 {
+        return fail("schema_registry.max_body_bytes", "must be at least 1");
+    }
+    Ok(())
 }
 
 /// `[rest_proxy]`: a usable prefix, URL, filter names and bounds.

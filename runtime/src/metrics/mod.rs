@@ -95,6 +95,14 @@ pub const IDENTITY_INTROSPECTIONS: &str = "wafka_identity_introspections_total";
 /// Live filter versions: 1 for the `sha256` (first 12 hex digits) each `filter` serves now, 0
 /// for versions it served before in this process.
 pub const FILTER_VERSION: &str = "wafka_filter_version_info";
+/// Schema registry API calls, by `status`.
+pub const SCHEMA_REGISTRY_REQUESTS: &str = "wafka_schema_registry_requests_total";
+/// Schemas and subjects the registry holds (sampled at scrape), by `kind`
+/// (`schemas`, `subjects`).
+pub const SCHEMA_REGISTRY_ENTRIES: &str = "wafka_schema_registry_entries";
+/// Values encoded by routes' `key_schema` / `value_schema` and decoded by read routes, by
+/// `direction` (`encode`, `decode`) and `result` (`ok`, `mismatch`, `no_schema`, `error`).
+pub const SCHEMA_VALUES: &str = "wafka_schema_values_total";
 
 const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

@@ -1,6 +1,8 @@
 //! A record read from Kafka as the JSON a client gets: topic, partition, offset, timestamp,
 //! key, value and headers. Values follow the route's `read.format`; what cannot be shown that
-//! way is base64 with an `*_encoding` field saying so.
+//! way is base64 with an `*_encoding` field saying so. With `json`, keys and values in the
+//! schema registry's wire format are decoded with the embedded registry, and `*_schema_id` says
+//! which schema they were written with.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -8,16 +10,31 @@ use serde_json::{Map, Value, json};
 
 use crate::config::ValueFormat;
 use crate::exchange::Record;
+use crate::schemas::Registry;
 
 /// `record` as JSON.
-pub fn record(record: &Record, format: ValueFormat) -> Value {
+pub fn record(record: &Record, format: ValueFormat, schemas: Option<&Registry>) -> Value {
     let mut out = Map::new();
     out.insert("topic".into(), json!(record.topic));
     out.insert("partition".into(), json!(record.partition));
     out.insert("offset".into(), json!(record.offset));
     out.insert("timestamp".into(), json!(record.timestamp));
-    bytes_field(&mut out, "key", record.key.as_deref(), ValueFormat::Text);
-    bytes_field(&mut out, "value", record.value.as_deref(), format);
+    let decoded = |bytes: Option<&[u8]>| {
+        let registry = schemas.filter(|_| format == ValueFormat::Json)?;
+        crate::schemas::records::decode(registry, bytes?)
+    };
+    for (name, bytes, format) in [
+        ("key", record.key.as_deref(), ValueFormat::Text),
+        ("value", record.value.as_deref(), format),
+    ] {
+        match decoded(bytes) {
+            Some((id, json)) => {
+                out.insert(name.into(), json);
+                out.insert(format!("{name}_schema_id"), json!(id));
+            }
+            None => bytes_field(&mut out, name, bytes, format),
+        }
+    }
     let headers: Vec<Value> = record
         .headers
         .iter()
@@ -69,7 +86,7 @@ mod tests {
 
     #[test]
     fn values_follow_the_format_and_fall_back_to_base64() {
-        let json = record(&read(br#"{"a":1}"#), ValueFormat::Json);
+        let json = record(&read(br#"{"a":1}"#), ValueFormat::Json, None);
         assert_eq!(json["value"], json!({"a": 1}));
         assert_eq!(json["key"], "k1");
         assert_eq!(
@@ -78,16 +95,22 @@ mod tests {
         );
         assert_eq!(json["headers"], json!([{"name": "h", "value": "dg=="}]));
 
-        let text = record(&read(b"plain"), ValueFormat::Json);
+        let text = record(&read(b"plain"), ValueFormat::Json, None);
         assert_eq!(
             (text["value"].clone(), text["value_encoding"].clone()),
             (json!("cGxhaW4="), json!("base64"))
         );
-        assert_eq!(record(&read(b"plain"), ValueFormat::Text)["value"], "plain");
         assert_eq!(
-            record(&read(&[0xff]), ValueFormat::Text)["value_encoding"],
+            record(&read(b"plain"), ValueFormat::Text, None)["value"],
+            "plain"
+        );
+        assert_eq!(
+            record(&read(&[0xff]), ValueFormat::Text, None)["value_encoding"],
             "base64"
         );
-        assert_eq!(record(&read(b"{}"), ValueFormat::Base64)["value"], "e30=");
+        assert_eq!(
+            record(&read(b"{}"), ValueFormat::Base64, None)["value"],
+            "e30="
+        );
     }
 }

@@ -7,31 +7,18 @@
 
 mod avro;
 pub mod format;
+pub mod records;
 mod state;
 mod store;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::config::KafkaConfig;
+use crate::config::{KafkaConfig, SchemaRegistryConfig as Settings};
 pub use format::{Kind, Parsed, framed};
 use state::{State, config_record, schema_record};
 pub use state::{Stored, Version};
 use store::Store;
-
-/// How the registry keeps its schemas. (Its config table and API listener come next; see the
-/// closing note of issue 17.)
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    /// The topic schemas are kept in: `_schemas`, the Confluent registry's.
-    pub topic: String,
-    /// Refuse registrations (42205): every gateway of a cluster but one writer.
-    pub read_only: bool,
-    /// The compatibility level until one is set.
-    pub compatibility: String,
-    /// How long a registration waits for Kafka, in milliseconds.
-    pub timeout_ms: u64,
-}
 
 /// The compatibility levels, as the API names them.
 pub const LEVELS: &[&str] = &[
@@ -108,6 +95,15 @@ impl RegistryError {
             RegistryError::Store(e) => format!("Error while storing the schema: {e}"),
         }
     }
+}
+
+/// Why a value could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The subject has no live version.
+    NoSchema(String),
+    /// What is wrong with the value, each problem by JSON pointer.
+    Mismatch(Vec<String>),
 }
 
 /// The registry of this gateway.
@@ -248,7 +244,7 @@ impl Registry {
     pub fn level(&self, subject: &str) -> String {
         self.level_set(Some(subject))
             .or_else(|| self.level_set(None))
-            .unwrap_or_else(|| self.config.compatibility.clone())
+            .unwrap_or_else(|| self.config.compatibility.to_ascii_uppercase())
     }
 
     /// Sets the level of `subject` (`None`: the global one).
@@ -359,7 +355,7 @@ impl Registry {
                 + 1;
             (id, version)
         };
-        let (key, value) = schema_record(subject, version, id, kind, text);
+        let (key, value) = schema_record(subject, version, id, kind, text, false);
         self.store
             .append(&key, &value, self.timeout())
             .await
@@ -376,6 +372,53 @@ impl Registry {
         }
         tracing::info!(subject, version, id, "schema registered");
         Ok(id)
+    }
+
+    /// Soft-deletes every version of `subject`, as Confluent's registry does (each version's
+    /// record again, marked deleted); the versions deleted.
+    pub async fn delete_subject(&self, subject: &str) -> Result<Vec<u32>, RegistryError> {
+        if self.config.read_only {
+            return Err(RegistryError::ReadOnly);
+        }
+        let _turn = self.writing.lock().await;
+        let live = self.versions(subject)?;
+        for v in &live {
+            let stored = self
+                .schema(v.id)
+                .ok_or_else(|| RegistryError::SchemaNotFound(v.id.to_string()))?;
+            let (key, value) =
+                schema_record(subject, v.version, v.id, stored.kind, &stored.text, true);
+            self.store
+                .append(&key, &value, self.timeout())
+                .await
+                .map_err(RegistryError::Store)?;
+        }
+        tracing::info!(subject, versions = live.len(), "subject deleted");
+        Ok(live.iter().map(|v| v.version).collect())
+    }
+
+    /// `json` checked against the latest schema of `subject` and encoded in the wire format.
+    pub fn encode(&self, subject: &str, json: &[u8]) -> Result<Vec<u8>, EncodeError> {
+        let (_, stored) = self
+            .version(subject, None)
+            .map_err(|_| EncodeError::NoSchema(subject.to_owned()))?;
+        stored
+            .parsed
+            .encode(stored.id, json)
+            .map_err(EncodeError::Mismatch)
+    }
+
+    /// A value in the wire format whose schema is here, as JSON, with the schema's id.
+    pub fn decode(&self, value: &[u8]) -> Option<(u32, serde_json::Value)> {
+        let (id, payload) = framed(value)?;
+        let stored = self.schema(id)?;
+        stored.parsed.decode(payload).ok().map(|v| (id, v))
+    }
+
+    /// Schemas known, for the metrics and the admin API.
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.state();
+        (state.schemas.len(), state.subjects.len())
     }
 
     fn timeout(&self) -> Duration {

@@ -153,10 +153,11 @@ pub fn schema_record(
     id: u32,
     kind: Kind,
     text: &str,
+    deleted: bool,
 ) -> (Vec<u8>, Vec<u8>) {
     let key = json!({"keytype": "SCHEMA", "subject": subject, "version": version, "magic": 1});
     let mut value = json!({
-        "subject": subject, "version": version, "id": id, "schema": text, "deleted": false,
+        "subject": subject, "version": version, "id": id, "schema": text, "deleted": deleted,
     });
     if let Some(kind) = kind.name() {
         value["schemaType"] = json!(kind);
@@ -179,9 +180,9 @@ mod tests {
     fn records_apply_in_log_order_and_a_taken_id_is_not_reused() {
         let mut state = State::new();
         let avro = r#"{"type":"record","name":"A","fields":[{"name":"x","type":"int"}]}"#;
-        let (k, v) = schema_record("a-value", 1, 1, Kind::Avro, avro);
+        let (k, v) = schema_record("a-value", 1, 1, Kind::Avro, avro, false);
         state.apply(&k, Some(&v)).unwrap();
-        let (k, v) = schema_record("b-value", 1, 1, Kind::Json, "{}");
+        let (k, v) = schema_record("b-value", 1, 1, Kind::Json, "{}", false);
         assert!(state.apply(&k, Some(&v)).unwrap_err().contains("id 1"));
         assert!(!state.subjects.contains_key("b-value"));
         let (k, v) = config_record(Some("a-value"), "FULL");

@@ -39,6 +39,12 @@ pub(crate) async fn admin(
             metrics::gauge!(crate::metrics::READ_BUFFER)
                 .set(shared.reading.buffered_bytes().await as f64);
             shared.snapshot.load().identity.sample_metrics();
+            if let Some(registry) = &shared.schemas {
+                let (schemas, subjects) = registry.counts();
+                let entries = crate::metrics::SCHEMA_REGISTRY_ENTRIES;
+                metrics::gauge!(entries, "kind" => "schemas").set(schemas as f64);
+                metrics::gauge!(entries, "kind" => "subjects").set(subjects as f64);
+            }
             let mut response = http::Response::new(full(prometheus.render()));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,

@@ -1,4 +1,4 @@
-//! HTTP. Both listeners share the accept loop (`listener`). A request on the public listener
+//! HTTP. Every listener shares the accept loop (`listener`). A request on the public listener
 //! goes through small steps that every endpoint kind shares:
 //!
 //! ```text
@@ -8,6 +8,13 @@
 //! read       filters on the request, then a long-poll batch (read) or events (sse)
 //! rest_proxy the Confluent REST Proxy API: produce, metadata, consumers, v3 records
 //! rescue     a failure becomes its JSON answer, logged and counted where it happened
+//! ```
+//!
+//! `admin` and `schema_registry` serve listeners of their own:
+//!
+//! ```text
+//! admin            health, readiness, metrics, what is live
+//! schema_registry  Confluent's Schema Registry API over `crate::schemas`
 //! ```
 //!
 //! A new endpoint kind is a new module beside `produce` that uses `body`, `filters` and
@@ -25,6 +32,7 @@ mod produce;
 mod read;
 mod rescue;
 mod rest_proxy;
+mod schema_registry;
 mod sse;
 
 use std::convert::Infallible;
@@ -35,6 +43,7 @@ use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 pub(crate) use admin::admin;
 pub(crate) use dispatch::handle;
 pub(crate) use listener::{ConnLimits, Peer, Tls, serve};
+pub(crate) use schema_registry::serve as schema_registry;
 
 /// The body of every response: whole (JSON answers) or streamed.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;

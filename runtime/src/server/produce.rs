@@ -35,6 +35,16 @@ pub(crate) async fn serve(
         ChainOutcome::Respond(response) => return Ok(response.map(full)),
         ChainOutcome::Forward(records) => records,
     };
+    if produce.key_schema.is_some() || produce.value_schema.is_some() {
+        // Validation guarantees the registry whenever a route names a schema.
+        let registry = call.shared.schemas.as_deref().ok_or_else(|| {
+            crate::error::RequestError::Internal(
+                "the route names a schema and no registry runs".into(),
+            )
+        })?;
+        let (key, value) = (produce.key_schema.as_ref(), produce.value_schema.as_ref());
+        crate::schemas::records::encode(registry, &mut records, key, value)?;
+    }
     // Traceable from the HTTP answer to the Kafka record.
     let id = bytes::Bytes::copy_from_slice(call.id.as_bytes());
     for record in &mut records {

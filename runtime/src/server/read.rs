@@ -260,7 +260,7 @@ async fn fetch(
     let lag = lag(&allowed.tail, &position);
     let rendered: Vec<Value> = sent
         .iter()
-        .map(|r| render::record(r, config.format))
+        .map(|r| render::record(r, config.format, call.shared.schemas.as_deref()))
         .collect();
     let body = serde_json::to_vec(&json!({
         "records": rendered,

@@ -1,0 +1,94 @@
+//! Records on their way in and out: a produce route's keys and values checked and encoded with
+//! its subjects' latest schemas, and registry-encoded values shown to readers as JSON.
+
+use bytes::Bytes;
+
+use super::{EncodeError, Registry};
+use crate::config::SchemaRef;
+use crate::error::RequestError;
+use crate::exchange::Record;
+use crate::metrics::SCHEMA_VALUES;
+
+/// Most problems one answer lists; the count says how many there were.
+const MAX_PROBLEMS: usize = 100;
+
+/// Encodes every record's key and value as `key` and `value` say. Either all are encoded, or
+/// none is and the error lists every problem of every record (null keys and values stay null).
+pub fn encode(
+    registry: &Registry,
+    records: &mut [Record],
+    key: Option<&SchemaRef>,
+    value: Option<&SchemaRef>,
+) -> Result<(), RequestError> {
+    let mut encoded: Vec<(Option<Bytes>, Option<Bytes>)> = Vec::with_capacity(records.len());
+    let mut problems = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let mut one = |schema: Option<&SchemaRef>, bytes: &Option<Bytes>, is_key: bool| {
+            let (Some(schema), Some(bytes)) = (schema, bytes) else {
+                return None;
+            };
+            let subject = schema.subject(&record.topic, is_key);
+            let field = if is_key { "key" } else { "value" };
+            match registry.encode(&subject, bytes) {
+                Ok(out) => {
+                    count("ok");
+                    Some(Ok(Bytes::from(out)))
+                }
+                Err(EncodeError::NoSchema(subject)) => {
+                    count("no_schema");
+                    Some(Err(RequestError::SchemaNotFound(subject)))
+                }
+                Err(EncodeError::Mismatch(found)) => {
+                    count("mismatch");
+                    problems.extend(
+                        found
+                            .into_iter()
+                            .map(|p| format!("records[{i}].{field}{}", at(&p))),
+                    );
+                    None
+                }
+            }
+        };
+        let k = one(key, &record.key, true).transpose()?;
+        let v = one(value, &record.value, false).transpose()?;
+        encoded.push((k, v));
+    }
+    if !problems.is_empty() {
+        let total = problems.len();
+        problems.truncate(MAX_PROBLEMS);
+        if total > MAX_PROBLEMS {
+            problems.push(format!("… and {} more", total - MAX_PROBLEMS));
+        }
+        return Err(RequestError::SchemaMismatch { problems });
+    }
+    for (record, (k, v)) in records.iter_mut().zip(encoded) {
+        if k.is_some() {
+            record.key = k;
+        }
+        if v.is_some() {
+            record.value = v;
+        }
+    }
+    Ok(())
+}
+
+/// A problem's place as a suffix: `/qty: …` stays, `(the value): …` becomes `: …`.
+fn at(problem: &str) -> String {
+    match problem.strip_prefix("(the value)") {
+        Some(rest) => rest.to_owned(),
+        None => problem.to_owned(),
+    }
+}
+
+fn count(result: &'static str) {
+    metrics::counter!(SCHEMA_VALUES, "direction" => "encode", "result" => result).increment(1);
+}
+
+/// A registry-encoded value as JSON and its schema id, when its schema is known here.
+pub fn decode(registry: &Registry, value: &[u8]) -> Option<(u32, serde_json::Value)> {
+    super::framed(value)?;
+    let decoded = registry.decode(value);
+    let result = if decoded.is_some() { "ok" } else { "error" };
+    metrics::counter!(SCHEMA_VALUES, "direction" => "decode", "result" => result).increment(1);
+    decoded
+}
