@@ -22,7 +22,8 @@ if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/
   (cd tests/node && npm ci --no-audit --no-fund)
 fi
 
-# PyPI clients the suite runs unchanged (tests/python: kafka-bridge-client, schemathesis),
+# PyPI clients the suite runs unchanged (tests/python: kafka-bridge-client, schemathesis,
+# confluent-kafka),
 # pinned with everything they pull in.
 py=tests/python
 if [ ! -e "$py/.venv/.installed" ] || [ "$py/requirements.txt" -nt "$py/.venv/.installed" ]; then

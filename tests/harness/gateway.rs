@@ -19,6 +19,7 @@ pub struct TestGatewayBuilder {
     edit: Vec<ConfigEdit>,
     watch: bool,
     tls: Option<wafka::config::TlsConfig>,
+    schema_registry: bool,
 }
 
 /// A change to the parsed config, applied before start.
@@ -50,6 +51,7 @@ impl TestGateway {
             edit: Vec::new(),
             watch: false,
             tls: None,
+            schema_registry: false,
         }
     }
 
@@ -73,6 +75,25 @@ impl TestGateway {
         body: impl Into<Bytes>,
     ) -> Response {
         request(self.gateway().addr(), method, path, headers, body).await
+    }
+
+    /// Sends a request to the schema registry listener (`[schema_registry]`).
+    pub async fn registry(&self, method: &str, path: &str, body: impl Into<Bytes>) -> Response {
+        let addr = self.registry_addr();
+        let headers = [("content-type", "application/vnd.schemaregistry.v1+json")];
+        request(addr, method, path, &headers, body).await
+    }
+
+    /// The schema registry listener's address.
+    pub fn registry_addr(&self) -> std::net::SocketAddr {
+        self.gateway()
+            .schema_registry_addr()
+            .expect("the gateway runs a schema registry")
+    }
+
+    /// The schema registry's URL, as registry clients take it.
+    pub fn registry_url(&self) -> String {
+        format!("http://{}", self.registry_addr())
     }
 
     /// GETs a path on the admin listener.
@@ -199,6 +220,12 @@ impl TestGatewayBuilder {
         self
     }
 
+    /// Runs the embedded schema registry on a free port.
+    pub fn schema_registry(mut self) -> Self {
+        self.schema_registry = true;
+        self
+    }
+
     /// Serves TLS with these files (written into the config file, so they reload).
     pub fn tls(mut self, tls: wafka::config::TlsConfig) -> Self {
         self.tls = Some(tls);
@@ -238,8 +265,13 @@ impl TestGatewayBuilder {
         let mut head = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n{tls}\
              [kafka]\nbrokers = {brokers:?}\n[kafka.embedded]\ntopics = {:?}\n\
-             [filters]\ndir = \"filters.d\"\n",
-            self.topics
+             [filters]\ndir = \"filters.d\"\n{}",
+            self.topics,
+            if self.schema_registry {
+                "[schema_registry]\nlisten = \"127.0.0.1:0\"\n"
+            } else {
+                ""
+            },
         );
         let config_text = format!("{head}{}", self.routes);
         let config_path = dir.path().join("wafka.toml");

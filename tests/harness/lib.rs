@@ -13,6 +13,7 @@ pub mod kafka;
 pub mod logs;
 pub mod node;
 pub mod prometheus;
+pub mod python;
 pub mod sse;
 
 pub use broker::Broker;

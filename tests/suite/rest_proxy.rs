@@ -5,8 +5,6 @@
 //! 0.1.2.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -215,38 +213,11 @@ async fn v2_produce_and_metadata_answer_as_rest_proxy(broker: Broker) {
     );
 }
 
-/// `tests/python/.venv/bin/python` (scripts/test.sh installs it from requirements.txt).
-fn python() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python");
-    let python = dir.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "run `python3 -m venv .venv && .venv/bin/pip install -r requirements.txt` in {} first (scripts/test.sh does)",
-        dir.display()
-    );
-    python
-}
-
 async fn a_python_rest_proxy_client_works_unchanged(broker: Broker) {
     let gw = gateway(broker, "[rest_proxy]\n", &["clicks"]).await;
     let base = format!("http://{}", gw.gateway().addr());
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/rest_proxy_client.py");
-    let python = python();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .args([&base, "clicks", "py-group"])
-            .output()
-            .expect("python runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "client failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout =
+        wafka_tests::python::run("rest_proxy_client.py", &[&base, "clicks", "py-group"]).await;
     let steps: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -1,0 +1,90 @@
+"""Confluent's own Python Schema Registry client and serializers, used unchanged against Wafka's
+embedded registry (tests/suite/schemas.rs runs this). Each command prints one JSON line.
+
+    schema_registry_client.py REGISTRY_URL register SUBJECT TYPE SCHEMA
+    schema_registry_client.py REGISTRY_URL compatible SUBJECT TYPE SCHEMA
+    schema_registry_client.py REGISTRY_URL level SUBJECT LEVEL
+    schema_registry_client.py REGISTRY_URL consume BOOTSTRAP TOPIC TYPE COUNT
+    schema_registry_client.py REGISTRY_URL produce BOOTSTRAP TOPIC TYPE SCHEMA VALUES_JSON
+"""
+
+import json
+import sys
+import uuid
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+
+def deserializer(client, kind):
+    if kind == "AVRO":
+        return AvroDeserializer(client)
+    return JSONDeserializer(None, schema_registry_client=client)
+
+
+def serializer(client, kind, schema):
+    if kind == "AVRO":
+        return AvroSerializer(client, schema)
+    return JSONSerializer(schema, client)
+
+
+def main(url, command, *args):
+    client = SchemaRegistryClient({"url": url})
+    try:
+        if command == "register":
+            subject, kind, schema = args
+            print(json.dumps({"id": client.register_schema(subject, Schema(schema, kind))}))
+        elif command == "compatible":
+            subject, kind, schema = args
+            ok = client.test_compatibility(subject, Schema(schema, kind))
+            print(json.dumps({"is_compatible": ok}))
+        elif command == "level":
+            subject, level = args
+            print(json.dumps(client.set_compatibility(subject, level)))
+        elif command == "consume":
+            bootstrap, topic, kind, count = args
+            decode = deserializer(client, kind)
+            consumer = Consumer(
+                {
+                    "bootstrap.servers": bootstrap,
+                    "group.id": f"schemas-{uuid.uuid4()}",
+                    "auto.offset.reset": "earliest",
+                }
+            )
+            consumer.subscribe([topic])
+            values = []
+            while len(values) < int(count):
+                message = consumer.poll(30)
+                if message is None:
+                    raise SystemExit(f"no record within 30 s; got {values}")
+                if message.error():
+                    raise SystemExit(str(message.error()))
+                context = SerializationContext(topic, MessageField.VALUE)
+                values.append(decode(message.value(), context))
+            consumer.close()
+            print(json.dumps(values))
+        elif command == "produce":
+            bootstrap, topic, kind, schema, values = args
+            encode = serializer(client, kind, schema)
+            producer = Producer({"bootstrap.servers": bootstrap})
+            values = json.loads(values)
+            for value in values:
+                context = SerializationContext(topic, MessageField.VALUE)
+                producer.produce(topic, value=encode(value, context))
+                # One record per batch: tansu 0.6.0 answers a fetch from inside a batch with
+                # the batches after it (tests/suite/read.rs).
+                if producer.flush(30) != 0:
+                    raise SystemExit("a record was not delivered within 30 s")
+            print(json.dumps({"produced": len(values)}))
+        else:
+            raise SystemExit(f"unknown command {command}")
+    except SchemaRegistryError as e:
+        print(json.dumps({"status": e.http_status_code, "error_code": e.error_code, "message": e.error_message}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
