@@ -8,6 +8,7 @@ embedded registry (tests/suite/schemas.rs runs this). Each command prints one JS
     schema_registry_client.py REGISTRY_URL produce BOOTSTRAP TOPIC TYPE SCHEMA VALUES_JSON
 """
 
+import base64
 import json
 import sys
 import uuid
@@ -17,13 +18,28 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 
 
-def deserializer(client, kind):
+def deserializer(client, kind, first):
     if kind == "AVRO":
         return AvroDeserializer(client)
-    return JSONDeserializer(None, schema_registry_client=client)
+    if kind == "JSON":
+        return JSONDeserializer(None, schema_registry_client=client)
+    # Protobuf needs the message class: built from the writer's schema, as fetched from the
+    # registry in its serialized form (no generated code).
+    schema_id = int.from_bytes(first[1:5], "big")
+    serialized = client.get_schema(schema_id, fmt="serialized").schema_str
+    file = descriptor_pb2.FileDescriptorProto.FromString(base64.standard_b64decode(serialized))
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    message = pool.FindFileByName(file.name).message_types_by_name[file.message_type[0].name]
+    decode = ProtobufDeserializer(message_factory.GetMessageClass(message), {"use.deprecated.format": False})
+    return lambda data, context: json_format.MessageToDict(
+        decode(data, context), preserving_proto_field_name=True
+    )
 
 
 def serializer(client, kind, schema):
@@ -47,7 +63,7 @@ def main(url, command, *args):
             print(json.dumps(client.set_compatibility(subject, level)))
         elif command == "consume":
             bootstrap, topic, kind, count = args
-            decode = deserializer(client, kind)
+            decode = None
             consumer = Consumer(
                 {
                     "bootstrap.servers": bootstrap,
@@ -64,6 +80,7 @@ def main(url, command, *args):
                 if message.error():
                     raise SystemExit(str(message.error()))
                 context = SerializationContext(topic, MessageField.VALUE)
+                decode = decode or deserializer(client, kind, message.value())
                 values.append(decode(message.value(), context))
             consumer.close()
             print(json.dumps(values))

@@ -17,19 +17,19 @@ pub enum Kind {
     Avro,
     /// JSON Schema.
     Json,
+    /// Protocol Buffers.
+    Protobuf,
 }
 
 impl Kind {
-    /// From `schemaType`; PROTOBUF is refused until it is supported.
+    /// From `schemaType`.
     pub fn parse(name: Option<&str>) -> Result<Kind, String> {
         match name.map(str::to_ascii_uppercase).as_deref() {
             None | Some("AVRO") => Ok(Kind::Avro),
             Some("JSON") => Ok(Kind::Json),
-            Some("PROTOBUF") => {
-                Err("PROTOBUF schemas are not supported yet; AVRO and JSON are".into())
-            }
+            Some("PROTOBUF") => Ok(Kind::Protobuf),
             Some(other) => Err(format!(
-                "unknown schemaType {other:?}; AVRO and JSON are supported"
+                "unknown schemaType {other:?}; AVRO, JSON and PROTOBUF are supported"
             )),
         }
     }
@@ -39,6 +39,7 @@ impl Kind {
         match self {
             Kind::Avro => None,
             Kind::Json => Some("JSON"),
+            Kind::Protobuf => Some("PROTOBUF"),
         }
     }
 }
@@ -54,6 +55,8 @@ pub enum Parsed {
         /// Compiled once.
         validator: jsonschema::Validator,
     },
+    /// A Protobuf file.
+    Protobuf(Box<super::protobuf::Proto>),
 }
 
 impl Parsed {
@@ -73,6 +76,9 @@ impl Parsed {
                     validator,
                 })
             }
+            Kind::Protobuf => Ok(Parsed::Protobuf(Box::new(super::protobuf::Proto::parse(
+                text,
+            )?))),
         }
     }
 
@@ -81,6 +87,7 @@ impl Parsed {
         match self {
             Parsed::Avro(_) => Kind::Avro,
             Parsed::Json { .. } => Kind::Json,
+            Parsed::Protobuf(_) => Kind::Protobuf,
         }
     }
 
@@ -89,6 +96,7 @@ impl Parsed {
         match (self, other) {
             (Parsed::Avro(a), Parsed::Avro(b)) => a.canonical_form() == b.canonical_form(),
             (Parsed::Json { document: a, .. }, Parsed::Json { document: b, .. }) => a == b,
+            (Parsed::Protobuf(a), Parsed::Protobuf(b)) => a.same(b),
             _ => false,
         }
     }
@@ -127,6 +135,7 @@ impl Parsed {
                 }
                 out.extend_from_slice(json);
             }
+            Parsed::Protobuf(proto) => out.extend_from_slice(&proto.encode(&value)?),
         }
         Ok(out)
     }
@@ -143,6 +152,7 @@ impl Parsed {
                 Value::try_from(value).map_err(|e| e.to_string())
             }
             Parsed::Json { .. } => serde_json::from_slice(payload).map_err(|e| e.to_string()),
+            Parsed::Protobuf(proto) => proto.decode(payload),
         }
     }
 }
@@ -185,6 +195,7 @@ pub fn can_read(writer: &Parsed, reader: &Parsed) -> Result<(), String> {
             .map(drop)
             .map_err(|e| e.to_string()),
         (Parsed::Json { document: w, .. }, Parsed::Json { document: r, .. }) => json_can_read(w, r),
+        (Parsed::Protobuf(w), Parsed::Protobuf(r)) => super::protobuf::can_read(w, r),
         _ => Err("the schema type changed".into()),
     }
 }

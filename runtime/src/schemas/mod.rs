@@ -7,6 +7,7 @@
 
 mod avro;
 pub mod format;
+mod protobuf;
 pub mod records;
 mod state;
 mod store;

@@ -20,6 +20,17 @@ pub struct Stored {
     pub parsed: Parsed,
 }
 
+impl Stored {
+    /// The schema text an API answer shows: as registered, or with `format=serialized` a
+    /// Protobuf schema as a base64 `FileDescriptorProto` (what Confluent's clients ask for).
+    pub fn text_in(&self, format: Option<&str>) -> String {
+        match (&self.parsed, format) {
+            (Parsed::Protobuf(proto), Some("serialized")) => proto.serialized(),
+            _ => self.text.clone(),
+        }
+    }
+}
+
 /// One version of a subject.
 #[derive(Debug, Clone, Copy)]
 pub struct Version {

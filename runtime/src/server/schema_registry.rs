@@ -108,6 +108,7 @@ async fn route(
             .split('&')
             .any(|kv| kv.eq_ignore_ascii_case(&format!("{name}=true")))
     };
+    let format = query.split('&').find_map(|kv| kv.strip_prefix("format="));
     match (method, segments.as_slice()) {
         (&Method::GET, [""]) => Ok(json!({})),
         (&Method::GET, ["subjects"]) => Ok(json!(registry.subjects())),
@@ -125,14 +126,14 @@ async fn route(
         (&Method::POST, ["subjects", subject]) => {
             let (kind, text) = schema_of(body)?;
             let (version, stored) = registry.lookup(subject, kind, &text)?;
-            Ok(described(subject, version.version, &stored))
+            Ok(described(subject, version.version, &stored, format))
         }
         (&Method::DELETE, ["subjects", subject]) => {
             Ok(json!(registry.delete_subject(subject).await?))
         }
         (&Method::GET, ["subjects", subject, "versions", v]) => {
             let (version, stored) = registry.version(subject, version_of(v)?)?;
-            Ok(described(subject, version.version, &stored))
+            Ok(described(subject, version.version, &stored, format))
         }
         (&Method::GET, ["subjects", subject, "versions", v, "schema"]) => {
             let (_, stored) = registry.version(subject, version_of(v)?)?;
@@ -141,7 +142,7 @@ async fn route(
         }
         (&Method::GET, ["schemas", "ids", id]) => {
             let stored = schema_by_id(registry, id)?;
-            let mut out = json!({ "schema": stored.text });
+            let mut out = json!({ "schema": stored.text_in(format) });
             if let Some(kind) = stored.kind.name() {
                 out["schemaType"] = json!(kind);
             }
@@ -165,7 +166,7 @@ async fn route(
                     .collect::<Vec<_>>()
             ))
         }
-        (&Method::GET, ["schemas", "types"]) => Ok(json!(["AVRO", "JSON"])),
+        (&Method::GET, ["schemas", "types"]) => Ok(json!(["AVRO", "JSON", "PROTOBUF"])),
         (&Method::GET, ["config"]) => Ok(
             json!({ "compatibilityLevel": registry.level_set(None).unwrap_or_else(|| registry.level("")) }),
         ),
@@ -206,9 +207,14 @@ async fn route(
 }
 
 /// The answer describing one version of a subject.
-fn described(subject: &str, version: u32, stored: &crate::schemas::Stored) -> Value {
+fn described(
+    subject: &str,
+    version: u32,
+    stored: &crate::schemas::Stored,
+    format: Option<&str>,
+) -> Value {
     let mut out = json!({
-        "subject": subject, "version": version, "id": stored.id, "schema": stored.text,
+        "subject": subject, "version": version, "id": stored.id, "schema": stored.text_in(format),
     });
     if let Some(kind) = stored.kind.name() {
         out["schemaType"] = json!(kind);
