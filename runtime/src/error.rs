@@ -182,7 +182,7 @@ pub enum RequestError {
     },
     /// A value (or key) does not fit its route's schema; each problem names the record and
     /// the place in it.
-    #[error("{} value(s) do not fit the schema: {}", problems.len(), problems.join("; "))]
+    #[error("the records do not fit their schema: {}", problems.join("; "))]
     SchemaMismatch {
         /// What is wrong, e.g. `records[0].value/qty: "x" is not of type "integer"`.
         problems: Vec<String>,

@@ -609,3 +609,112 @@ where
     }
     false
 }
+
+/// REST Proxy's embedded formats with the registry: v2 `avro` with an inline schema (registered
+/// under `{topic}-value`) or a schema id, v3 schema-based values, an `avro` consumer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_proxy_schema_formats_encode_and_decode() {
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes("[rest_proxy]\n")
+        .topics(&["rp-orders"])
+        .schema_registry()
+        .start()
+        .await;
+    let avro = [("content-type", "application/vnd.kafka.avro.v2+json")];
+    let inline = json!({"value_schema": ORDER_V1, "records": [{"value": {"id": "r-1", "qty": 1}}]});
+    let res = gw
+        .send("POST", "/topics/rp-orders", &avro, inline.to_string())
+        .await;
+    assert_eq!(res.status, 200, "{}", res.json());
+    let id = res.json()["value_schema_id"].clone();
+    assert!(id.as_u64().is_some(), "{}", res.json());
+    let versions = gw
+        .registry("GET", "/subjects/rp-orders-value/versions", "")
+        .await;
+    assert_eq!(versions.json(), json!([1]));
+    let by_id = json!({"value_schema_id": id, "records": [{"value": {"id": "r-2", "qty": 2}}]});
+    let res = gw
+        .send("POST", "/topics/rp-orders", &avro, by_id.to_string())
+        .await;
+    assert_eq!(
+        res.json()["offsets"][0]["error_code"],
+        Value::Null,
+        "{}",
+        res.json()
+    );
+    let wrong = json!({"value_schema_id": id, "records": [{"value": {"id": 3}}]});
+    let res = gw
+        .send("POST", "/topics/rp-orders", &avro, wrong.to_string())
+        .await;
+    assert_eq!(
+        (res.status, res.json()["error_code"].clone()),
+        (422, json!(42203)),
+        "{}",
+        res.json()
+    );
+
+    // v3: a value with no type is schema-based: the subject's latest schema.
+    let cluster = gw.send("GET", "/v3/clusters", &[], "").await.json()["data"][0]["cluster_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v3/clusters/{cluster}/topics/rp-orders/records");
+    let json_type = [("content-type", "application/json")];
+    let v3 = json!({"value": {"data": {"id": "r-3", "qty": 3}}}).to_string();
+    let report = gw.send("POST", &path, &json_type, v3).await.json();
+    assert_eq!(report["error_code"], 200, "{report}");
+    assert_eq!(report["value"]["type"], "AVRO");
+    let v3_bad = json!({"value": {"schema_id": id, "data": {"qty": "x"}}}).to_string();
+    let report = gw.send("POST", &path, &json_type, v3_bad).await.json();
+    assert_eq!(report["error_code"], 42203, "{report}");
+    assert_eq!(read_all(&gw.bootstrap, "rp-orders").len(), 3);
+
+    // An avro consumer reads them back as JSON; so does Confluent's deserializer.
+    let v2 = [("content-type", "application/vnd.kafka.v2+json")];
+    let create = json!({"name": "c", "format": "avro", "auto.offset.reset": "earliest"});
+    assert_eq!(
+        gw.send("POST", "/consumers/g", &v2, create.to_string())
+            .await
+            .status,
+        200
+    );
+    let topics = json!({"topics": ["rp-orders"]}).to_string();
+    let sub = gw
+        .send("POST", "/consumers/g/instances/c/subscription", &v2, topics)
+        .await;
+    assert_eq!(sub.status, 204);
+    let accept = [("accept", "application/vnd.kafka.avro.v2+json")];
+    let mut values = Vec::new();
+    for _ in 0..20 {
+        let got = gw
+            .send(
+                "GET",
+                "/consumers/g/instances/c/records?timeout=1000",
+                &accept,
+                "",
+            )
+            .await;
+        values.extend(
+            got.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["value"].clone()),
+        );
+        if values.len() >= 3 {
+            break;
+        }
+    }
+    assert_eq!(
+        sorted(json!(values), "id"),
+        [
+            json!({"id": "r-1", "qty": 1, "note": null}),
+            json!({"id": "r-2", "qty": 2, "note": null}),
+            json!({"id": "r-3", "qty": 3, "note": null}),
+        ]
+    );
+    let deleted = gw.send("DELETE", "/consumers/g/instances/c", &v2, "").await;
+    assert_eq!(deleted.status, 204);
+    let decoded = client(&gw, &["consume", &gw.bootstrap, "rp-orders", "AVRO", "3"]).await;
+    assert_eq!(sorted(decoded, "id"), sorted(json!(values), "id"));
+}

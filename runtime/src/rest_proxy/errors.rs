@@ -28,7 +28,10 @@ pub fn code(error: &RequestError, v3: bool) -> (StatusCode, u32) {
         RequestError::SchemaMissing { key: true } => (StatusCode::UNPROCESSABLE_ENTITY, 42201),
         RequestError::SchemaMissing { key: false } => (StatusCode::UNPROCESSABLE_ENTITY, 42202),
         RequestError::NoSchemaRegistry(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42206),
-        RequestError::InvalidData(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42203),
+        RequestError::InvalidData(_) | RequestError::SchemaMismatch { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, 42203)
+        }
+        RequestError::SchemaNotFound(_) => (StatusCode::NOT_FOUND, 40403),
         RequestError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, 40601),
         RequestError::KafkaBadRequest(_) => (StatusCode::BAD_REQUEST, 40002),
         RequestError::InvalidParameter(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42204),

@@ -1,7 +1,9 @@
 //! REST Proxy's embedded formats: how a key or value travels inside the JSON of a request or
 //! an answer. `binary` is base64 of the bytes, `json` is the JSON value itself (its compact
-//! text in Kafka), v3's `string` is the text. Avro, Protobuf and JSON Schema need a schema
-//! registry: they are named so they can be refused clearly, never guessed at.
+//! text in Kafka), v3's `string` is the text. Avro, Protobuf and JSON Schema need the embedded
+//! schema registry (`[schema_registry]`): their data is JSON here, encoded with a registry
+//! schema after the filters (`crate::schemas::records`); without a registry they are refused
+//! clearly, never guessed at.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -54,13 +56,13 @@ impl Format {
         }
     }
 
-    /// Whether it needs a schema registry, which this gateway does not have yet.
+    /// Whether it needs a schema registry.
     pub fn needs_schema(self) -> bool {
         matches!(self, Format::Avro | Format::Protobuf | Format::JsonSchema)
     }
 }
 
-/// The 422 for a format that needs a schema registry (42206).
+/// The 422 for a format that needs a schema registry when the gateway runs none (42206).
 pub fn no_registry(format: Format) -> RequestError {
     RequestError::NoSchemaRegistry(format!("the {} format", format.name()))
 }

@@ -409,6 +409,17 @@ impl Registry {
             .map_err(EncodeError::Mismatch)
     }
 
+    /// `json` checked against schema `id` and encoded in the wire format.
+    pub fn encode_id(&self, id: u32, json: &[u8]) -> Result<Vec<u8>, EncodeError> {
+        let stored = self
+            .schema(id)
+            .ok_or_else(|| EncodeError::NoSchema(format!("(schema id {id})")))?;
+        stored
+            .parsed
+            .encode(id, json)
+            .map_err(EncodeError::Mismatch)
+    }
+
     /// A value in the wire format whose schema is here, as JSON, with the schema's id.
     pub fn decode(&self, value: &[u8]) -> Option<(u32, serde_json::Value)> {
         let (id, payload) = framed(value)?;

@@ -12,24 +12,36 @@ use crate::metrics::SCHEMA_VALUES;
 /// Most problems one answer lists; the count says how many there were.
 const MAX_PROBLEMS: usize = 100;
 
+/// Which schema a key or value is encoded with.
+#[derive(Debug, Clone, Copy)]
+pub enum Using<'a> {
+    /// The latest version of the subject a route names (by default for the record's topic).
+    Subject(&'a SchemaRef),
+    /// This schema (a REST Proxy request's `value_schema_id`, or the schema it registered).
+    Id(u32),
+}
+
 /// Encodes every record's key and value as `key` and `value` say. Either all are encoded, or
 /// none is and the error lists every problem of every record (null keys and values stay null).
 pub fn encode(
     registry: &Registry,
     records: &mut [Record],
-    key: Option<&SchemaRef>,
-    value: Option<&SchemaRef>,
+    key: Option<Using<'_>>,
+    value: Option<Using<'_>>,
 ) -> Result<(), RequestError> {
     let mut encoded: Vec<(Option<Bytes>, Option<Bytes>)> = Vec::with_capacity(records.len());
     let mut problems = Vec::new();
     for (i, record) in records.iter().enumerate() {
-        let mut one = |schema: Option<&SchemaRef>, bytes: &Option<Bytes>, is_key: bool| {
+        let mut one = |schema: Option<Using<'_>>, bytes: &Option<Bytes>, is_key: bool| {
             let (Some(schema), Some(bytes)) = (schema, bytes) else {
                 return None;
             };
-            let subject = schema.subject(&record.topic, is_key);
             let field = if is_key { "key" } else { "value" };
-            match registry.encode(&subject, bytes) {
+            let encoded = match schema {
+                Using::Subject(s) => registry.encode(&s.subject(&record.topic, is_key), bytes),
+                Using::Id(id) => registry.encode_id(id, bytes),
+            };
+            match encoded {
                 Ok(out) => {
                     count("ok");
                     Some(Ok(Bytes::from(out)))

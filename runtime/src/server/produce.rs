@@ -42,8 +42,10 @@ pub(crate) async fn serve(
                 "the route names a schema and no registry runs".into(),
             )
         })?;
-        let (key, value) = (produce.key_schema.as_ref(), produce.value_schema.as_ref());
-        crate::schemas::records::encode(registry, &mut records, key, value)?;
+        use crate::schemas::records::{Using, encode};
+        let key = produce.key_schema.as_ref().map(Using::Subject);
+        let value = produce.value_schema.as_ref().map(Using::Subject);
+        encode(registry, &mut records, key, value)?;
     }
     // Traceable from the HTTP answer to the Kafka record.
     let id = bytes::Bytes::copy_from_slice(call.id.as_bytes());

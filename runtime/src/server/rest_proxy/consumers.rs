@@ -227,7 +227,7 @@ async fn create(
         .await?
         .unwrap_or(json!({}));
     let base = base_url(call, &parts.headers, &parts.uri);
-    let settings = settings(&body, &call.id)?;
+    let settings = settings(&body, &call.id, call.shared.schemas.is_some())?;
     if let Err(answer) = allow(call, route, parts, params, &[], false).await? {
         return Ok(answer);
     }
@@ -248,8 +248,24 @@ async fn create(
     ok(StatusCode::OK, false, &answer)
 }
 
+/// A key or value in the consumer's format: schema-based formats decoded with the registry
+/// (data it cannot decode shown as base64, so one record does not wedge the consumer).
+fn shown_as(
+    format: Format,
+    schemas: Option<&crate::schemas::Registry>,
+    bytes: Option<&[u8]>,
+) -> Value {
+    if let (true, Some(registry), Some(data)) = (format.needs_schema(), schemas, bytes)
+        && let Some((_, json)) = crate::schemas::records::decode(registry, data)
+    {
+        return json;
+    }
+    formats::decode(format, bytes)
+}
+
 /// A create request's settings; REST Proxy's names, strings or JSON values alike.
-fn settings(body: &Value, request_id: &str) -> Result<Settings, RequestError> {
+/// Schema-based formats need the embedded registry (`registry`).
+fn settings(body: &Value, request_id: &str, registry: bool) -> Result<Settings, RequestError> {
     let Value::Object(fields) = body else {
         return Err(RequestError::BadRequest("expected a JSON object".into()));
     };
@@ -274,8 +290,12 @@ fn settings(body: &Value, request_id: &str) -> Result<Settings, RequestError> {
             "format" => {
                 settings.format = Format::from_name(&text(value))
                     .filter(|f| *f != Format::String)
-                    .ok_or_else(|| invalid(format!("format {value}: use binary or json")))?;
-                if settings.format.needs_schema() {
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "format {value}: use binary, json, avro, protobuf or jsonschema"
+                        ))
+                    })?;
+                if settings.format.needs_schema() && !registry {
                     return Err(formats::no_registry(settings.format));
                 }
             }
@@ -375,13 +395,14 @@ async fn records(
     run(&instance, move |i| i.handed_out(&kept)).await?;
     call.records = shown.len();
     let format = instance.format;
+    let schemas = call.shared.schemas.as_deref();
     let listed: Vec<Value> = shown
         .iter()
         .map(|r| {
             json!({
                 "topic": r.topic,
-                "key": formats::decode(format, r.key.as_deref()),
-                "value": formats::decode(format, r.value.as_deref()),
+                "key": shown_as(format, schemas, r.key.as_deref()),
+                "value": shown_as(format, schemas, r.value.as_deref()),
                 "partition": r.partition,
                 "offset": r.offset,
             })
@@ -491,7 +512,7 @@ mod tests {
 
     #[test]
     fn consumer_settings_take_strings_or_values_and_refuse_unknowns() {
-        let s = settings(&json!({"name": "c1", "format": "JSON", "auto.offset.reset": "smallest", "auto.commit.enable": "false"}), "r").unwrap();
+        let s = settings(&json!({"name": "c1", "format": "JSON", "auto.offset.reset": "smallest", "auto.commit.enable": "false"}), "r", false).unwrap();
         assert_eq!(
             (
                 s.name.as_str(),
@@ -501,17 +522,30 @@ mod tests {
             ),
             ("c1", Format::Json, "earliest", false)
         );
-        assert!(settings(&json!({}), "r1").unwrap().name.ends_with("r1"));
+        assert!(
+            settings(&json!({}), "r1", false)
+                .unwrap()
+                .name
+                .ends_with("r1")
+        );
         assert_eq!(
-            settings(&json!({"group.id": "x"}), "r").unwrap_err().code(),
+            settings(&json!({"group.id": "x"}), "r", false)
+                .unwrap_err()
+                .code(),
             "invalid_parameter"
         );
         assert_eq!(
-            settings(&json!({"format": "avro"}), "r")
+            settings(&json!({"format": "avro"}), "r", false)
                 .unwrap_err()
                 .code(),
             "no_schema_registry"
         );
-        assert!(settings(&json!({"name": "a/b"}), "r").is_err());
+        assert_eq!(
+            settings(&json!({"format": "avro"}), "r", true)
+                .unwrap()
+                .format,
+            Format::Avro
+        );
+        assert!(settings(&json!({"name": "a/b"}), "r", false).is_err());
     }
 }

@@ -1,7 +1,10 @@
 //! v2 produce: `POST /topics/{topic}` and `/topics/{topic}/partitions/{partition}` with
-//! `{"records":[{"key","value","partition"}]}` in the `binary` or `json` embedded format. The
-//! answer lists each record's partition and offset, or its error, in request order; Kafka's
-//! failures of single records do not fail the request (REST Proxy answers 200).
+//! `{"records":[{"key","value","partition"}]}` in the `binary` or `json` embedded format, or
+//! `avro`, `protobuf` and `jsonschema` with the embedded registry: `value_schema` (registered
+//! under `{topic}-value`) or `value_schema_id`, and the same for keys; values are JSON, encoded
+//! after the filters as routes' `value_schema` are. The answer lists each record's partition
+//! and offset, or its error, in request order; Kafka's failures of single records do not fail
+//! the request (REST Proxy answers 200).
 
 use std::sync::Arc;
 
@@ -58,12 +61,29 @@ pub(super) async fn serve(
         .await?
         .ok_or_else(|| RequestError::InvalidBatch("the body holds no records".into()))?;
     let max = call.snapshot.config.server.max_records;
-    let records = parse(body, &topic, partition, format, max)?;
+    let (records, declared) = parse(body, &topic, partition, format, max)?;
+    let (mut key_schema_id, mut value_schema_id) = (None, None);
+    if let Some(declared) = declared {
+        let registry = call
+            .shared
+            .schemas
+            .clone()
+            .ok_or_else(|| formats::no_registry(format))?;
+        key_schema_id = resolve(&registry, declared.key, &topic, true, format).await?;
+        value_schema_id = resolve(&registry, declared.value, &topic, false, format).await?;
+    }
     let request = call.request_info(parts, params, bytes::Bytes::new());
     let mut records = match filters::run(call.shared, route, request, records).await? {
         ChainOutcome::Respond(answer) => return Ok(errors::from_filter(answer, false)),
         ChainOutcome::Forward(records) => records,
     };
+    if let Some(registry) = call.shared.schemas.as_deref()
+        && (key_schema_id.is_some() || value_schema_id.is_some())
+    {
+        use crate::schemas::records::{Using, encode};
+        let (key, value) = (key_schema_id.map(Using::Id), value_schema_id.map(Using::Id));
+        encode(registry, &mut records, key, value)?;
+    }
     // Asked of Kafka once the filters let the request through (and maybe chose topics).
     let mut topics: Vec<&str> = records.iter().map(|r| r.topic.as_str()).collect();
     topics.sort_unstable();
@@ -103,33 +123,106 @@ pub(super) async fn serve(
         .collect();
     let answer = Answer {
         offsets,
-        key_schema_id: None,
-        value_schema_id: None,
+        key_schema_id,
+        value_schema_id,
     };
     ok(StatusCode::OK, false, &answer)
 }
 
-/// The body's records for `topic`, each with the path's partition unless it names its own.
+/// A schema a request names for its keys or values.
+#[derive(Debug, PartialEq)]
+enum Declared {
+    /// `value_schema_id`.
+    Id(u32),
+    /// `value_schema`: the schema's text, registered before use.
+    Text(String),
+}
+
+/// The schemas of a request in a schema-based format.
+#[derive(Debug, Default, PartialEq)]
+struct Schemas {
+    key: Option<Declared>,
+    value: Option<Declared>,
+}
+
+/// The id of a declared schema: registered under `{topic}-key` / `{topic}-value` when given as
+/// text, as REST Proxy does; of the format's kind.
+async fn resolve(
+    registry: &crate::schemas::Registry,
+    declared: Option<Declared>,
+    topic: &str,
+    key: bool,
+    format: Format,
+) -> Result<Option<u32>, RequestError> {
+    use crate::schemas::Kind;
+    let kind = match format {
+        Format::Avro => Kind::Avro,
+        Format::Protobuf => Kind::Protobuf,
+        _ => Kind::Json,
+    };
+    let which = if key { "key" } else { "value" };
+    let id = match declared {
+        None => return Ok(None),
+        Some(Declared::Id(id)) => id,
+        Some(Declared::Text(text)) => {
+            let subject = format!("{topic}-{which}");
+            registry
+                .register(&subject, kind, &text)
+                .await
+                .map_err(|e| {
+                    let message = format!("{which}_schema: {}", e.message());
+                    match e {
+                        crate::schemas::RegistryError::Store(_) => RequestError::Internal(message),
+                        _ => RequestError::InvalidData(message),
+                    }
+                })?
+        }
+    };
+    match registry.schema(id) {
+        Some(stored) if stored.kind == kind => Ok(Some(id)),
+        Some(_) => Err(RequestError::InvalidData(format!(
+            "{which}_schema_id {id} is not a {} schema",
+            format.name()
+        ))),
+        None => Err(RequestError::SchemaNotFound(format!("(schema id {id})"))),
+    }
+}
+
+/// The body's records for `topic`, each with the path's partition unless it names its own,
+/// and the schemas it names when its format is schema-based (values stay JSON until encoded).
 fn parse(
     body: Value,
     topic: &str,
     partition: Option<i32>,
     format: Format,
     max: usize,
-) -> Result<Vec<Record>, RequestError> {
+) -> Result<(Vec<Record>, Option<Schemas>), RequestError> {
     let Value::Object(mut body) = body else {
         return Err(RequestError::InvalidBatch(
             "expected an object with \"records\"".into(),
         ));
     };
-    let has_schema = [
-        "key_schema",
-        "value_schema",
-        "key_schema_id",
-        "value_schema_id",
-    ]
-    .iter()
-    .any(|f| body.get(*f).is_some_and(|v| !v.is_null()));
+    let declared = |which: &str| -> Result<Option<Declared>, RequestError> {
+        let bad = |m: &str| RequestError::InvalidBatch(format!("{which}_schema{m}"));
+        match (
+            body.get(&format!("{which}_schema_id")),
+            body.get(&format!("{which}_schema")),
+        ) {
+            (Some(id), _) if !id.is_null() => {
+                let id = id.as_u64().and_then(|id| u32::try_from(id).ok());
+                Ok(Some(Declared::Id(
+                    id.ok_or_else(|| bad("_id: expected a schema id"))?,
+                )))
+            }
+            (_, Some(Value::String(text))) => Ok(Some(Declared::Text(text.clone()))),
+            (_, Some(Value::Null) | None) => Ok(None),
+            (_, Some(_)) => Err(bad(": expected the schema as a string")),
+        }
+    };
+    let schemas = Schemas {
+        key: declared("key")?,
+        value: declared("value")?,
+    };
     let Some(Value::Array(items)) = body.remove("records") else {
         return Err(RequestError::InvalidBatch(
             "expected a \"records\" array".into(),
@@ -144,21 +237,27 @@ fn parse(
         return Err(RequestError::TooManyRecords { limit: max });
     }
     if format.needs_schema() {
-        // With a schema the format needs a registry; without one, REST Proxy's own words.
-        if has_schema {
-            return Err(formats::no_registry(format));
-        }
         for key in [true, false] {
-            let name = if key { "key" } else { "value" };
-            if items
-                .iter()
-                .any(|r| r.get(name).is_some_and(|v| !v.is_null()))
+            let (name, schema) = if key {
+                ("key", &schemas.key)
+            } else {
+                ("value", &schemas.value)
+            };
+            if schema.is_none()
+                && items
+                    .iter()
+                    .any(|r| r.get(name).is_some_and(|v| !v.is_null()))
             {
                 return Err(RequestError::SchemaMissing { key });
             }
         }
     }
-    items
+    // Schema-based values travel as JSON until they are encoded, after the filters.
+    let (data_format, schemas) = match format.needs_schema() {
+        true => (Format::Json, Some(schemas)),
+        false => (format, None),
+    };
+    let records = items
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
@@ -170,8 +269,8 @@ fn parse(
             for (name, value) in fields {
                 let at = |e: RequestError| at_record(i, e);
                 match name.as_str() {
-                    "key" => record.key = formats::encode(format, value, true).map_err(at)?,
-                    "value" => record.value = formats::encode(format, value, false).map_err(at)?,
+                    "key" => record.key = formats::encode(data_format, value, true).map_err(at)?,
+                    "value" => record.value = formats::encode(data_format, value, false).map_err(at)?,
                     "partition" if value.is_null() => {}
                     "partition" => {
                         let p = value.as_i64().and_then(|p| i32::try_from(p).ok());
@@ -188,7 +287,8 @@ fn parse(
             }
             Ok(record)
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((records, schemas))
 }
 
 /// Names the record an error is about.
@@ -208,7 +308,8 @@ mod tests {
     fn records_take_the_paths_partition_unless_they_name_one() {
         let body =
             json!({"records": [{"value": "aGk=", "partition": 1}, {"key": null, "value": null}]});
-        let out = parse(body, "t", Some(0), Format::Binary, 10).unwrap();
+        let (out, schemas) = parse(body, "t", Some(0), Format::Binary, 10).unwrap();
+        assert_eq!(schemas, None);
         assert_eq!(out[0].partition, Some(1));
         assert_eq!(out[0].value.as_deref(), Some(&b"hi"[..]));
         assert_eq!((out[1].partition, out[1].value.clone()), (Some(0), None));
@@ -241,9 +342,15 @@ mod tests {
             avro(json!({"records": [{"value": 1}]})),
             RequestError::SchemaMissing { key: false }
         ));
-        assert_eq!(
-            avro(json!({"value_schema_id": 1, "records": [{"value": 1}]})).code(),
-            "no_schema_registry"
-        );
+        let (records, schemas) = parse(
+            json!({"value_schema_id": 1, "records": [{"value": {"a": 1}}]}),
+            "t",
+            None,
+            Format::Avro,
+            2,
+        )
+        .unwrap();
+        assert_eq!(records[0].value.as_deref(), Some(&br#"{"a":1}"#[..]));
+        assert_eq!(schemas.unwrap().value, Some(Declared::Id(1)));
     }
 }

@@ -28,6 +28,7 @@ use crate::gateway::Shared;
 use crate::memory::Use;
 use crate::rest_proxy::formats::{self, Format};
 use crate::rest_proxy::{errors, param, time};
+use crate::schemas::Registry;
 use crate::server::call::{Call, REQUEST_ID};
 use crate::server::rescue::Failure;
 use crate::server::{HttpResponse, filters};
@@ -38,6 +39,9 @@ const WINDOW: usize = 1024;
 
 /// What a report says of a key or value: its type and size.
 type Shape = Option<(&'static str, usize)>;
+
+/// The registry schemas a record's key and value are encoded with after the filters.
+type Ids = [Option<u32>; 2];
 
 /// `POST …/records`: one record or a stream of them.
 pub(super) async fn stream(
@@ -125,7 +129,7 @@ pub(super) async fn batch(
             );
         }
         ids.push(id.clone());
-        match parse(entry, &topic) {
+        match parse(entry, &topic, call.shared.schemas.as_deref()) {
             Ok(record) => parsed.push((id, record)),
             Err(e) => failures.push(failed(Some(&id), &e, details)),
         }
@@ -140,8 +144,8 @@ pub(super) async fn batch(
     };
     // All sent before any is awaited: one batch in Kafka, in entry order.
     let mut waiting = Vec::new();
-    for (id, (record, key, value)) in parsed {
-        waiting.push((id, producing.send(record, key, value).await));
+    for (id, (record, key, value, ids)) in parsed {
+        waiting.push((id, producing.send(record, key, value, ids).await));
     }
     let mut successes = Vec::new();
     for (id, report) in waiting {
@@ -338,15 +342,15 @@ impl Producing {
 
     /// One record of the stream: parsed, filtered, queued; its report once acknowledged.
     async fn produce(&self, value: Value) -> Report {
-        match parse(value, &self.topic) {
-            Ok((record, key, value)) => self.send(record, key, value).await,
+        match parse(value, &self.topic, self.shared.schemas.as_deref()) {
+            Ok((record, key, value, ids)) => self.send(record, key, value, ids).await,
             Err(e) => self.refused(&e),
         }
     }
 
-    /// Runs the filters over `record` and queues what they forward; the report is the first
-    /// forwarded record's place.
-    async fn send(&self, mut record: Record, key: Shape, value: Shape) -> Report {
+    /// Runs the filters over `record`, encodes what they forward with the schemas `ids` name
+    /// and queues it; the report is the first forwarded record's place.
+    async fn send(&self, mut record: Record, key: Shape, value: Shape, ids: Ids) -> Report {
         record
             .timestamp
             .get_or_insert_with(|| crate::clock::now_millis() as i64);
@@ -378,6 +382,22 @@ impl Producing {
             }
             Err(e) => return self.refused(&e),
         };
+        let (mut key, mut value) = (key, value);
+        if let (Some(registry), [k, v]) = (self.shared.schemas.as_deref(), ids)
+            && (k.is_some() || v.is_some())
+        {
+            use crate::schemas::records::{Using, encode};
+            if let Err(e) = encode(registry, &mut records, k.map(Using::Id), v.map(Using::Id)) {
+                return self.refused(&e);
+            }
+            // The report gives the encoded sizes.
+            let first = &records[0];
+            for (shape, bytes) in [(&mut key, &first.key), (&mut value, &first.value)] {
+                if let (Some((_, size)), Some(bytes)) = (shape.as_mut(), bytes) {
+                    *size = bytes.len();
+                }
+            }
+        }
         let id = Bytes::copy_from_slice(self.request.id.as_bytes());
         for r in &mut records {
             r.headers.push((REQUEST_ID.to_owned(), id.clone()));
@@ -453,13 +473,18 @@ fn ready(report: Value) -> Report {
     Box::pin(async move { bytes })
 }
 
-/// A v3 record for `topic`, with the shapes its report names.
-fn parse(value: Value, topic: &str) -> Result<(Record, Shape, Shape), RequestError> {
+/// A v3 record for `topic`, with the shapes its report names and the schemas its key and
+/// value are encoded with.
+fn parse(
+    value: Value,
+    topic: &str,
+    registry: Option<&Registry>,
+) -> Result<(Record, Shape, Shape, Ids), RequestError> {
     let Value::Object(fields) = value else {
         return Err(RequestError::BadRequest("a record is a JSON object".into()));
     };
     let mut record = Record::new(topic);
-    let (mut key, mut value) = (None, None);
+    let (mut key, mut value, mut ids) = (None, None, [None, None]);
     for (name, field) in fields {
         match name.as_str() {
             _ if field.is_null() => {}
@@ -485,8 +510,8 @@ fn parse(value: Value, topic: &str) -> Result<(Record, Shape, Shape), RequestErr
                 })?);
             }
             "headers" => record.headers = headers(field)?,
-            "key" => (record.key, key) = data(field, true)?,
-            "value" => (record.value, value) = data(field, false)?,
+            "key" => (record.key, key, ids[0]) = data(field, topic, true, registry)?,
+            "value" => (record.value, value, ids[1]) = data(field, topic, false, registry)?,
             other => {
                 return Err(RequestError::BadRequest(format!(
                     "unknown field {other:?} (partition_id, headers, key, value, timestamp)"
@@ -494,33 +519,63 @@ fn parse(value: Value, topic: &str) -> Result<(Record, Shape, Shape), RequestErr
             }
         }
     }
-    Ok((record, key, value))
+    Ok((record, key, value, ids))
 }
 
-/// `{"type", "data"}` as bytes, with its shape for the report.
-fn data(field: Value, key: bool) -> Result<(Option<Bytes>, Shape), RequestError> {
+/// `{"type", "data"}` as bytes, with its shape for the report; or, schema-based (no type, or
+/// AVRO, PROTOBUF, JSONSCHEMA), the data as JSON and the schema it is encoded with: `schema_id`,
+/// or a `subject` (default `{topic}-key` / `{topic}-value`) at `schema_version` (default the
+/// latest).
+fn data(
+    field: Value,
+    topic: &str,
+    key: bool,
+    registry: Option<&Registry>,
+) -> Result<(Option<Bytes>, Shape, Option<u32>), RequestError> {
     let which = if key { "key" } else { "value" };
     let Value::Object(mut fields) = field else {
         return Err(RequestError::BadRequest(format!(
             "{which}: expected {{\"type\", \"data\"}}"
         )));
     };
-    let kind = match fields.remove("type") {
-        Some(Value::String(kind)) => kind.to_ascii_uppercase(),
+    let format = match fields.remove("type") {
+        Some(Value::String(kind)) => Some(Format::from_name(&kind).ok_or_else(|| {
+            RequestError::BadRequest(format!(
+                "{which}.type {kind:?}: use BINARY, JSON, STRING, AVRO, PROTOBUF or JSONSCHEMA"
+            ))
+        })?),
         // No type means a schema from the registry, as REST Proxy reads it.
-        None | Some(Value::Null) => {
-            return Err(RequestError::NoSchemaRegistry(format!(
-                "{which} without a \"type\" (read as schema-based)"
-            )));
-        }
+        None | Some(Value::Null) => None,
         Some(other) => return Err(RequestError::BadRequest(format!("{which}.type {other}"))),
     };
-    let format = Format::from_name(&kind).ok_or_else(|| {
-        RequestError::BadRequest(format!("{which}.type {kind:?}: use BINARY, JSON or STRING"))
-    })?;
-    if format.needs_schema() {
-        return Err(formats::no_registry(format));
-    }
+    let Some(format) = format.filter(|f| !f.needs_schema()) else {
+        let registry = registry.ok_or_else(|| {
+            RequestError::NoSchemaRegistry(format!("{which} in a schema-based format"))
+        })?;
+        let id = schema_of(&mut fields, topic, which, registry)?;
+        let data = fields.remove("data").unwrap_or(Value::Null);
+        let stored = registry.schema(id);
+        let kind = stored.as_ref().map_or("AVRO", |s| match s.kind {
+            crate::schemas::Kind::Avro => "AVRO",
+            crate::schemas::Kind::Protobuf => "PROTOBUF",
+            crate::schemas::Kind::Json => "JSONSCHEMA",
+        });
+        if let Some(asked) = format
+            && asked.name().to_ascii_uppercase() != kind
+        {
+            return Err(RequestError::InvalidData(format!(
+                "{which}: type {} but schema {id} is {kind}",
+                asked.name().to_ascii_uppercase()
+            )));
+        }
+        let bytes = formats::encode(Format::Json, data, key)?;
+        let (shape, id) = match bytes {
+            Some(_) => (Some((kind, 0)), Some(id)),
+            None => (None, None),
+        };
+        return Ok((bytes, shape, id));
+    };
+    let kind = format.name().to_ascii_uppercase();
     let data = fields.remove("data").unwrap_or(Value::Null);
     if let Some(other) = fields.keys().next() {
         return Err(RequestError::BadRequest(format!(
@@ -529,7 +584,49 @@ fn data(field: Value, key: bool) -> Result<(Option<Bytes>, Shape), RequestError>
     }
     let bytes = formats::encode(format, data, key)?;
     let shape = bytes.as_ref().map(|b| (format_type(format), b.len()));
-    Ok((bytes, shape))
+    Ok((bytes, shape, None))
+}
+
+/// The schema a schema-based key or value names: `schema_id`, or `subject` (default the topic
+/// name strategy's) at `schema_version` (default `latest`).
+fn schema_of(
+    fields: &mut Map<String, Value>,
+    topic: &str,
+    which: &str,
+    registry: &Registry,
+) -> Result<u32, RequestError> {
+    if fields.contains_key("schema") {
+        return Err(RequestError::BadRequest(format!(
+            "{which}.schema: inline schemas are not registered here; register it with the \
+             schema registry (POST /subjects/{{subject}}/versions) and name schema_id or subject"
+        )));
+    }
+    if let Some(id) = fields.remove("schema_id").filter(|v| !v.is_null()) {
+        return id
+            .as_u64()
+            .and_then(|id| u32::try_from(id).ok())
+            .ok_or_else(|| {
+                RequestError::BadRequest(format!("{which}.schema_id {id}: expected a schema id"))
+            });
+    }
+    fields.remove("subject_name_strategy");
+    let subject = match fields.remove("subject") {
+        Some(Value::String(s)) => s,
+        _ => format!("{topic}-{which}"),
+    };
+    let version = match fields.remove("schema_version") {
+        None | Some(Value::Null) => None,
+        Some(v) if v == "latest" => None,
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| RequestError::BadRequest(format!("{which}.schema_version {v}")))?,
+        ),
+    };
+    registry
+        .version(&subject, version)
+        .map(|(v, _)| v.id)
+        .map_err(|_| RequestError::SchemaNotFound(subject))
 }
 
 fn format_type(format: Format) -> &'static str {
@@ -567,11 +664,12 @@ mod tests {
 
     #[test]
     fn records_carry_typed_keys_values_headers_and_times() {
-        let (record, key, value) = parse(
+        let (record, key, value, _) = parse(
             json!({"partition_id": 1, "headers": [{"name": "h", "value": "aGk="}],
                    "key": {"type": "STRING", "data": "k"}, "value": {"type": "JSON", "data": {"a": 1}},
                    "timestamp": "2021-02-05T19:14:42Z"}),
             "t",
+            None,
         )
         .unwrap();
         assert_eq!(record.partition, Some(1));
@@ -587,7 +685,7 @@ mod tests {
 
     #[test]
     fn schema_types_and_bad_fields_are_refused_clearly() {
-        let code = |v: Value| parse(v, "t").unwrap_err();
+        let code = |v: Value| parse(v, "t", None).unwrap_err();
         assert_eq!(
             code(json!({"value": {"data": 1}})).code(),
             "no_schema_registry"
