@@ -4,7 +4,7 @@
 # (Avro, JSON Schema, Protobuf), same run, embedded cluster, embedded registry.
 #
 # Each target: wrk -t2 -cCONNECTIONS for DURATION posting one body of 100 records, each value
-# a ~200-byte order as JSON; every answer must be 200, and the records acknowledged are
+# a ~150-byte order as JSON; every answer must be 200, and the records acknowledged are
 # counted in records/s.
 #
 # Usage: bench/schemas.sh   Env: DURATION (5s), CONNECTIONS (8), TARGETS (json avro
