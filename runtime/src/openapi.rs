@@ -403,7 +403,7 @@ fn schemas() -> Value {
         "Object": {"type": "object"},
         "Error": {
             "type": "object", "required": ["error"],
-            "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": string, "message": string, "request_id": string}}},
+            "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": string, "message": string, "request_id": string, "problems": {"type": "array", "items": string}}}},
         },
         "RestError": {"type": "object", "required": ["error_code", "message"], "properties": {"error_code": int, "message": string}},
         "RecordsBody": {"type": "object", "required": ["records"], "properties": {"records": {"type": "array", "items": {"type": "object"}}}},

@@ -14,7 +14,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The quick-start config's routes and `[rest_proxy]`, on a test gateway.
+/// The quick-start config's routes, `[rest_proxy]` and `[schema_registry]`, on a test gateway.
 async fn quick_start(edit: impl FnOnce(&mut wafka::config::Config) + 'static) -> TestGateway {
     let example = std::fs::read_to_string(repo().join("examples/wafka.toml")).unwrap();
     let routes = &example[example.find("[[routes]]").expect("the example has routes")..];
@@ -23,6 +23,12 @@ async fn quick_start(edit: impl FnOnce(&mut wafka::config::Config) + 'static) ->
         .topics(&["events.web", "events.mobile"])
         .filter("json-enrich")
         .filter("topic-router")
+        .configure(|c| {
+            // The example's registry port is fixed; tests run side by side.
+            if let Some(registry) = c.schema_registry.as_mut() {
+                registry.listen = ([127, 0, 0, 1], 0).into();
+            }
+        })
         .configure(edit)
         .start()
         .await
