@@ -99,7 +99,7 @@ for mode in sync async; do
   wrk -t2 -c"$connections" -d"$duration" -s "$tmp/post.lua" "http://127.0.0.1:$gw_port$path" \
     >"$tmp/wrk-$mode.txt"
   sed 's/^/    /' "$tmp/wrk-$mode.txt" >&2
-  non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$tmp/wrk-$mode.txt")"
+  non2xx="$(wrk_non2xx "$tmp/wrk-$mode.txt")"
   non2xx="${non2xx:-0}"
   # Back-pressure is allowed: past kafka.max_in_flight_records the gateway answers 503
   # queue_full at once (nothing produced). Any other failure fails the run.
@@ -109,9 +109,9 @@ for mode in sync async; do
   full=$((full - ${full_before[$mode]:-0}))
   [ "$non2xx" -eq "$full" ] || { tail -n 20 "$tmp/gateway.log" >&2; die "$mode: $non2xx non-2xx answers, $full of them queue_full"; }
   refused[$mode]="$non2xx"
-  requests="$(awk '/requests in/ {print $1}' "$tmp/wrk-$mode.txt")"
+  requests="$(wrk_requests "$tmp/wrk-$mode.txt")"
   requests=$((requests - non2xx))
-  secs="$(awk '/requests in/ {gsub(",", ""); v=$4; if (v ~ /ms$/) {sub("ms","",v); v/=1000} else if (v ~ /m$/) {sub("m","",v); v*=60} else sub("s","",v); print v}' "$tmp/wrk-$mode.txt")"
+  secs="$(wrk_seconds "$tmp/wrk-$mode.txt")"
   accepted=$((requests * 100))
   # wrk stops mid-request: answers it did not read may still have been produced.
   in_kafka="$(count "$topic")"

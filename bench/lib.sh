@@ -91,3 +91,11 @@ start_tansu() { # TOPIC...
     "$tansu" topic create "$topic" --partitions 3 --broker "tcp://$bootstrap" >/dev/null
   done
 }
+
+# What a wrk report FILE says: requests answered, non-2xx answers among them, and the run's
+# length in seconds (wrk prints 5.01s, 900.12ms or 1.00m).
+wrk_requests() { awk '/requests in/ {print $1}' "$1"; }
+wrk_non2xx() { awk '/Non-2xx or 3xx responses:/ {print $NF; f=1} END {if (!f) print 0}' "$1"; }
+wrk_seconds() {
+  awk '/requests in/ {gsub(",", ""); v=$4; if (v ~ /ms$/) {sub("ms","",v); v/=1000} else if (v ~ /m$/) {sub("m","",v); v*=60} else sub("s","",v); print v}' "$1"
+}

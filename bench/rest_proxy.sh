@@ -110,10 +110,10 @@ for target in batch v2; do
   wrk -t2 -c"$connections" -d"$duration" -s "$tmp/$target.lua" "http://127.0.0.1:$gw_port$path" \
     >"$tmp/wrk-$target.txt"
   sed 's/^/    /' "$tmp/wrk-$target.txt" >&2
-  non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$tmp/wrk-$target.txt")"
+  non2xx="$(wrk_non2xx "$tmp/wrk-$target.txt")"
   [ "${non2xx:-0}" -eq 0 ] || die "$target: $non2xx non-2xx answers, the first: $(cat "$tmp/$target-failure.txt")"
-  requests="$(awk '/requests in/ {print $1}' "$tmp/wrk-$target.txt")"
-  secs="$(awk '/requests in/ {gsub(",", ""); v=$4; if (v ~ /ms$/) {sub("ms","",v); v/=1000} else if (v ~ /m$/) {sub("m","",v); v*=60} else sub("s","",v); print v}' "$tmp/wrk-$target.txt")"
+  requests="$(wrk_requests "$tmp/wrk-$target.txt")"
+  secs="$(wrk_seconds "$tmp/wrk-$target.txt")"
   accepted=$((requests * 100))
   in_kafka="$(count "$topic")"
   log "$target: $accepted records answered 200, $in_kafka in Kafka"

@@ -114,10 +114,10 @@ for t in $targets; do
   wrk -t2 -c"$connections" -d"$duration" -s "$tmp/post.lua" "http://127.0.0.1:$gw_port/v1/$t" \
     >"$tmp/wrk-$t.txt"
   sed 's/^/    /' "$tmp/wrk-$t.txt" >&2
-  non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$tmp/wrk-$t.txt")"
+  non2xx="$(wrk_non2xx "$tmp/wrk-$t.txt")"
   [ "${non2xx:-0}" -eq 0 ] || die "$t: $non2xx non-200 answers, the first: $(cat "$tmp/failure.txt")"
-  requests="$(awk '/requests in/ {print $1}' "$tmp/wrk-$t.txt")"
-  secs="$(awk '/requests in/ {gsub(",", ""); v=$4; if (v ~ /ms$/) {sub("ms","",v); v/=1000} else if (v ~ /m$/) {sub("m","",v); v*=60} else sub("s","",v); print v}' "$tmp/wrk-$t.txt")"
+  requests="$(wrk_requests "$tmp/wrk-$t.txt")"
+  secs="$(wrk_seconds "$tmp/wrk-$t.txt")"
   rps[$t]="$(awk -v n="$((requests * 100))" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')"
 done
 
