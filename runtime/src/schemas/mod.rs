@@ -241,11 +241,16 @@ impl Registry {
         }
     }
 
+    /// The global level: as set through the API, else `schema_registry.compatibility`.
+    pub fn global_level(&self) -> String {
+        self.level_set(None)
+            .unwrap_or_else(|| self.config.compatibility.to_ascii_uppercase())
+    }
+
     /// The level that applies to `subject`.
     pub fn level(&self, subject: &str) -> String {
         self.level_set(Some(subject))
-            .or_else(|| self.level_set(None))
-            .unwrap_or_else(|| self.config.compatibility.to_ascii_uppercase())
+            .unwrap_or_else(|| self.global_level())
     }
 
     /// Sets the level of `subject` (`None`: the global one).

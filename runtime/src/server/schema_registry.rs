@@ -167,9 +167,7 @@ async fn route(
             ))
         }
         (&Method::GET, ["schemas", "types"]) => Ok(json!(["AVRO", "JSON", "PROTOBUF"])),
-        (&Method::GET, ["config"]) => Ok(
-            json!({ "compatibilityLevel": registry.level_set(None).unwrap_or_else(|| registry.level("")) }),
-        ),
+        (&Method::GET, ["config"]) => Ok(json!({ "compatibilityLevel": registry.global_level() })),
         (&Method::GET, ["config", subject]) => match registry.level_set(Some(subject)) {
             Some(level) => Ok(json!({ "compatibilityLevel": level })),
             None if flag("defaultToGlobal") => {
