@@ -37,6 +37,9 @@ pub(crate) struct Shared {
     pub filter_slots: Arc<tokio::sync::Semaphore>,
     /// The producer, with the in-flight bound, the breaker, the spool and the dead letters.
     pub delivery: Arc<Delivery>,
+    /// The embedded schema registry (`[schema_registry]`), if on; before `embedded`, so its
+    /// topic's follower stops before the cluster does.
+    pub schemas: Option<Arc<crate::schemas::Registry>>,
     /// The embedded cluster, if any; after `delivery` so it is dropped after the producer.
     pub embedded: Option<Arc<EmbeddedCluster>>,
     pub ids: RequestIds,
@@ -56,8 +59,6 @@ pub(crate) struct Shared {
     pub memory: Arc<Memory>,
     /// The REST Proxy API's cluster client and consumer instances.
     pub rest_proxy: crate::rest_proxy::Backend,
-    /// The embedded schema registry (`[schema_registry]`), if on.
-    pub schemas: Option<Arc<crate::schemas::Registry>>,
     /// Fires at shutdown: streams end cleanly, fetches stop waiting.
     pub stop: watch::Receiver<bool>,
     /// The public and admin listeners' addresses, once bound.

@@ -23,11 +23,18 @@ pub struct Store {
     topic: String,
     applied: watch::Receiver<i64>,
     stop: Arc<AtomicBool>,
+    follower: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Store {
+    /// Stops the follower and waits for it (one poll, at most 200 ms), so it never polls a
+    /// cluster that is gone (the embedded one is dropped right after).
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        if let Some(follower) = self.follower.take() {
+            let _ = follower.join();
+            tracing::debug!(topic = %self.topic, "schema registry follower stopped");
+        }
     }
 }
 
@@ -39,10 +46,12 @@ impl Store {
         topic: &str,
         state: Arc<RwLock<State>>,
     ) -> Result<Store, String> {
-        let consumer: BaseConsumer =
-            crate::kafka::consumer_config(kafka, bootstrap, "wafka-schema-registry")
-                .create()
-                .map_err(|e| e.to_string())?;
+        // Assigned, never committing: no group, so no coordinator to talk to (or to lose).
+        let consumer: BaseConsumer = crate::kafka::consumer_config(kafka, bootstrap, "")
+            .remove("group.id")
+            .set("client.id", "wafka-schema-registry")
+            .create()
+            .map_err(|e| e.to_string())?;
         let (low, high) =
             tokio::task::block_in_place(|| consumer.fetch_watermarks(topic, 0, LOAD_TIMEOUT))
                 .map_err(|e| format!("{topic}: {e}"))?;
@@ -53,21 +62,26 @@ impl Store {
         consumer.assign(&assignment).map_err(|e| e.to_string())?;
         let (tx, mut applied) = watch::channel(-1i64);
         let stop = Arc::new(AtomicBool::new(false));
-        {
+        let follower = {
             let (stop, topic) = (stop.clone(), topic.to_owned());
             std::thread::Builder::new()
                 .name("wafka-schemas".into())
                 .spawn(move || follow(consumer, &topic, &state, &tx, &stop))
-                .map_err(|e| e.to_string())?;
-        }
+                .map_err(|e| e.to_string())?
+        };
         if high > low {
             let loaded = tokio::time::timeout(LOAD_TIMEOUT, applied.wait_for(|a| *a >= high - 1));
-            loaded
-                .await
-                .map_err(|_| {
-                    format!("{topic}: not read to its end (offset {high}) within {LOAD_TIMEOUT:?}")
-                })?
-                .map_err(|_| format!("{topic}: its reader stopped"))?;
+            let loaded = match loaded.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(_)) => Err(format!("{topic}: its reader stopped")),
+                Err(_) => Err(format!(
+                    "{topic}: not read to its end (offset {high}) within {LOAD_TIMEOUT:?}"
+                )),
+            };
+            if let Err(e) = loaded {
+                stop.store(true, Ordering::SeqCst);
+                return Err(e);
+            }
         }
         let producer = crate::kafka::client_config(kafka, bootstrap)
             .set("statistics.interval.ms", "0")
@@ -78,6 +92,7 @@ impl Store {
             topic: topic.to_owned(),
             applied,
             stop,
+            follower: Some(follower),
         })
     }
 
