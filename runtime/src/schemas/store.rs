@@ -46,12 +46,10 @@ impl Store {
         topic: &str,
         state: Arc<RwLock<State>>,
     ) -> Result<Store, String> {
-        // Assigned, never committing: no group, so no coordinator to talk to (or to lose).
-        let consumer: BaseConsumer = crate::kafka::consumer_config(kafka, bootstrap, "")
-            .remove("group.id")
-            .set("client.id", "wafka-schema-registry")
-            .create()
-            .map_err(|e| e.to_string())?;
+        let consumer: BaseConsumer =
+            crate::kafka::consumer_config(kafka, bootstrap, "wafka-schema-registry")
+                .create()
+                .map_err(|e| e.to_string())?;
         let (low, high) =
             tokio::task::block_in_place(|| consumer.fetch_watermarks(topic, 0, LOAD_TIMEOUT))
                 .map_err(|e| format!("{topic}: {e}"))?;
