@@ -105,6 +105,9 @@ pub struct Builder {
     pub previous: Option<Arc<Snapshot>>,
     /// The embedded cluster, whose topics follow the config.
     pub embedded: Option<Arc<EmbeddedCluster>>,
+    /// The schema registry filters use (the `schemas` interface); `None` before it opens and
+    /// in `wafka check`, where those calls answer `unavailable`.
+    pub schemas: Option<Arc<crate::schemas::Registry>>,
 }
 
 impl Builder {
@@ -191,7 +194,13 @@ impl Builder {
                 let loaded = filters[&filter.name].clone();
                 let config_json = filter.config_json();
                 let sees_records = loaded
-                    .check_config(&route.name, &config_json, CHECK_TIMEOUT, &identity)
+                    .check_config(
+                        &route.name,
+                        &config_json,
+                        CHECK_TIMEOUT,
+                        &identity,
+                        self.schemas.as_ref(),
+                    )
                     .await
                     .map_err(at)?;
                 steps.push(Arc::new(Step {
@@ -200,6 +209,7 @@ impl Builder {
                     config_json: config_json.into(),
                     sees_records,
                     identity: identity.clone(),
+                    schemas: self.schemas.clone(),
                 }));
             }
             let timeout_ms = route
@@ -289,7 +299,13 @@ impl Builder {
             let loaded = filters[&filter.name].clone();
             let config_json = filter.config_json();
             let sees_records = loaded
-                .check_config(REST_PROXY, &config_json, CHECK_TIMEOUT, identity)
+                .check_config(
+                    REST_PROXY,
+                    &config_json,
+                    CHECK_TIMEOUT,
+                    identity,
+                    self.schemas.as_ref(),
+                )
                 .await
                 .map_err(|source| BuildError::Filter {
                     field: format!("rest_proxy.filters[{k}]"),
@@ -301,6 +317,7 @@ impl Builder {
                 config_json: config_json.into(),
                 sees_records,
                 identity: identity.clone(),
+                schemas: self.schemas.clone(),
             }));
         }
         let limits = Limits {

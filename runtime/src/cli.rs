@@ -115,6 +115,7 @@ pub async fn check_report(path: &Path) -> Result<String, String> {
         cache: None,
         previous: None,
         embedded: None,
+        schemas: None,
     };
     let prepared = builder.prepare(config).map_err(|e| e.in_file(path))?;
     let (snapshot, _) = builder

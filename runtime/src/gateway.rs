@@ -180,11 +180,12 @@ impl Gateway {
         } else {
             None
         };
-        let builder = Builder {
+        let mut builder = Builder {
             engine: Arc::new(engine),
             cache: Some(DiskCache::new(start.filters.cache_dir())),
             previous: None,
             embedded: embedded.clone(),
+            schemas: None,
         };
         // Before anything talks to librdkafka: its property check masks secrets.
         let prepared = {
@@ -193,12 +194,23 @@ impl Gateway {
                 .await
                 .map_err(|e| StartError::Engine(format!("loading filters panicked: {e}")))??
         };
-        let (snapshot, acceptor) = builder.finish(prepared).await?;
-        snapshot.identity.start();
         let bootstrap = embedded.as_ref().map_or_else(
             || start.kafka.brokers.clone(),
             |c| c.bootstrap_servers().to_owned(),
         );
+        let cluster =
+            crate::rest_proxy::cluster::Cluster::new(&start.kafka, &bootstrap, embedded.clone());
+        // Before the filters' configs are checked: they may use it.
+        builder.schemas = match &start.schema_registry {
+            Some(settings) => Some(Arc::new(
+                crate::schemas::Registry::open(settings, &start.kafka, &bootstrap, &cluster)
+                    .await
+                    .map_err(StartError::SchemaRegistry)?,
+            )),
+            None => None,
+        };
+        let (snapshot, acceptor) = builder.finish(prepared).await?;
+        snapshot.identity.start();
         let breaker = Arc::new(Breaker::new(start.kafka.breaker.clone()));
         let producer = Producer::new(&start.kafka, &bootstrap, breaker.clone())
             .map_err(|e| StartError::Kafka(e.to_string()))?;
@@ -232,30 +244,14 @@ impl Gateway {
             memory.clone(),
         ));
         let rest_proxy = crate::rest_proxy::Backend {
-            cluster: crate::rest_proxy::cluster::Cluster::new(
-                &start.kafka,
-                &bootstrap,
-                embedded.clone(),
-            ),
+            cluster,
             instances: Arc::new(crate::rest_proxy::instances::Instances::new(
                 &start.kafka,
                 &bootstrap,
                 memory.clone(),
             )),
         };
-        let schemas = match &start.schema_registry {
-            Some(settings) => Some(Arc::new(
-                crate::schemas::Registry::open(
-                    settings,
-                    &start.kafka,
-                    &bootstrap,
-                    &rest_proxy.cluster,
-                )
-                .await
-                .map_err(StartError::SchemaRegistry)?,
-            )),
-            None => None,
-        };
+        let schemas = builder.schemas.clone();
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),

@@ -101,6 +101,8 @@
 pub mod clock;
 pub mod crypto;
 mod filter;
+#[cfg(feature = "formats")]
+pub mod formats;
 mod header;
 pub mod identity;
 pub mod json;
@@ -112,6 +114,7 @@ mod outcome;
 mod record;
 mod request;
 mod response;
+pub mod schemas;
 pub mod state;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;

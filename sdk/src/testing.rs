@@ -1,5 +1,6 @@
 //! For filters' native unit tests (not compiled for wasm32): control the clock and the state
-//! interface, and stand in for the gateway's identity providers, per test thread.
+//! interface, and stand in for the gateway's identity providers and schema registry, per test
+//! thread.
 
 use std::collections::BTreeMap;
 
@@ -36,4 +37,17 @@ pub fn add_provider(name: &str, provider: TestProvider) {
 /// Forgets every provider added on this thread.
 pub fn reset_providers() {
     crate::native::identity::reset();
+}
+
+/// Registers `text`, a schema of `schema_type` (`AVRO`, `JSON` or `PROTOBUF`), as the next
+/// version of `subject` for [`schemas`](crate::schemas) on this thread; its new id, or why the
+/// schema does not parse. Values are encoded with the gateway's own code, which needs
+/// `wafka-sdk`'s `formats` feature: turn it on in the filter's `[dev-dependencies]`.
+pub fn add_schema(subject: &str, schema_type: &str, text: &str) -> Result<u32, String> {
+    crate::native::schemas::add(subject, schema_type, text)
+}
+
+/// Forgets every schema added on this thread.
+pub fn reset_schemas() {
+    crate::native::schemas::reset();
 }

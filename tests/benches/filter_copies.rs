@@ -44,6 +44,7 @@ fn copies(c: &mut Criterion) {
             state: Default::default(),
             sees_records: false,
             identity: Default::default(),
+            schemas: None,
         })]
     };
     let limits = filter::Limits {

@@ -10,6 +10,14 @@ wasmtime::component::bindgen!({
     imports: {
         "wafka:filter/identity.verify-signature": async | trappable,
         "wafka:filter/identity.introspect": async | trappable,
+        // A remote registry may be asked for a schema not cached yet.
+        "wafka:filter/schemas.latest": async | trappable,
+        "wafka:filter/schemas.validate": async | trappable,
+        "wafka:filter/schemas.encode": async | trappable,
+        "wafka:filter/schemas.decode": async | trappable,
+        "wafka:filter/schemas.validate-record": async | trappable,
+        "wafka:filter/schemas.encode-record": async | trappable,
+        "wafka:filter/schemas.decode-record": async | trappable,
         default: trappable,
     },
     // Guest calls run on a fiber so a deadline can yield to tokio instead of blocking a worker.

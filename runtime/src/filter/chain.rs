@@ -33,6 +33,8 @@ pub struct Step {
     pub sees_records: bool,
     /// The identity providers it may use by name (the snapshot's).
     pub identity: Arc<crate::identity::Providers>,
+    /// The schema registry it may use by subject and id, when the gateway has one.
+    pub schemas: Option<Arc<crate::schemas::Registry>>,
 }
 
 /// What one request's filters may do.

@@ -137,6 +137,7 @@ impl LoadedFilter {
         config_json: &str,
         timeout: Duration,
         identity: &Arc<crate::identity::Providers>,
+        schemas: Option<&Arc<crate::schemas::Registry>>,
     ) -> Result<bool, LoadError> {
         let rejected = |reason: String| LoadError::ConfigRejected {
             name: self.name.clone(),
@@ -150,6 +151,7 @@ impl LoadedFilter {
             state: Default::default(),
             sees_records: false,
             identity: identity.clone(),
+            schemas: schemas.cloned(),
         });
         let mut store = new_store(self.pre.engine(), "check".into(), route.into());
         store.data_mut().enter(step, timeout);

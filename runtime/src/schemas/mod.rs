@@ -5,9 +5,6 @@
 //! Several gateways on one cluster share ids by sharing the topic: each follows it, and one of
 //! them writes (the others set `read_only`), so ids never collide (docs/schemas.md).
 
-mod avro;
-pub mod format;
-mod protobuf;
 pub mod records;
 mod state;
 mod store;
@@ -16,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::config::{KafkaConfig, SchemaRegistryConfig as Settings};
-pub use format::{Kind, Parsed, framed};
+pub use wafka_sdk::formats::{self as format, Kind, Parsed, framed};
 use state::{State, config_record, schema_record};
 pub use state::{Stored, Version};
 use store::Store;
@@ -105,6 +102,15 @@ pub enum EncodeError {
     NoSchema(String),
     /// What is wrong with the value, each problem by JSON pointer.
     Mismatch(Vec<String>),
+}
+
+/// Why a schema could not be had for a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    /// No such subject (or it has no live version), or no schema with that id.
+    NotFound(String),
+    /// The registry could not be asked and nothing kept answers.
+    Unavailable(String),
 }
 
 /// The registry of this gateway.
@@ -401,6 +407,18 @@ impl Registry {
         }
         tracing::info!(subject, versions = live.len(), "subject deleted");
         Ok(live.iter().map(|v| v.version).collect())
+    }
+
+    /// The latest version of `subject` and its schema, for encoding values.
+    pub async fn latest(&self, subject: &str) -> Result<(Version, Arc<Stored>), Missing> {
+        self.version(subject, None)
+            .map_err(|_| Missing::NotFound(format!("subject {subject:?} has no schema")))
+    }
+
+    /// The schema with `id`, for decoding values.
+    pub async fn by_id(&self, id: u32) -> Result<Arc<Stored>, Missing> {
+        self.schema(id)
+            .ok_or_else(|| Missing::NotFound(format!("no schema has id {id}")))
     }
 
     /// `json` checked against the latest schema of `subject` and encoded in the wire format.

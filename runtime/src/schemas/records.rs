@@ -96,11 +96,21 @@ fn count(result: &'static str) {
     metrics::counter!(SCHEMA_VALUES, "direction" => "encode", "result" => result).increment(1);
 }
 
+/// Counts a value a filter had encoded (or checked).
+pub fn count_encode(ok: bool) {
+    count(if ok { "ok" } else { "mismatch" });
+}
+
+/// Counts a value decoded to JSON.
+pub fn count_decode(ok: bool) {
+    let result = if ok { "ok" } else { "error" };
+    metrics::counter!(SCHEMA_VALUES, "direction" => "decode", "result" => result).increment(1);
+}
+
 /// A registry-encoded value as JSON and its schema id, when its schema is known here.
 pub fn decode(registry: &Registry, value: &[u8]) -> Option<(u32, serde_json::Value)> {
     super::framed(value)?;
     let decoded = registry.decode(value);
-    let result = if decoded.is_some() { "ok" } else { "error" };
-    metrics::counter!(SCHEMA_VALUES, "direction" => "decode", "result" => result).increment(1);
+    count_decode(decoded.is_some());
     decoded
 }

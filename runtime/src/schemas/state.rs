@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::format::{Kind, Parsed};
+use super::{Kind, Parsed};
 
 /// A registered schema.
 pub struct Stored {

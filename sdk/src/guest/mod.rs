@@ -8,6 +8,7 @@ pub mod crypto;
 mod export;
 pub mod identity;
 pub mod json_schema;
+pub mod schemas;
 pub mod state;
 
 pub use bindings::wafka::filter::types::{Record, Request};

@@ -9,6 +9,7 @@ pub mod json_schema;
 pub mod log;
 mod record;
 mod request;
+pub mod schemas;
 pub mod state;
 
 pub use record::Record;

@@ -23,7 +23,7 @@ impl StoreData {
     }
 
     /// Waits for `work`, moving the filter's deadline by the time waited.
-    async fn waiting<T>(&mut self, work: impl Future<Output = T>) -> T {
+    pub(super) async fn waiting<T>(&mut self, work: impl Future<Output = T>) -> T {
         let started = Instant::now();
         let out = work.await;
         self.deadline += started.elapsed();

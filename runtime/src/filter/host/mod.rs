@@ -8,6 +8,7 @@ mod json_schema;
 mod log;
 mod record;
 mod request;
+mod schemas;
 mod state;
 
 pub use request::RequestRef;

@@ -162,7 +162,7 @@ fn check(message: &MessageDescriptor, value: &Value, at: &str, out: &mut Vec<Str
             "{}: expected an object ({}), found {}",
             place(at),
             message.full_name(),
-            wafka_sdk::json::kind(value)
+            crate::json::kind(value)
         ));
         return;
     };
@@ -188,7 +188,7 @@ fn check(message: &MessageDescriptor, value: &Value, at: &str, out: &mut Vec<Str
                 }
                 _ => out.push(format!(
                     "{here}: expected an object (a map), found {}",
-                    wafka_sdk::json::kind(item)
+                    crate::json::kind(item)
                 )),
             }
         } else if field.is_list() {
@@ -200,7 +200,7 @@ fn check(message: &MessageDescriptor, value: &Value, at: &str, out: &mut Vec<Str
                 }
                 _ => out.push(format!(
                     "{here}: expected an array, found {}",
-                    wafka_sdk::json::kind(item)
+                    crate::json::kind(item)
                 )),
             }
         } else {
@@ -247,7 +247,7 @@ fn scalar(kind: &FieldKind, value: &Value, at: &str, out: &mut Vec<String>) {
         };
         out.push(format!(
             "{at}: expected {expected}, found {}",
-            wafka_sdk::json::kind(value)
+            crate::json::kind(value)
         ));
     }
 }

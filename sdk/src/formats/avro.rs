@@ -4,7 +4,7 @@
 use apache_avro::Schema;
 use apache_avro::schema::{Name, NamesRef};
 use serde_json::Value;
-use wafka_sdk::json::kind;
+use crate::json::kind;
 
 /// Most problems listed for one value.
 const MAX_PROBLEMS: usize = 20;
