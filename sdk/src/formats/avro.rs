@@ -2,7 +2,7 @@
 //! encoding itself is `apache-avro`'s, after this check passes).
 
 use apache_avro::Schema;
-use apache_avro::schema::{Name, NamesRef};
+use apache_avro::schema::{Name, Names};
 use serde_json::Value;
 use crate::json::kind;
 
@@ -10,14 +10,14 @@ use crate::json::kind;
 const MAX_PROBLEMS: usize = 20;
 
 /// Every way `value` does not fit `schema` (at most 20), as "JSON pointer: what".
-pub fn check(schema: &Schema, names: &NamesRef<'_>, value: &Value) -> Vec<String> {
+pub fn check(schema: &Schema, names: &Names, value: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     walk(schema, names, value, "", &mut problems);
     problems.truncate(MAX_PROBLEMS);
     problems
 }
 
-fn walk(schema: &Schema, names: &NamesRef<'_>, value: &Value, at: &str, out: &mut Vec<String>) {
+fn walk(schema: &Schema, names: &Names, value: &Value, at: &str, out: &mut Vec<String>) {
     if out.len() >= MAX_PROBLEMS {
         return;
     }
@@ -134,12 +134,12 @@ fn walk(schema: &Schema, names: &NamesRef<'_>, value: &Value, at: &str, out: &mu
     }
 }
 
-fn lookup<'a>(names: &'a NamesRef<'_>, name: &Name) -> Option<&'a Schema> {
-    names.get(name).copied().or_else(|| {
+fn lookup<'a>(names: &'a Names, name: &Name) -> Option<&'a Schema> {
+    names.get(name).or_else(|| {
         names
             .iter()
             .find(|(n, _)| n.name() == name.name())
-            .map(|(_, s)| *s)
+            .map(|(_, s)| s)
     })
 }
 

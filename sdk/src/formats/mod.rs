@@ -7,7 +7,7 @@ mod avro;
 mod protobuf;
 
 use apache_avro::Schema as AvroSchema;
-use apache_avro::schema::ResolvedSchema;
+use apache_avro::schema::{Names, ResolvedSchema};
 use apache_avro::schema_compatibility::SchemaCompatibility;
 use serde_json::Value;
 
@@ -50,8 +50,8 @@ impl Kind {
 
 /// A schema ready to check, encode and decode with.
 pub enum Parsed {
-    /// An Avro schema.
-    Avro(AvroSchema),
+    /// An Avro schema, and its named types resolved once.
+    Avro(AvroSchema, Box<Names>),
     /// A JSON Schema, and its validator.
     Json {
         /// The schema.
@@ -69,8 +69,13 @@ impl Parsed {
         match kind {
             Kind::Avro => {
                 let schema = AvroSchema::parse_str(text).map_err(|e| e.to_string())?;
-                ResolvedSchema::new(&schema).map_err(|e| e.to_string())?;
-                Ok(Parsed::Avro(schema))
+                let names = ResolvedSchema::new(&schema)
+                    .map_err(|e| e.to_string())?
+                    .get_names()
+                    .iter()
+                    .map(|(name, named)| (name.clone(), (*named).clone()))
+                    .collect();
+                Ok(Parsed::Avro(schema, Box::new(names)))
             }
             Kind::Json => {
                 let document: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
@@ -89,7 +94,7 @@ impl Parsed {
     /// Its type.
     pub fn kind(&self) -> Kind {
         match self {
-            Parsed::Avro(_) => Kind::Avro,
+            Parsed::Avro(..) => Kind::Avro,
             Parsed::Json { .. } => Kind::Json,
             Parsed::Protobuf(_) => Kind::Protobuf,
         }
@@ -98,7 +103,7 @@ impl Parsed {
     /// Whether two schemas are the same schema (Avro: parsing canonical form).
     pub fn same(&self, other: &Parsed) -> bool {
         match (self, other) {
-            (Parsed::Avro(a), Parsed::Avro(b)) => a.canonical_form() == b.canonical_form(),
+            (Parsed::Avro(a, _), Parsed::Avro(b, _)) => a.canonical_form() == b.canonical_form(),
             (Parsed::Json { document: a, .. }, Parsed::Json { document: b, .. }) => a == b,
             (Parsed::Protobuf(a), Parsed::Protobuf(b)) => a.same(b),
             _ => false,
@@ -113,14 +118,13 @@ impl Parsed {
         out.push(MAGIC);
         out.extend_from_slice(&id.to_be_bytes());
         match self {
-            Parsed::Avro(schema) => {
-                let resolved = ResolvedSchema::new(schema).map_err(|e| vec![e.to_string()])?;
-                let problems = avro::check(schema, resolved.get_names(), &value);
+            Parsed::Avro(schema, names) => {
+                let problems = avro::check(schema, names, &value);
                 if !problems.is_empty() {
                     return Err(problems);
                 }
                 let avro = to_avro(value)
-                    .resolve(schema)
+                    .resolve_with_names(schema, names)
                     .map_err(|e| vec![format!("(the value): {e}")])?;
                 let datum = apache_avro::writer::datum::GenericDatumWriter::builder(schema)
                     .build()
@@ -147,7 +151,7 @@ impl Parsed {
     /// The JSON of a payload (what follows the magic byte and id).
     pub fn decode(&self, payload: &[u8]) -> Result<Value, String> {
         match self {
-            Parsed::Avro(schema) => {
+            Parsed::Avro(schema, _) => {
                 let mut reader = payload;
                 let value = apache_avro::reader::datum::GenericDatumReader::builder(schema)
                     .build()
@@ -195,7 +199,7 @@ pub fn framed(value: &[u8]) -> Option<(u32, &[u8])> {
 /// Whether data written with `writer` can be read with `reader`; why not otherwise.
 pub fn can_read(writer: &Parsed, reader: &Parsed) -> Result<(), String> {
     match (writer, reader) {
-        (Parsed::Avro(w), Parsed::Avro(r)) => SchemaCompatibility::can_read(w, r)
+        (Parsed::Avro(w, _), Parsed::Avro(r, _)) => SchemaCompatibility::can_read(w, r)
             .map(drop)
             .map_err(|e| e.to_string()),
         (Parsed::Json { document: w, .. }, Parsed::Json { document: r, .. }) => json_can_read(w, r),
