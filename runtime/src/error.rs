@@ -190,6 +190,9 @@ pub enum RequestError {
     /// The subject a route encodes with has no schema in the registry.
     #[error("no schema is registered under subject {0:?}")]
     SchemaNotFound(String),
+    /// The external registry could not be asked for a schema the gateway does not keep.
+    #[error("the schema registry is unavailable: {0}")]
+    SchemaRegistryUnavailable(String),
     /// The format needs a schema registry, which this gateway does not have.
     #[error(
         "Schema Registry must be configured when using schemas ({0}); this gateway has none: send BINARY, JSON or STRING"
@@ -277,6 +280,7 @@ impl RequestError {
             RequestError::SchemaMissing { .. } => "schema_missing",
             RequestError::SchemaMismatch { .. } => "schema_mismatch",
             RequestError::SchemaNotFound(_) => "schema_not_found",
+            RequestError::SchemaRegistryUnavailable(_) => "schema_registry_unavailable",
             RequestError::NoSchemaRegistry(_) => "no_schema_registry",
             RequestError::KafkaBadRequest(_) => "kafka_bad_request",
             RequestError::ConsumerNotFound { .. } => "consumer_not_found",
@@ -314,7 +318,8 @@ impl RequestError {
             | RequestError::CircuitOpen { .. }
             | RequestError::SpoolFull(_)
             | RequestError::KafkaUnavailable(_)
-            | RequestError::KafkaTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | RequestError::KafkaTimeout(_)
+            | RequestError::SchemaRegistryUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::SpoolFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             RequestError::RecordTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::TopicNotFound(_) | RequestError::PartitionNotFound { .. } => {
@@ -377,7 +382,8 @@ impl RequestError {
             | RequestError::FilterOutputTooLarge { .. } => Blame::Filter,
             RequestError::Overloaded
             | RequestError::SpoolFull(_)
-            | RequestError::SpoolFailed(_) => Blame::Internal,
+            | RequestError::SpoolFailed(_)
+            | RequestError::SchemaRegistryUnavailable(_) => Blame::Internal,
             RequestError::QueueFull(_)
             | RequestError::CircuitOpen { .. }
             | RequestError::KafkaUnavailable(_)
@@ -415,6 +421,9 @@ impl RequestError {
             RequestError::KafkaTimeout(_) => Some("Kafka did not acknowledge the record in time"),
             RequestError::RecordTooLarge(_) => Some("the record is larger than Kafka accepts"),
             RequestError::KafkaUnavailable(_) => Some("Kafka is unavailable"),
+            RequestError::SchemaRegistryUnavailable(_) => {
+                Some("the schema registry is unavailable and the schema is not kept here")
+            }
             RequestError::KafkaRejected(_) => Some("Kafka refused the record"),
             RequestError::SpoolFailed(_) => Some("the spool could not store the record"),
             RequestError::Internal(_) => Some("internal error"),

@@ -308,7 +308,11 @@ impl Gateway {
             )),
         ];
         let mut schema_registry_addr = None;
-        if let (Some(registry), Some(settings)) = (&shared.schemas, &shared.start.schema_registry) {
+        if let Some(url) = shared.schemas.as_deref().and_then(|r| r.remote_url()) {
+            tracing::info!(url, "schema registry: external, asked once per schema and kept");
+        } else if let (Some(registry), Some(settings)) =
+            (&shared.schemas, &shared.start.schema_registry)
+        {
             let listener = bind(settings.listen).await?;
             schema_registry_addr = Some(local_addr(&listener)?);
             let (registry, limit) = (registry.clone(), settings.max_body_bytes);

@@ -23,6 +23,7 @@ pub mod error;
 pub mod exchange;
 pub mod filter;
 pub mod gateway;
+pub mod http_client;
 pub mod identity;
 pub mod kafka;
 pub mod logging;

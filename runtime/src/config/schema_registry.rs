@@ -2,13 +2,37 @@
 //! Confluent-compatible registry, and which of its subjects a route encodes with.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// The embedded schema registry. Present (even empty) turns it on. Takes effect at start.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// The schema registry: embedded (the default), or an external one at `url`. Present (even
+/// empty) turns it on. Takes effect at start.
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaRegistryConfig {
+    /// An external Confluent-compatible registry, e.g. `https://registry.internal:8081`: the
+    /// gateway asks it for schemas and keeps them, and serves no registry of its own (`listen`,
+    /// `topic`, `read_only` and `compatibility` are then unused). Default none: embedded.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// HTTP Basic user for `url`. Default none.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// HTTP Basic password for `url`; masked in the admin API and logs. Default none.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// CA certificates (PEM) trusted for an `https` `url`. Default Mozilla's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// With `url`: how long a subject's latest version is used before it is asked again (in
+    /// the background, the kept one serving meanwhile), in milliseconds. Schemas by id never
+    /// change and are kept. Default 30000.
+    #[serde(default = "defaults::cache_ms")]
+    pub cache_ms: u64,
+    /// With `url`: most schemas kept; past it the cache starts over. Default 10000.
+    #[serde(default = "defaults::max_cached_schemas")]
+    pub max_cached_schemas: usize,
     /// Where the Confluent Schema Registry API is served. Default `127.0.0.1:8081`, the port
     /// registry clients expect.
     #[serde(default = "defaults::listen")]
@@ -26,12 +50,32 @@ pub struct SchemaRegistryConfig {
     /// `NONE`.
     #[serde(default = "defaults::compatibility")]
     pub compatibility: String,
-    /// How long a registration waits for Kafka, in milliseconds. Default 10000.
+    /// How long a registration waits for Kafka, or an exchange with `url` for its answer, in
+    /// milliseconds. Default 10000.
     #[serde(default = "defaults::timeout_ms")]
     pub timeout_ms: u64,
     /// Largest request body the API reads (a schema and its JSON), in bytes. Default 1048576.
     #[serde(default = "defaults::max_body_bytes")]
     pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for SchemaRegistryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaRegistryConfig")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("ca_file", &self.ca_file)
+            .field("cache_ms", &self.cache_ms)
+            .field("max_cached_schemas", &self.max_cached_schemas)
+            .field("listen", &self.listen)
+            .field("topic", &self.topic)
+            .field("read_only", &self.read_only)
+            .field("compatibility", &self.compatibility)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
 }
 
 /// `routes[].value_schema` / `routes[].key_schema`: the subject whose latest version a
@@ -77,5 +121,11 @@ pub(super) mod defaults {
     }
     pub fn max_body_bytes() -> usize {
         1 << 20
+    }
+    pub fn cache_ms() -> u64 {
+        30_000
+    }
+    pub fn max_cached_schemas() -> usize {
+        10_000
     }
 }

@@ -365,6 +365,37 @@ fn check_schema_registry(
     if registry.max_body_bytes == 0 {
         return fail("schema_registry.max_body_bytes", "must be at least 1");
     }
+    if let Some(url) = &registry.url {
+        let usable = url.parse::<http::Uri>().is_ok_and(|uri| {
+            matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri.host().is_some()
+                && uri.query().is_none()
+        });
+        if !usable {
+            return fail(
+                "schema_registry.url",
+                "use http://host:port or https://host:port (a path is kept, no query)",
+            );
+        }
+    }
+    if registry.username.is_some() != registry.password.is_some() {
+        return fail(
+            "schema_registry.password",
+            "username and password go together (HTTP Basic)",
+        );
+    }
+    if registry.url.is_none() && registry.username.is_some() {
+        return fail(
+            "schema_registry.username",
+            "credentials are for an external registry: set url too",
+        );
+    }
+    if registry.cache_ms == 0 {
+        return fail("schema_registry.cache_ms", "must be at least 1");
+    }
+    if registry.max_cached_schemas == 0 {
+        return fail("schema_registry.max_cached_schemas", "must be at least 1");
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::TokenError;
-use super::http::basic_auth;
+use crate::http_client::basic_auth;
 use super::provider::Provider;
 use crate::config::IdentityProviderConfig;
 use crate::metrics::IDENTITY_INTROSPECTIONS;

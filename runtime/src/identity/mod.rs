@@ -3,7 +3,6 @@
 //! discovery with rotation, opaque tokens by introspection. Providers whose settings are
 //! unchanged are carried across reloads with their keys and kept answers.
 
-mod http;
 mod introspection;
 mod provider;
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use wafka_sdk::jwk::{ALGORITHMS, Alg, KeySet};
 
 use super::TokenError;
-use super::http::Client;
+use crate::http_client::Client;
 use super::introspection::Introspection;
 use crate::config::IdentityProviderConfig;
 use crate::metrics::{IDENTITY_FETCHES, IDENTITY_KEYS};

@@ -103,6 +103,9 @@ pub const SCHEMA_REGISTRY_ENTRIES: &str = "wafka_schema_registry_entries";
 /// Values encoded by routes' `key_schema` / `value_schema` and decoded by read routes, by
 /// `direction` (`encode`, `decode`) and `result` (`ok`, `mismatch`, `no_schema`, `error`).
 pub const SCHEMA_VALUES: &str = "wafka_schema_values_total";
+/// Exchanges with an external registry (`schema_registry.url`), by `what` (`subject`, `id`,
+/// `register`) and `result` (`ok`, `not_found`, `error`).
+pub const SCHEMA_REGISTRY_FETCHES: &str = "wafka_schema_registry_fetches_total";
 
 const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

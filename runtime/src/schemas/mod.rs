@@ -1,11 +1,13 @@
-//! The embedded schema registry: Confluent's Schema Registry API (served by
-//! `server::schema_registry`), its schemas kept in a compacted Kafka topic in the Confluent
-//! registry's own record format, and what produce routes encode and read routes decode with.
+//! The schema registry: embedded, serving Confluent's Schema Registry API (served by
+//! `server::schema_registry`) with its schemas kept in a compacted Kafka topic in the Confluent
+//! registry's own record format; or the client of an external one (`remote`). Either way what
+//! produce routes and filters encode and read routes decode with, from memory.
 //!
 //! Several gateways on one cluster share ids by sharing the topic: each follows it, and one of
 //! them writes (the others set `read_only`), so ids never collide (docs/schemas.md).
 
 pub mod records;
+mod remote;
 mod state;
 mod store;
 
@@ -115,8 +117,12 @@ pub enum Missing {
 
 /// The registry of this gateway.
 pub struct Registry {
+    /// What is known: everything the topic holds, or what the external registry answered.
     state: Arc<RwLock<State>>,
-    store: Store,
+    /// The topic, when embedded.
+    store: Option<Store>,
+    /// The external registry, when `url` is set.
+    remote: Option<Arc<remote::Remote>>,
     config: Settings,
     /// Registrations one at a time: the next id and version are read, then written.
     writing: tokio::sync::Mutex<()>,
@@ -130,6 +136,16 @@ impl Registry {
         bootstrap: &str,
         cluster: &crate::rest_proxy::cluster::Cluster,
     ) -> Result<Registry, String> {
+        let state = Arc::new(RwLock::new(State::new()));
+        if let Some(url) = &config.url {
+            return Ok(Registry {
+                state,
+                store: None,
+                remote: Some(Arc::new(remote::Remote::new(config, url)?)),
+                config: config.clone(),
+                writing: tokio::sync::Mutex::new(()),
+            });
+        }
         if cluster.topic(&config.topic).is_err() {
             let configs = [("cleanup.policy".to_owned(), "compact".to_owned())];
             if let Err(e) = cluster
@@ -140,11 +156,11 @@ impl Registry {
                 return Err(format!("creating {}: {e}", config.topic));
             }
         }
-        let state = Arc::new(RwLock::new(State::new()));
         let store = Store::open(kafka, bootstrap, &config.topic, state.clone()).await?;
         Ok(Registry {
             state,
-            store,
+            store: Some(store),
+            remote: None,
             config: config.clone(),
             writing: tokio::sync::Mutex::new(()),
         })
@@ -157,6 +173,16 @@ impl Registry {
     /// Whether registrations are refused here.
     pub fn read_only(&self) -> bool {
         self.config.read_only
+    }
+
+    /// The external registry's URL; `None` when embedded (and its API served).
+    pub fn remote_url(&self) -> Option<&str> {
+        self.remote.as_deref().map(remote::Remote::url)
+    }
+
+    /// The topic, for writes: an external registry's levels and subjects are managed there.
+    fn store(&self) -> Result<&Store, RegistryError> {
+        self.store.as_ref().ok_or(RegistryError::ReadOnly)
     }
 
     /// The schema with `id`.
@@ -270,7 +296,7 @@ impl Registry {
         }
         let _turn = self.writing.lock().await;
         let (key, value) = config_record(subject, &level);
-        self.store
+        self.store()?
             .append(&key, &value, self.timeout())
             .await
             .map_err(RegistryError::Store)?;
@@ -332,6 +358,9 @@ impl Registry {
         text: &str,
     ) -> Result<u32, RegistryError> {
         let parsed = Parsed::parse(kind, text).map_err(RegistryError::InvalidSchema)?;
+        if let Some(remote) = &self.remote {
+            return remote.register(subject, kind, text, &self.state).await;
+        }
         let _turn = self.writing.lock().await;
         let (id, version) = {
             let state = self.state();
@@ -368,7 +397,7 @@ impl Registry {
             (id, version)
         };
         let (key, value) = schema_record(subject, version, id, kind, text, false);
-        self.store
+        self.store()?
             .append(&key, &value, self.timeout())
             .await
             .map_err(RegistryError::Store)?;
@@ -392,6 +421,7 @@ impl Registry {
         if self.config.read_only {
             return Err(RegistryError::ReadOnly);
         }
+        let store = self.store()?;
         let _turn = self.writing.lock().await;
         let live = self.versions(subject)?;
         for v in &live {
@@ -400,7 +430,7 @@ impl Registry {
                 .ok_or_else(|| RegistryError::SchemaNotFound(v.id.to_string()))?;
             let (key, value) =
                 schema_record(subject, v.version, v.id, stored.kind, &stored.text, true);
-            self.store
+            store
                 .append(&key, &value, self.timeout())
                 .await
                 .map_err(RegistryError::Store)?;
@@ -411,14 +441,41 @@ impl Registry {
 
     /// The latest version of `subject` and its schema, for encoding values.
     pub async fn latest(&self, subject: &str) -> Result<(Version, Arc<Stored>), Missing> {
+        if let Some(remote) = &self.remote {
+            remote.subject(subject, &self.state).await?;
+        }
         self.version(subject, None)
             .map_err(|_| Missing::NotFound(format!("subject {subject:?} has no schema")))
     }
 
     /// The schema with `id`, for decoding values.
     pub async fn by_id(&self, id: u32) -> Result<Arc<Stored>, Missing> {
+        if let Some(remote) = &self.remote {
+            remote.id(id, &self.state).await?;
+        }
         self.schema(id)
             .ok_or_else(|| Missing::NotFound(format!("no schema has id {id}")))
+    }
+
+    /// Makes the latest versions of `subjects` and the schemas `ids` ready in memory for
+    /// [`encode`](Self::encode) and [`decode`](Self::decode): asked of an external registry
+    /// now when never seen, a no-op when embedded. Only `Unavailable` fails it: what does not
+    /// exist is reported by the encoding itself.
+    pub async fn prepare(&self, subjects: &[String], ids: &[u32]) -> Result<(), Missing> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        for subject in subjects {
+            if let Err(Missing::Unavailable(why)) = remote.subject(subject, &self.state).await {
+                return Err(Missing::Unavailable(why));
+            }
+        }
+        for id in ids {
+            if let Err(Missing::Unavailable(why)) = remote.id(*id, &self.state).await {
+                return Err(Missing::Unavailable(why));
+            }
+        }
+        Ok(())
     }
 
     /// `json` checked against the latest schema of `subject` and encoded in the wire format.

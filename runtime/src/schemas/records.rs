@@ -21,6 +21,59 @@ pub enum Using<'a> {
     Id(u32),
 }
 
+/// Makes the schemas `encode` will use ready in memory (an external registry is asked for
+/// those it never answered): 503 when the registry cannot be asked.
+pub async fn ready(
+    registry: &Registry,
+    records: &[Record],
+    key: Option<Using<'_>>,
+    value: Option<Using<'_>>,
+) -> Result<(), RequestError> {
+    let (mut subjects, mut ids) = (Vec::new(), Vec::new());
+    for record in records {
+        for (using, is_key) in [(key, true), (value, false)] {
+            match using {
+                Some(Using::Subject(s)) => subjects.push(s.subject(&record.topic, is_key)),
+                Some(Using::Id(id)) => ids.push(id),
+                None => {}
+            }
+        }
+    }
+    subjects.sort_unstable();
+    subjects.dedup();
+    ids.sort_unstable();
+    ids.dedup();
+    unavailable(registry.prepare(&subjects, &ids).await)
+}
+
+/// Makes the schemas of the registry-encoded keys and values of `records` ready in memory
+/// for [`decode`].
+pub async fn ready_to_decode(registry: &Registry, records: &[Record]) -> Result<(), RequestError> {
+    let ids = schema_ids(records);
+    unavailable(registry.prepare(&[], &ids).await)
+}
+
+fn schema_ids(records: &[Record]) -> Vec<u32> {
+    let mut ids = Vec::new();
+    for record in records {
+        for bytes in [&record.key, &record.value].into_iter().flatten() {
+            if let Some((id, _)) = super::framed(bytes) {
+                ids.push(id);
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+fn unavailable(prepared: Result<(), super::Missing>) -> Result<(), RequestError> {
+    match prepared {
+        Err(super::Missing::Unavailable(why)) => Err(RequestError::SchemaRegistryUnavailable(why)),
+        _ => Ok(()),
+    }
+}
+
 /// Encodes every record's key and value as `key` and `value` say. Either all are encoded, or
 /// none is and the error lists every problem of every record (null keys and values stay null).
 pub fn encode(

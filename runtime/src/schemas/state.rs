@@ -73,6 +73,25 @@ impl State {
         self.schemas.keys().max().map_or(1, |m| m + 1)
     }
 
+    /// Keeps schema `id`, unless it is there already; an id is never rebound.
+    pub fn insert_schema(&mut self, id: u32, kind: Kind, text: &str) -> Result<(), String> {
+        if let Some(known) = self.schemas.get(&id) {
+            if known.text != text {
+                return Err(format!("id {id} is already another schema; record ignored"));
+            }
+            return Ok(());
+        }
+        let parsed = Parsed::parse(kind, text)?;
+        let stored = Stored {
+            id,
+            kind,
+            text: text.to_owned(),
+            parsed,
+        };
+        self.schemas.insert(id, Arc::new(stored));
+        Ok(())
+    }
+
     /// Applies one record of the topic. Records this registry cannot use (another registry's
     /// kinds, a schema type it does not parse) are skipped, and said why.
     pub fn apply(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), String> {
@@ -98,20 +117,7 @@ impl State {
                 let id = value["id"].as_u64().ok_or("a schema without id")? as u32;
                 let text = value["schema"].as_str().ok_or("a schema without text")?;
                 let kind = Kind::parse(value["schemaType"].as_str())?;
-                if let Some(known) = self.schemas.get(&id) {
-                    if known.text != text {
-                        return Err(format!("id {id} is already another schema; record ignored"));
-                    }
-                } else {
-                    let parsed = Parsed::parse(kind, text)?;
-                    let stored = Stored {
-                        id,
-                        kind,
-                        text: text.to_owned(),
-                        parsed,
-                    };
-                    self.schemas.insert(id, Arc::new(stored));
-                }
+                self.insert_schema(id, kind, text)?;
                 let deleted = value["deleted"].as_bool().unwrap_or(false);
                 let versions = self.subjects.entry(subject).or_default();
                 versions.retain(|v| v.version != version);

@@ -42,9 +42,10 @@ pub(crate) async fn serve(
                 "the route names a schema and no registry runs".into(),
             )
         })?;
-        use crate::schemas::records::{Using, encode};
+        use crate::schemas::records::{Using, encode, ready};
         let key = produce.key_schema.as_ref().map(Using::Subject);
         let value = produce.value_schema.as_ref().map(Using::Subject);
+        ready(registry, &records, key, value).await?;
         encode(registry, &mut records, key, value)?;
     }
     // Traceable from the HTTP answer to the Kafka record.

@@ -258,6 +258,10 @@ async fn fetch(
     let records = records?;
     let sent = shape(call.shared, route, allowed, &mut position, records).await?;
     let lag = lag(&allowed.tail, &position);
+    if let Some(registry) = call.shared.schemas.as_deref() {
+        // Failing here sends nothing: the client asks again from where it was.
+        crate::schemas::records::ready_to_decode(registry, &sent).await?;
+    }
     let rendered: Vec<Value> = sent
         .iter()
         .map(|r| render::record(r, config.format, call.shared.schemas.as_deref()))

@@ -248,6 +248,10 @@ impl Stream {
             records,
         )
         .await?;
+        if let Some(registry) = self.shared.schemas.as_deref() {
+            // The stream has moved on: a value whose schema cannot be had is sent as it is.
+            let _ = crate::schemas::records::ready_to_decode(registry, &sent).await;
+        }
         let mut chunk = String::new();
         for record in &sent {
             let id = ids

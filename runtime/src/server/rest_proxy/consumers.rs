@@ -392,6 +392,19 @@ async fn records(
             return Err(e.into());
         }
     };
+    if let Some(registry) = call.shared.schemas.as_deref()
+        && instance.format.needs_schema()
+    {
+        if let Err(e) = crate::schemas::records::ready_to_decode(registry, &shown).await {
+            // Not answered: the next fetch starts at these records again.
+            let _ = run(&instance, move |i| {
+                i.rewind(&kept);
+                Ok(())
+            })
+            .await;
+            return Err(e.into());
+        }
+    }
     run(&instance, move |i| i.handed_out(&kept)).await?;
     call.records = shown.len();
     let format = instance.format;

@@ -80,8 +80,9 @@ pub(super) async fn serve(
     if let Some(registry) = call.shared.schemas.as_deref()
         && (key_schema_id.is_some() || value_schema_id.is_some())
     {
-        use crate::schemas::records::{Using, encode};
+        use crate::schemas::records::{Using, encode, ready};
         let (key, value) = (key_schema_id.map(Using::Id), value_schema_id.map(Using::Id));
+        ready(registry, &records, key, value).await?;
         encode(registry, &mut records, key, value)?;
     }
     // Asked of Kafka once the filters let the request through (and maybe chose topics).
@@ -178,6 +179,9 @@ async fn resolve(
                 })?
         }
     };
+    if let Err(crate::schemas::Missing::Unavailable(why)) = registry.by_id(id).await {
+        return Err(RequestError::SchemaRegistryUnavailable(why));
+    }
     match registry.schema(id) {
         Some(stored) if stored.kind == kind => Ok(Some(id)),
         Some(_) => Err(RequestError::InvalidData(format!(

@@ -1,6 +1,6 @@
-//! A small HTTP/1.1 client for identity providers: one connection per exchange (keys are
-//! fetched every few minutes and introspection answers are kept), TLS by rustls, one deadline
-//! over the whole exchange and a bound on the answer.
+//! A small HTTP/1.1 client for the services the gateway asks (identity providers, an external
+//! schema registry): one connection per exchange (answers are kept, so exchanges are rare),
+//! TLS by rustls, one deadline over the whole exchange and a bound on the answer.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,10 +15,31 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-/// Largest answer read from a provider: a key set or an introspection answer is a few KiB.
+/// Largest answer read: a key set, an introspection answer or a schema is a few KiB.
 pub const MAX_ANSWER: usize = 1 << 20;
 
-/// Talks to one provider.
+/// An answer of any status.
+pub struct Answer {
+    /// Its status.
+    pub status: http::StatusCode,
+    /// Its body, at most [`MAX_ANSWER`] bytes.
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// The body as JSON.
+    pub fn json(&self, url: &str) -> Result<Value, String> {
+        serde_json::from_slice(&self.body).map_err(|e| format!("{url}: not JSON: {e}"))
+    }
+
+    /// The start of the body, for an error message.
+    pub fn excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body[..self.body.len().min(200)]);
+        text.trim().to_owned()
+    }
+}
+
+/// Talks to one service.
 pub struct Client {
     tls: TlsConnector,
     timeout: Duration,
@@ -52,20 +73,27 @@ impl Client {
 
     /// GETs `url` and reads a JSON answer.
     pub async fn get_json(&self, url: &str) -> Result<Value, String> {
-        self.exchange(Method::GET, url, None).await
+        let answer = self.exchange(Method::GET, url, None, None).await?;
+        success(url, &answer)?;
+        answer.json(url)
     }
 
     /// POSTs a form to `url` with HTTP Basic credentials and reads a JSON answer.
     pub async fn post_form(&self, url: &str, form: String, basic: &str) -> Result<Value, String> {
-        self.exchange(Method::POST, url, Some((form, basic))).await
+        let body = Some(("application/x-www-form-urlencoded", Bytes::from(form)));
+        let answer = self.exchange(Method::POST, url, Some(basic), body).await?;
+        success(url, &answer)?;
+        answer.json(url)
     }
 
-    async fn exchange(
+    /// One exchange, whatever the answer's status: the error is about getting an answer.
+    pub async fn exchange(
         &self,
         method: Method,
         url: &str,
-        form: Option<(String, &str)>,
-    ) -> Result<Value, String> {
+        authorization: Option<&str>,
+        body: Option<(&str, Bytes)>,
+    ) -> Result<Answer, String> {
         let work = async {
             let uri: Uri = url.parse().map_err(|_| format!("{url}: not a URL"))?;
             let https = uri.scheme_str() == Some("https");
@@ -88,12 +116,13 @@ impl Client {
                     header::USER_AGENT,
                     concat!("wafka/", env!("CARGO_PKG_VERSION")),
                 );
-            let body = match form {
-                Some((form, basic)) => {
-                    request = request
-                        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                        .header(header::AUTHORIZATION, basic);
-                    Full::new(Bytes::from(form))
+            if let Some(authorization) = authorization {
+                request = request.header(header::AUTHORIZATION, authorization);
+            }
+            let body = match body {
+                Some((content_type, bytes)) => {
+                    request = request.header(header::CONTENT_TYPE, content_type);
+                    Full::new(bytes)
                 }
                 None => Full::new(Bytes::new()),
             };
@@ -117,16 +146,23 @@ impl Client {
                 .await
                 .map_err(|e| format!("{url}: reading the answer: {e}"))?
                 .to_bytes();
-            if !status.is_success() {
-                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                return Err(format!("{url}: answered {status}: {}", text.trim()));
-            }
-            serde_json::from_slice(&body).map_err(|e| format!("{url}: not JSON: {e}"))
+            Ok(Answer { status, body })
         };
         tokio::time::timeout(self.timeout, work)
             .await
             .unwrap_or_else(|_| Err(format!("{url}: no answer within {:?}", self.timeout)))
     }
+}
+
+fn success(url: &str, answer: &Answer) -> Result<(), String> {
+    if answer.status.is_success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{url}: answered {}: {}",
+        answer.status,
+        answer.excerpt()
+    ))
 }
 
 async fn send<T>(
