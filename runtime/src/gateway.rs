@@ -309,7 +309,10 @@ impl Gateway {
         ];
         let mut schema_registry_addr = None;
         if let Some(url) = shared.schemas.as_deref().and_then(|r| r.remote_url()) {
-            tracing::info!(url, "schema registry: external, asked once per schema and kept");
+            tracing::info!(
+                url,
+                "schema registry: external, asked once per schema and kept"
+            );
         } else if let (Some(registry), Some(settings)) =
             (&shared.schemas, &shared.start.schema_registry)
         {

@@ -21,6 +21,7 @@ mod rate_limit;
 mod read;
 mod reload;
 mod rest_proxy;
+mod schema_external;
 mod schema_filters;
 mod schemas;
 mod security;

@@ -77,7 +77,10 @@ async fn schema_validate_encodes_with_registry_subjects(broker: Broker) {
         )
         .await;
     let answer = bad.json();
-    assert_eq!((bad.status, bad.error_code()), (422, "schema_violation".into()));
+    assert_eq!(
+        (bad.status, bad.error_code()),
+        (422, "schema_violation".into())
+    );
     let paths: Vec<&str> = answer["errors"]
         .as_array()
         .unwrap()
@@ -94,7 +97,10 @@ async fn schema_validate_encodes_with_registry_subjects(broker: Broker) {
     assert_eq!(checked[0].json(), json!({"id": "c-1", "qty": 1}));
     let capped = gw.post("/v1/f-checked", r#"{"qty":"x"}"#).await.json();
     assert_eq!(
-        (capped["errors"].as_array().map(Vec::len), &capped["truncated"]),
+        (
+            capped["errors"].as_array().map(Vec::len),
+            &capped["truncated"]
+        ),
         (Some(1), &json!(true)),
         "{capped}"
     );
@@ -134,4 +140,3 @@ async fn without_a_registry_the_filter_answers_503() {
     );
     assert!(read_all(&gw.bootstrap, "f-orders").is_empty());
 }
-

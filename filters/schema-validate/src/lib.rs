@@ -155,7 +155,10 @@ impl SchemaValidate {
             return forward(records);
         }
         let message = match total {
-            1 => format!("the body does not match the schema: {}", problems[0].message),
+            1 => format!(
+                "the body does not match the schema: {}",
+                problems[0].message
+            ),
             n => format!(
                 "the body does not match the schema ({n} errors): {}; …",
                 problems[0].message
@@ -364,7 +367,10 @@ mod tests {
         assert_eq!(&value[5..], &[14, 6, b'A', b'-', b'1']);
         let (info, json) = schemas::decode(&value).unwrap();
         assert_eq!((info.id, info.schema_type.as_str()), (id, "AVRO"));
-        assert_eq!(serde_json::from_slice::<Value>(&json).unwrap(), json!({"id": 7, "sku": "A-1"}));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&json).unwrap(),
+            json!({"id": 7, "sku": "A-1"})
+        );
     }
 
     #[test]
@@ -385,14 +391,20 @@ mod tests {
             .iter()
             .map(|e| e["instance_path"].as_str().unwrap())
             .collect();
-        assert!(paths.contains(&"/id") && paths.contains(&"/sku"), "{paths:?}");
+        assert!(
+            paths.contains(&"/id") && paths.contains(&"/sku"),
+            "{paths:?}"
+        );
 
         let (status, body) = answer(&registry_run(
             json!({"subject": "orders-value"}),
             "orders",
             &["{oops"],
         ));
-        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_json")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("invalid_json"))
+        );
 
         let (status, body) = answer(&registry_run(
             json!({"subject": "{topic}-value"}),
@@ -408,7 +420,8 @@ mod tests {
     #[test]
     fn protobuf_and_json_schema_subjects_are_checked_too() {
         wafka_sdk::testing::reset_schemas();
-        let proto = "syntax = \"proto3\"; message Reading { string sensor = 1; double celsius = 2; }";
+        let proto =
+            "syntax = \"proto3\"; message Reading { string sensor = 1; double celsius = 2; }";
         wafka_sdk::testing::add_schema("readings-value", "PROTOBUF", proto).unwrap();
         let ok = registry_run(
             json!({"subject": "readings-value", "encode": true}),
@@ -432,6 +445,12 @@ mod tests {
         wafka_sdk::testing::add_schema("n-value", "JSON", schema).unwrap();
         let (status, body) = answer(&registry_run(json!({"subject": "n-value"}), "n", &["{}"]));
         assert_eq!(status, 422, "{body}");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("\"n\""), "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("\"n\""),
+            "{body}"
+        );
     }
 }

@@ -11,9 +11,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::TokenError;
-use crate::http_client::basic_auth;
 use super::provider::Provider;
 use crate::config::IdentityProviderConfig;
+use crate::http_client::basic_auth;
 use crate::metrics::IDENTITY_INTROSPECTIONS;
 
 /// Longest token sent to the provider: what `jwt-auth` accepts too.

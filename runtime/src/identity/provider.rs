@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use wafka_sdk::jwk::{ALGORITHMS, Alg, KeySet};
 
 use super::TokenError;
-use crate::http_client::Client;
 use super::introspection::Introspection;
 use crate::config::IdentityProviderConfig;
+use crate::http_client::Client;
 use crate::metrics::{IDENTITY_FETCHES, IDENTITY_KEYS};
 
 /// The keys a provider published when last fetched.

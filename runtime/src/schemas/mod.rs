@@ -15,10 +15,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::config::{KafkaConfig, SchemaRegistryConfig as Settings};
-pub use wafka_sdk::formats::{self as format, Kind, Parsed, framed};
 use state::{State, config_record, schema_record};
 pub use state::{Stored, Version};
 use store::Store;
+pub use wafka_sdk::formats::{self as format, Kind, Parsed, framed};
 
 /// The compatibility levels, as the API names them.
 pub const LEVELS: &[&str] = &[

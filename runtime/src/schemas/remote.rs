@@ -136,8 +136,7 @@ impl Remote {
     fn forget_turn(&self, key: &Key, turn: &Arc<tokio::sync::Mutex<()>>) {
         let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
         // Ours and held by nobody else: the map does not grow with every key ever asked.
-        if inflight.get(key).is_some_and(|t| Arc::ptr_eq(t, turn)) && Arc::strong_count(turn) <= 2
-        {
+        if inflight.get(key).is_some_and(|t| Arc::ptr_eq(t, turn)) && Arc::strong_count(turn) <= 2 {
             inflight.remove(key);
         }
     }
@@ -173,7 +172,9 @@ impl Remote {
         };
         let answer = self.exchange(Method::GET, &url, None).await;
         let result = match answer {
-            Ok(a) if a.status == StatusCode::OK => self.keep(key, &a.json(&url).map_err(unavailable)?, state),
+            Ok(a) if a.status == StatusCode::OK => {
+                self.keep(key, &a.json(&url).map_err(unavailable)?, state)
+            }
             Ok(a) if a.status == StatusCode::NOT_FOUND => {
                 if let Key::Subject(s) = key {
                     let mut state = state.write().unwrap_or_else(|e| e.into_inner());
@@ -303,7 +304,12 @@ impl Remote {
         Ok(id)
     }
 
-    async fn exchange(&self, method: Method, url: &str, body: Option<Bytes>) -> Result<Answer, String> {
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Bytes>,
+    ) -> Result<Answer, String> {
         self.client
             .exchange(
                 method,

@@ -1,10 +1,10 @@
 //! JSON values against an Avro schema: every way a value does not fit, with where (the
 //! encoding itself is `apache-avro`'s, after this check passes).
 
+use crate::json::kind;
 use apache_avro::Schema;
 use apache_avro::schema::{Name, Names};
 use serde_json::Value;
-use crate::json::kind;
 
 /// Most problems listed for one value.
 const MAX_PROBLEMS: usize = 20;

@@ -85,9 +85,7 @@ impl Parsed {
                     validator,
                 })
             }
-            Kind::Protobuf => Ok(Parsed::Protobuf(Box::new(protobuf::Proto::parse(
-                text,
-            )?))),
+            Kind::Protobuf => Ok(Parsed::Protobuf(Box::new(protobuf::Proto::parse(text)?))),
         }
     }
 

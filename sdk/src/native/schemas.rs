@@ -99,7 +99,10 @@ fn encoded(schema: &Schema, json: &[u8]) -> Result<Vec<u8>, SchemaError> {
 #[cfg(feature = "formats")]
 fn decoded(schema: &Schema, value: &[u8]) -> Result<Vec<u8>, SchemaError> {
     let json = schema.parsed.decode(&value[5..]).map_err(|e| {
-        SchemaError::InvalidValue(format!("does not decode with schema {}: {e}", schema.info.id))
+        SchemaError::InvalidValue(format!(
+            "does not decode with schema {}: {e}",
+            schema.info.id
+        ))
     })?;
     Ok(json.to_string().into_bytes())
 }

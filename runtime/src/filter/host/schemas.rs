@@ -18,12 +18,13 @@ type Answer<T> = wasmtime::Result<Result<T, SchemaError>>;
 impl StoreData {
     /// The registry of the running filter's snapshot.
     fn registry(&self) -> Result<Arc<Registry>, SchemaError> {
-        let step = self.step.as_ref().ok_or_else(|| {
-            SchemaError::Unavailable("schemas used outside a filter call".into())
-        })?;
-        step.schemas.clone().ok_or_else(|| {
-            SchemaError::Unavailable("the gateway has no [schema_registry]".into())
-        })
+        let step = self
+            .step
+            .as_ref()
+            .ok_or_else(|| SchemaError::Unavailable("schemas used outside a filter call".into()))?;
+        step.schemas
+            .clone()
+            .ok_or_else(|| SchemaError::Unavailable("the gateway has no [schema_registry]".into()))
     }
 
     /// The latest schema of `subject`, waiting for the registry if it must.
