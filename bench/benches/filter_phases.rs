@@ -206,6 +206,7 @@ fn main() {
                 state: Default::default(),
                 sees_records: false,
                 identity: Default::default(),
+                schemas: None,
             });
             for &workers in &threads {
                 let row = run(&engine, &step, &body, requests, workers);

@@ -220,6 +220,7 @@ fn filters(c: &mut Criterion) {
             state: Default::default(),
             sees_records: false,
             identity: Default::default(),
+            schemas: None,
         })];
         let request = info(&case.headers, &body);
         group.bench_function(format!("{}/wasm", case.label), |b| {

@@ -394,16 +394,15 @@ async fn records(
     };
     if let Some(registry) = call.shared.schemas.as_deref()
         && instance.format.needs_schema()
+        && let Err(e) = crate::schemas::records::ready_to_decode(registry, &shown).await
     {
-        if let Err(e) = crate::schemas::records::ready_to_decode(registry, &shown).await {
-            // Not answered: the next fetch starts at these records again.
-            let _ = run(&instance, move |i| {
-                i.rewind(&kept);
-                Ok(())
-            })
-            .await;
-            return Err(e.into());
-        }
+        // Not answered: the next fetch starts at these records again.
+        let _ = run(&instance, move |i| {
+            i.rewind(&kept);
+            Ok(())
+        })
+        .await;
+        return Err(e.into());
     }
     run(&instance, move |i| i.handed_out(&kept)).await?;
     call.records = shown.len();
