@@ -175,6 +175,11 @@ impl Registry {
         self.config.read_only
     }
 
+    /// Whether every schema is in memory already (embedded): nothing needs preparing.
+    pub fn keeps_everything(&self) -> bool {
+        self.remote.is_none()
+    }
+
     /// The external registry's URL; `None` when embedded (and its API served).
     pub fn remote_url(&self) -> Option<&str> {
         self.remote.as_deref().map(remote::Remote::url)

@@ -29,6 +29,9 @@ pub async fn ready(
     key: Option<Using<'_>>,
     value: Option<Using<'_>>,
 ) -> Result<(), RequestError> {
+    if registry.keeps_everything() {
+        return Ok(());
+    }
     let (mut subjects, mut ids) = (Vec::new(), Vec::new());
     for record in records {
         for (using, is_key) in [(key, true), (value, false)] {
@@ -49,6 +52,10 @@ pub async fn ready(
 /// Makes the schemas of the registry-encoded keys and values of `records` ready in memory
 /// for [`decode`].
 pub async fn ready_to_decode(registry: &Registry, records: &[Record]) -> Result<(), RequestError> {
+    // Embedded: nothing to fetch, so no pass over the records on the read path.
+    if registry.keeps_everything() {
+        return Ok(());
+    }
     let ids = schema_ids(records);
     unavailable(registry.prepare(&[], &ids).await)
 }

@@ -43,6 +43,12 @@ impl StoreData {
         self.waiting(registry.by_id(id)).await.map_err(wit)
     }
 
+    /// Checks `value` by encoding it with the latest schema of `subject`, keeping nothing.
+    async fn checked(&mut self, subject: &str, value: &[u8]) -> Result<SchemaInfo, SchemaError> {
+        let (info, stored) = self.latest_of(subject).await?;
+        encoded(&stored, value).map(|_| info)
+    }
+
     fn record_value(&self, record: &Resource<Record>) -> wasmtime::Result<Option<Bytes>> {
         Ok(self.table.get(record)?.value.clone())
     }
@@ -104,24 +110,17 @@ impl schemas::Host for StoreData {
     }
 
     async fn validate(&mut self, subject: String, value: Vec<u8>) -> Answer<SchemaInfo> {
-        Ok(match self.latest_of(&subject).await {
-            Ok((info, stored)) => encoded(&stored, &value).map(|_| info),
-            Err(e) => Err(e),
-        })
+        Ok(self.checked(&subject, &value).await)
     }
 
     async fn encode(&mut self, subject: String, value: Vec<u8>) -> Answer<Vec<u8>> {
-        Ok(match self.latest_of(&subject).await {
-            Ok((_, stored)) => encoded(&stored, &value),
-            Err(e) => Err(e),
-        })
+        let latest = self.latest_of(&subject).await;
+        Ok(latest.and_then(|(_, stored)| encoded(&stored, &value)))
     }
 
     async fn decode(&mut self, value: Vec<u8>) -> Answer<(SchemaInfo, Vec<u8>)> {
-        Ok(match self.writer_of(&value).await {
-            Ok(stored) => decoded(&stored, &value).map(|json| (info(&stored, 0), json)),
-            Err(e) => Err(e),
-        })
+        let writer = self.writer_of(&value).await;
+        Ok(writer.and_then(|stored| decoded(&stored, &value).map(|json| (info(&stored, 0), json))))
     }
 
     async fn validate_record(
@@ -132,10 +131,7 @@ impl schemas::Host for StoreData {
         let Some(value) = self.record_value(&record)? else {
             return Ok(Err(no_value()));
         };
-        Ok(match self.latest_of(&subject).await {
-            Ok((info, stored)) => encoded(&stored, &value).map(|_| info),
-            Err(e) => Err(e),
-        })
+        Ok(self.checked(&subject, &value).await)
     }
 
     async fn encode_record(
