@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{Config, ConfigError, RestProxyConfig};
+use crate::config::{Config, ConfigError, FilterRef, RestProxyConfig};
 use crate::filter::{DiskCache, FilterEngine, Limits, LoadError, LoadedFilter, Step, sha256_hex};
 use crate::identity::Providers;
 use crate::kafka::EmbeddedCluster;
 use crate::metrics::{ReadMetrics, RouteMetrics};
 use crate::router::{PathPattern, Router};
-use crate::snapshot::{Endpoint, Produce, Read, Route, Snapshot};
+use crate::snapshot::{Dialect, Endpoint, Produce, Read, Route, Snapshot};
 use tokio::sync::Semaphore;
 
 /// How long a filter may take to accept its config. Loading is off the request path, so
@@ -27,6 +27,9 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// The route name REST Proxy filters are checked under, and the scope of their shared state:
 /// not a valid route name, so no route shares the state.
 const REST_PROXY: &str = "rest_proxy.api";
+
+/// The route name of the schema registry's API: its filters, state, metrics and logs.
+const SCHEMA_REGISTRY: &str = "schema_registry";
 
 /// Why a config could not become a snapshot.
 #[derive(Debug, thiserror::Error)]
@@ -129,29 +132,15 @@ impl Builder {
             }
         }
         let mut filters: BTreeMap<String, Arc<LoadedFilter>> = BTreeMap::new();
-        for (i, route) in config.routes.iter().enumerate() {
-            for (k, filter) in route.filters.iter().enumerate() {
+        for (field, refs) in chains(&config) {
+            for (k, filter) in refs.iter().enumerate() {
                 if filters.contains_key(&filter.name) {
                     continue;
                 }
                 let loaded = self
                     .load(&filter.name, &config.filters.dir)
                     .map_err(|source| BuildError::Filter {
-                        field: format!("routes[{i}].filters[{k}]"),
-                        source,
-                    })?;
-                filters.insert(filter.name.clone(), loaded);
-            }
-        }
-        if let Some(rest_proxy) = &config.rest_proxy {
-            for (k, filter) in rest_proxy.filters.iter().enumerate() {
-                if filters.contains_key(&filter.name) {
-                    continue;
-                }
-                let loaded = self
-                    .load(&filter.name, &config.filters.dir)
-                    .map_err(|source| BuildError::Filter {
-                        field: format!("rest_proxy.filters[{k}]"),
+                        field: format!("{field}.filters[{k}]"),
                         source,
                     })?;
                 filters.insert(filter.name.clone(), loaded);
@@ -185,41 +174,11 @@ impl Builder {
         } = prepared;
         let mut routes = Vec::new();
         for (i, route) in config.routes.iter().enumerate() {
-            let mut steps = Vec::new();
-            for (k, filter) in route.filters.iter().enumerate() {
-                let at = |source| BuildError::Filter {
-                    field: format!("routes[{i}].filters[{k}]"),
-                    source,
-                };
-                let loaded = filters[&filter.name].clone();
-                let config_json = filter.config_json();
-                let sees_records = loaded
-                    .check_config(
-                        &route.name,
-                        &config_json,
-                        CHECK_TIMEOUT,
-                        &identity,
-                        self.schemas.as_ref(),
-                    )
-                    .await
-                    .map_err(at)?;
-                steps.push(Arc::new(Step {
-                    state: self.engine.state().scope(&route.name, &filter.name),
-                    filter: loaded,
-                    config_json: config_json.into(),
-                    sees_records,
-                    identity: identity.clone(),
-                    schemas: self.schemas.clone(),
-                }));
-            }
-            let timeout_ms = route
-                .filter_timeout_ms
-                .unwrap_or(config.server.filter_timeout_ms);
-            let limits = Limits {
-                timeout: Duration::from_millis(timeout_ms),
-                max_records: config.server.max_records,
-                max_output_bytes: config.server.max_output_bytes,
-            };
+            let field = format!("routes[{i}]");
+            let steps = self
+                .chain(&route.name, &field, &route.filters, &filters, &identity)
+                .await?;
+            let limits = limits(&config, route.filter_timeout_ms);
             let methods = route.methods();
             let shared = |path: String, methods: Vec<String>, endpoint| Route {
                 name: route.name.as_str().into(),
@@ -229,6 +188,7 @@ impl Builder {
                 limits,
                 error_details: route.error_details,
                 metrics: RouteMetrics::new(&route.name),
+                dialect: Dialect::Wafka,
                 endpoint,
             };
             match &route.read {
@@ -276,7 +236,33 @@ impl Builder {
                     .await?,
             );
         }
+        let schema_registry = match &config.schema_registry {
+            Some(registry) if registry.url.is_none() => {
+                let steps = self
+                    .chain(
+                        SCHEMA_REGISTRY,
+                        "schema_registry",
+                        &registry.filters,
+                        &filters,
+                        &identity,
+                    )
+                    .await?;
+                Some(Arc::new(Route {
+                    name: SCHEMA_REGISTRY.into(),
+                    path: "/".into(),
+                    methods: ["GET", "POST", "PUT", "DELETE"].map(str::to_owned).to_vec(),
+                    steps,
+                    limits: limits(&config, None),
+                    error_details: registry.error_details,
+                    metrics: RouteMetrics::new(SCHEMA_REGISTRY),
+                    dialect: Dialect::SchemaRegistry,
+                    endpoint: Endpoint::SchemaRegistry,
+                }))
+            }
+            _ => None,
+        };
         let snapshot = Snapshot {
+            schema_registry,
             router: Router::new(routes),
             filters,
             config: Arc::new(config),
@@ -294,37 +280,16 @@ impl Builder {
         filters: &BTreeMap<String, Arc<LoadedFilter>>,
         identity: &Arc<Providers>,
     ) -> Result<Vec<(PathPattern, Arc<Route>)>, BuildError> {
-        let mut steps = Vec::new();
-        for (k, filter) in rest_proxy.filters.iter().enumerate() {
-            let loaded = filters[&filter.name].clone();
-            let config_json = filter.config_json();
-            let sees_records = loaded
-                .check_config(
-                    REST_PROXY,
-                    &config_json,
-                    CHECK_TIMEOUT,
-                    identity,
-                    self.schemas.as_ref(),
-                )
-                .await
-                .map_err(|source| BuildError::Filter {
-                    field: format!("rest_proxy.filters[{k}]"),
-                    source,
-                })?;
-            steps.push(Arc::new(Step {
-                state: self.engine.state().scope(REST_PROXY, &filter.name),
-                filter: loaded,
-                config_json: config_json.into(),
-                sees_records,
-                identity: identity.clone(),
-                schemas: self.schemas.clone(),
-            }));
-        }
-        let limits = Limits {
-            timeout: Duration::from_millis(config.server.filter_timeout_ms),
-            max_records: config.server.max_records,
-            max_output_bytes: config.server.max_output_bytes,
-        };
+        let steps = self
+            .chain(
+                REST_PROXY,
+                "rest_proxy",
+                &rest_proxy.filters,
+                filters,
+                identity,
+            )
+            .await?;
+        let limits = limits(config, None);
         let routes = crate::rest_proxy::operations(&rest_proxy.path_prefix)
             .into_iter()
             .map(|(pattern, methods, op)| {
@@ -336,12 +301,56 @@ impl Builder {
                     limits,
                     error_details: rest_proxy.error_details,
                     metrics: RouteMetrics::new(op.name()),
+                    dialect: if op.is_v3() {
+                        Dialect::RestProxyV3
+                    } else {
+                        Dialect::RestProxyV2
+                    },
                     endpoint: Endpoint::RestProxy(op),
                 };
                 (pattern, Arc::new(route))
             })
             .collect();
         Ok(routes)
+    }
+
+    /// The filter chain `refs` names for `owner` (a route's name, or the REST Proxy's or the
+    /// registry's), each filter's config checked by the filter.
+    async fn chain(
+        &self,
+        owner: &str,
+        field: &str,
+        refs: &[FilterRef],
+        filters: &BTreeMap<String, Arc<LoadedFilter>>,
+        identity: &Arc<Providers>,
+    ) -> Result<Vec<Arc<Step>>, BuildError> {
+        let mut steps = Vec::with_capacity(refs.len());
+        for (k, filter) in refs.iter().enumerate() {
+            let loaded = filters[&filter.name].clone();
+            let config_json = filter.config_json();
+            let sees_records = loaded
+                .check_config(
+                    owner,
+                    &config_json,
+                    CHECK_TIMEOUT,
+                    identity,
+                    self.schemas.as_ref(),
+                )
+                .await
+                .map_err(|source| BuildError::Filter {
+                    field: format!("{field}.filters[{k}]"),
+                    source,
+                })?;
+            steps.push(Arc::new(Step {
+                state: self.engine.state().scope(owner, &filter.name),
+                filter: loaded,
+                config_json: config_json.into(),
+                sees_records,
+                identity: identity.clone(),
+                schemas: self.schemas.clone(),
+            }));
+        }
+        Ok(steps)
     }
 
     /// Loads `dir/NAME.wasm`: reused when unchanged or removed, else compiled.
@@ -370,6 +379,34 @@ impl Builder {
             return Ok(live.clone());
         }
         LoadedFilter::compile(&self.engine, name, &path, &bytes, self.cache.as_ref()).map(Arc::new)
+    }
+}
+
+/// Every filter chain of `config`, by its field: the routes', the REST Proxy's, the registry's.
+fn chains(config: &Config) -> impl Iterator<Item = (String, &[FilterRef])> {
+    let routes = config
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("routes[{i}]"), r.filters.as_slice()));
+    let rest_proxy = config
+        .rest_proxy
+        .iter()
+        .map(|r| ("rest_proxy".to_owned(), r.filters.as_slice()));
+    let registry = config
+        .schema_registry
+        .iter()
+        .map(|r| ("schema_registry".to_owned(), r.filters.as_slice()));
+    routes.chain(rest_proxy).chain(registry)
+}
+
+/// What a chain may do per request: `timeout_ms` (a route's own), else the server's.
+fn limits(config: &Config, timeout_ms: Option<u64>) -> Limits {
+    let timeout_ms = timeout_ms.unwrap_or(config.server.filter_timeout_ms);
+    Limits {
+        timeout: Duration::from_millis(timeout_ms),
+        max_records: config.server.max_records,
+        max_output_bytes: config.server.max_output_bytes,
     }
 }
 

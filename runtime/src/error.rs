@@ -1,5 +1,5 @@
-//! Every way a request can fail, and the one place that turns a failure into an HTTP answer:
-//! status, stable code, JSON body and `Retry-After` where a retry can help.
+//! Every way a request can fail: its status, stable code, who is to blame and whether a retry
+//! can help. How each API shapes the answer is `server::dialect`'s.
 
 use http::StatusCode;
 
@@ -235,6 +235,18 @@ pub enum RequestError {
     /// The operation is not available here (on this broker, in this build).
     #[error("{0}")]
     NotSupported(String),
+    /// The schema registry refused the call, in Confluent's terms.
+    #[error("{message}")]
+    Registry {
+        /// Stable code, e.g. `subject_not_found`.
+        code: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// Confluent's `error_code`, e.g. 40401.
+        registry_code: u32,
+        /// Confluent's wording.
+        message: String,
+    },
     /// Something broke inside the gateway.
     #[error("internal error: {0}")]
     Internal(String),
@@ -290,6 +302,7 @@ impl RequestError {
             RequestError::NotFound(_) => "not_found",
             RequestError::Forbidden(_) => "forbidden",
             RequestError::NotSupported(_) => "not_supported",
+            RequestError::Registry { code, .. } => code,
             RequestError::Internal(_) => "internal",
         }
     }
@@ -342,6 +355,9 @@ impl RequestError {
             RequestError::NotFound(_) => StatusCode::NOT_FOUND,
             RequestError::Forbidden(_) => StatusCode::FORBIDDEN,
             RequestError::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
+            RequestError::Registry { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
             RequestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -392,6 +408,8 @@ impl RequestError {
             | RequestError::TopicNotFound(_)
             | RequestError::PartitionNotFound { .. }
             | RequestError::KafkaRejected(_) => Blame::Kafka,
+            RequestError::Registry { status, .. } if *status >= 500 => Blame::Internal,
+            RequestError::Registry { .. } => Blame::Client,
             RequestError::Internal(_) => Blame::Internal,
         }
     }
@@ -441,63 +459,11 @@ impl RequestError {
         }
         json
     }
-
-    /// The HTTP answer: `{"error": {"code", "message", "request_id"}}` plus any extra
-    /// top-level fields, with `Allow` and `Retry-After` where they apply.
-    pub fn to_response(
-        &self,
-        request_id: &str,
-        details: bool,
-        extra: Option<(&str, serde_json::Value)>,
-    ) -> crate::server::HttpResponse {
-        let mut error = self.to_json(details);
-        error["request_id"] = request_id.into();
-        let mut body = serde_json::json!({ "error": error });
-        if let Some((key, value)) = extra {
-            body[key] = value;
-        }
-        let mut response = crate::server::json_response(self.status(), &body);
-        self.add_headers(response.headers_mut());
-        response
-    }
-
-    /// `Allow` and `Retry-After`, where they apply.
-    pub fn add_headers(&self, headers: &mut http::HeaderMap) {
-        if let RequestError::MethodNotAllowed { allowed, .. } = self
-            && let Ok(v) = http::HeaderValue::from_str(&allowed.join(", "))
-        {
-            headers.insert(http::header::ALLOW, v);
-        }
-        if let Some(secs) = self.retry_after() {
-            headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unavailable_errors_carry_retry_after() {
-        let r = RequestError::QueueFull("full".into()).to_response("id", false, None);
-        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(r.headers()[http::header::RETRY_AFTER], "1");
-        let r = RequestError::TopicNotFound("x".into()).to_response("id", false, None);
-        assert!(r.headers().get(http::header::RETRY_AFTER).is_none());
-    }
-
-    #[test]
-    fn method_not_allowed_lists_allow_header() {
-        let e = RequestError::MethodNotAllowed {
-            method: "GET".into(),
-            allowed: vec!["POST".into(), "PUT".into()],
-        };
-        let r = e.to_response("id", false, None);
-        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(r.headers()[http::header::ALLOW], "POST, PUT");
-        assert_eq!(e.code(), "method_not_allowed");
-    }
 
     #[test]
     fn trap_and_librdkafka_texts_reach_the_client_only_with_details() {

@@ -31,6 +31,18 @@ pub struct RequestInfo {
     pub received_at_ms: u64,
     /// The whole body.
     pub body: Bytes,
+    /// Whether the call reads or writes what its records name, as its API defines it.
+    pub access: Access,
+}
+
+/// What a request does to the topics (or subjects) its records name: filters grant reading
+/// and writing apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads, looks up or lists: a read route, a consumer, metadata, a registry lookup.
+    Read,
+    /// Produces, creates, deletes or changes: a produce route, a registration, topic admin.
+    Write,
 }
 
 /// A record on its way to Kafka.

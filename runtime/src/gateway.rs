@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -16,59 +15,14 @@ use crate::build::{BuildError, Builder};
 use crate::config::{Config, ConfigError, StartOnly};
 use crate::delivery::{Breaker, Delivery, Spool};
 use crate::filter::{DiskCache, FilterEngine};
+use crate::kafka::cluster::Cluster;
 use crate::kafka::{EmbeddedCluster, Producer};
 use crate::memory::Memory;
 use crate::metrics::RouteMetrics;
 use crate::read::Reading;
-use crate::reload::Reloads;
+use crate::reload::{Reloader, Reloads};
 use crate::request_id::RequestIds;
-use crate::server;
-use crate::snapshot::Snapshot;
-
-/// What the request handlers share.
-pub(crate) struct Shared {
-    pub snapshot: ArcSwap<Snapshot>,
-    /// The settings of the config the gateway started with that only a restart changes.
-    pub start: StartOnly,
-    /// Builds the snapshots of reloads: the engine, the compiled-filter cache.
-    pub builder: Builder,
-    pub engine: Arc<FilterEngine>,
-    /// One permit per filter instance requests may hold (`server.max_filter_instances`).
-    pub filter_slots: Arc<tokio::sync::Semaphore>,
-    /// The producer, with the in-flight bound, the breaker, the spool and the dead letters.
-    pub delivery: Arc<Delivery>,
-    /// The embedded schema registry (`[schema_registry]`), if on; before `embedded`, so its
-    /// topic's follower stops before the cluster does.
-    pub schemas: Option<Arc<crate::schemas::Registry>>,
-    /// The embedded cluster, if any; after `delivery` so it is dropped after the producer.
-    pub embedded: Option<Arc<EmbeddedCluster>>,
-    pub ids: RequestIds,
-    pub kafka: KafkaInfo,
-    /// `None` when metrics are off.
-    pub prometheus: Option<PrometheusHandle>,
-    /// The HTTP metrics of requests no route matched.
-    pub unmatched: RouteMetrics,
-    pub reloads: Reloads,
-    /// The public listener's TLS acceptor, reloaded with the config.
-    pub tls: Option<server::Tls>,
-    /// Set by tests: the next reload panics while reading the files.
-    pub panic_next_reload: std::sync::atomic::AtomicBool,
-    /// Read routes' shared fetchers, catch-up reads and readers.
-    pub reading: Arc<Reading>,
-    /// The memory budget every large allocation of the request and read paths draws from.
-    pub memory: Arc<Memory>,
-    /// The REST Proxy API's cluster client and consumer instances.
-    pub rest_proxy: crate::rest_proxy::Backend,
-    /// Fires at shutdown: streams end cleanly, fetches stop waiting.
-    pub stop: watch::Receiver<bool>,
-    /// The public and admin listeners' addresses, once bound.
-    pub listening: std::sync::OnceLock<(SocketAddr, SocketAddr)>,
-}
-
-/// Which Kafka the gateway talks to.
-pub(crate) struct KafkaInfo {
-    pub bootstrap: String,
-}
+use crate::server::{self, Admin, Filters, Producing, Services};
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -117,12 +71,19 @@ impl StartError {
 
 /// A running gateway. Dropping it without [`Gateway::shutdown`] aborts its listeners.
 pub struct Gateway {
-    shared: Arc<Shared>,
+    /// What the request path runs on.
+    services: Arc<Services>,
+    /// What reloads replace.
+    reloader: Arc<Reloader>,
     addr: SocketAddr,
     admin_addr: SocketAddr,
     schema_registry_addr: Option<SocketAddr>,
+    bootstrap: String,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The embedded cluster, if any; last, so it stops after the producer and the registry's
+    /// follower.
+    embedded: Option<Arc<EmbeddedCluster>>,
 }
 
 impl Gateway {
@@ -141,7 +102,7 @@ impl Gateway {
         let tls_files: Vec<_> = tls_files.flatten().collect();
         let mut gateway = Self::start(config).await?;
         let watcher = crate::watcher::spawn(
-            gateway.shared.clone(),
+            gateway.reloader.clone(),
             path.to_owned(),
             filters_dir,
             tls_files,
@@ -152,7 +113,7 @@ impl Gateway {
         Ok(gateway)
     }
 
-    /// Starts everything `config` describes and returns once both listeners accept. The config
+    /// Starts everything `config` describes and returns once its listeners accept. The config
     /// is fixed: nothing is watched.
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
         let start = StartOnly::of(&config);
@@ -198,8 +159,7 @@ impl Gateway {
             || start.kafka.brokers.clone(),
             |c| c.bootstrap_servers().to_owned(),
         );
-        let cluster =
-            crate::rest_proxy::cluster::Cluster::new(&start.kafka, &bootstrap, embedded.clone());
+        let cluster = Arc::new(Cluster::new(&start.kafka, &bootstrap, embedded.clone()));
         // Before the filters' configs are checked: they may use it.
         builder.schemas = match &start.schema_registry {
             Some(settings) => Some(Arc::new(
@@ -243,50 +203,52 @@ impl Gateway {
             start.max_fetches,
             memory.clone(),
         ));
-        let rest_proxy = crate::rest_proxy::Backend {
-            cluster,
-            instances: Arc::new(crate::rest_proxy::instances::Instances::new(
-                &start.kafka,
-                &bootstrap,
-                memory.clone(),
-            )),
-        };
-        let schemas = builder.schemas.clone();
+        let consumers = Arc::new(crate::rest_proxy::instances::Instances::new(
+            &start.kafka,
+            &bootstrap,
+            memory.clone(),
+        ));
+        let tls = acceptor.map(|a| Arc::new(ArcSwap::from_pointee(a)));
+        let live = Arc::new(ArcSwap::from_pointee(snapshot));
         let (stop, stopped) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            snapshot: ArcSwap::from_pointee(snapshot),
-            engine: builder.engine.clone(),
-            filter_slots: Arc::new(tokio::sync::Semaphore::new(start.max_filter_instances)),
-            builder,
-            delivery,
-            embedded,
+        let services = Arc::new(Services {
+            live: live.clone(),
             ids: RequestIds::new(),
-            kafka: KafkaInfo { bootstrap },
-            prometheus,
-            unmatched: RouteMetrics::new("unmatched"),
-            reloads: Reloads::default(),
-            tls: acceptor.map(|a| Arc::new(ArcSwap::from_pointee(a))),
-            panic_next_reload: Default::default(),
+            producing: Producing {
+                filters: Arc::new(Filters {
+                    engine: builder.engine.clone(),
+                    slots: Arc::new(tokio::sync::Semaphore::new(start.max_filter_instances)),
+                    memory: memory.clone(),
+                }),
+                cluster,
+                schemas: builder.schemas.clone(),
+                delivery,
+            },
             reading,
+            consumers,
             memory: memory.clone(),
-            rest_proxy,
-            schemas,
             stop: stopped.clone(),
-            listening: std::sync::OnceLock::new(),
-            start,
+            unmatched: RouteMetrics::new("unmatched"),
+            public: (start.listen, tls.is_some()),
         });
 
-        let public = bind(shared.start.listen).await?;
-        let admin = bind(shared.start.admin_listen).await?;
+        let public = bind(start.listen).await?;
+        let admin = bind(start.admin_listen).await?;
         let (addr, admin_addr) = (local_addr(&public)?, local_addr(&admin)?);
-        let _ = shared.listening.set((addr, admin_addr));
+        let admin_state = Arc::new(Admin {
+            services: services.clone(),
+            reloads: Arc::new(Reloads::default()),
+            prometheus,
+            kafka: (bootstrap.clone(), embedded.is_some()),
+            listening: (addr, admin_addr, tls.is_some()),
+        });
         let handler = {
-            let shared = shared.clone();
-            move |req, peer| server::handle(shared.clone(), req, peer)
+            let services = services.clone();
+            move |req, peer| server::handle(services.clone(), req, peer)
         };
         let admin_handler = {
-            let shared = shared.clone();
-            move |req, peer| server::admin(shared.clone(), req, peer)
+            let admin = admin_state.clone();
+            move |req, peer| server::admin(admin.clone(), req, peer)
         };
         let mut tasks = vec![
             tokio::spawn(server::serve(
@@ -294,8 +256,8 @@ impl Gateway {
                 handler,
                 stopped.clone(),
                 conn_limits,
-                shared.tls.clone(),
-                Some(shared.memory.clone()),
+                tls.clone(),
+                Some(memory.clone()),
             )),
             // The admin listener always accepts: it is how an operator sees the overload.
             tokio::spawn(server::serve(
@@ -308,79 +270,88 @@ impl Gateway {
             )),
         ];
         let mut schema_registry_addr = None;
-        if let Some(url) = shared.schemas.as_deref().and_then(|r| r.remote_url()) {
+        let registry = services.producing.schemas.as_deref();
+        if let Some(url) = registry.and_then(|r| r.remote_url()) {
             tracing::info!(
                 url,
                 "schema registry: external, asked once per schema and kept"
             );
-        } else if let (Some(registry), Some(settings)) =
-            (&shared.schemas, &shared.start.schema_registry)
-        {
+        } else if let (Some(_), Some(settings)) = (registry, &start.schema_registry) {
             let listener = bind(settings.listen).await?;
             schema_registry_addr = Some(local_addr(&listener)?);
-            let (registry, limit) = (registry.clone(), settings.max_body_bytes);
-            let handler =
-                move |req, peer| server::schema_registry(registry.clone(), limit, req, peer);
+            let handler = {
+                let services = services.clone();
+                move |req, peer| server::handle_registry(services.clone(), req, peer)
+            };
+            // The public listener's TLS, so one certificate serves both doors.
             tasks.push(tokio::spawn(server::serve(
                 listener,
                 handler,
                 stop.subscribe(),
                 conn_limits,
-                None,
-                None,
+                tls.clone(),
+                Some(memory.clone()),
             )));
-            tracing::info!(addr = %schema_registry_addr.unwrap_or(settings.listen), topic = %settings.topic, "schema registry is serving");
+            tracing::info!(addr = %schema_registry_addr.unwrap_or(settings.listen), topic = %settings.topic, tls = tls.is_some(), "schema registry is serving");
         }
-        if let Some(handle) = shared.prometheus.clone() {
+        if let Some(handle) = admin_state.prometheus.clone() {
             tasks.push(tokio::spawn(crate::metrics::upkeep(
                 handle,
                 stop.subscribe(),
             )));
         }
+        let delivery = &services.producing.delivery;
         tasks.push(tokio::spawn(crate::delivery::monitor(
-            shared.delivery.clone(),
+            delivery.clone(),
             stop.subscribe(),
         )));
         tasks.push(tokio::spawn(crate::delivery::replay(
-            shared.delivery.clone(),
+            delivery.clone(),
             stop.subscribe(),
         )));
-        tasks.push(tokio::spawn(shared.reading.clone().reap(stop.subscribe())));
         tasks.push(tokio::spawn(
-            shared.memory.clone().shed_stalled(stop.subscribe()),
+            services.reading.clone().reap(stop.subscribe()),
         ));
+        tasks.push(tokio::spawn(memory.clone().shed_stalled(stop.subscribe())));
         let idle = {
-            let shared = Arc::downgrade(&shared);
+            let live = Arc::downgrade(&live);
             move || {
-                let shared = shared.upgrade()?;
-                let config = shared.snapshot.load();
+                let live = live.upgrade()?;
+                let config = live.load();
                 let ms = config.config.rest_proxy.as_ref()?.consumer_idle_ms;
                 Some(std::time::Duration::from_millis(ms))
             }
         };
         tasks.push(tokio::spawn(
-            shared
-                .rest_proxy
-                .instances
-                .clone()
-                .reap(idle, stop.subscribe()),
+            services.consumers.clone().reap(idle, stop.subscribe()),
         ));
-        tracing::info!(%addr, %admin_addr, bootstrap_servers = %shared.kafka.bootstrap, "wafka is serving");
+        tracing::info!(%addr, %admin_addr, bootstrap_servers = %bootstrap, "wafka is serving");
+        let reloader = Arc::new(Reloader {
+            live,
+            builder,
+            reloads: admin_state.reloads.clone(),
+            tls,
+            start,
+            panic_next: Default::default(),
+        });
         Ok(Gateway {
-            shared,
+            services,
+            reloader,
             addr,
             admin_addr,
             schema_registry_addr,
+            bootstrap,
             stop,
             tasks,
+            embedded,
         })
     }
 
     /// Makes the next reload panic while it reads the files, to test how that is reported.
     #[doc(hidden)]
     pub fn panic_in_next_reload(&self) {
-        self.shared
-            .panic_next_reload
+        self.reloader
+            .panic_next
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
@@ -401,12 +372,12 @@ impl Gateway {
 
     /// The `bootstrap.servers` the producer uses (the embedded cluster's when embedded).
     pub fn bootstrap_servers(&self) -> &str {
-        &self.shared.kafka.bootstrap
+        &self.bootstrap
     }
 
     /// The embedded cluster, when the gateway runs one: for fault injection in tests.
     pub fn embedded(&self) -> Option<&EmbeddedCluster> {
-        self.shared.embedded.as_deref()
+        self.embedded.as_deref()
     }
 
     /// Stops accepting, lets in-flight requests finish (up to the grace period), then flushes
@@ -416,9 +387,9 @@ impl Gateway {
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
-        let grace = self.shared.start.shutdown_grace_ms;
+        let grace = self.reloader.start.shutdown_grace_ms;
         let flush = Duration::from_millis(grace).max(Duration::from_secs(1));
-        self.shared.delivery.shutdown(flush).await;
+        self.services.producing.delivery.shutdown(flush).await;
     }
 }
 

@@ -21,6 +21,8 @@ pub fn document(snapshot: &Snapshot, public: &str, admin: &str) -> Value {
                 read_route(route, read.config.max_wait_ms),
             ),
             Endpoint::Offsets(_) => (route.path.clone(), offsets(route)),
+            // Confluent documents the registry's API; it is not on the public listener.
+            Endpoint::SchemaRegistry => continue,
         };
         let entry = paths.entry(path).or_insert_with(|| json!({}));
         for (method, operation) in methods {

@@ -4,14 +4,31 @@
 //! in a task of its own, so neither a slow compile nor a panic can stop the watcher.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use crate::build::Builder;
-use crate::gateway::Shared;
+use crate::config::StartOnly;
 use crate::snapshot::Snapshot;
+
+/// What a reload reads and replaces.
+pub(crate) struct Reloader {
+    /// The snapshot requests run on.
+    pub live: Arc<ArcSwap<Snapshot>>,
+    /// Builds snapshots: the engine, the compiled-filter cache, the registry filters use.
+    pub builder: Builder,
+    /// The status the admin API shows.
+    pub reloads: Arc<Reloads>,
+    /// The listeners' TLS acceptor, replaced when the certificate files change.
+    pub tls: Option<crate::tls::Live>,
+    /// The settings of the config the gateway started with that only a restart changes.
+    pub start: StartOnly,
+    /// Set by tests: the next reload panics while reading the files.
+    pub panic_next: AtomicBool,
+}
 
 /// Reloads attempted, by `outcome` (`ok`, `failed`).
 pub const RELOADS: &str = "wafka_reloads_total";
@@ -44,7 +61,7 @@ impl Reloads {
 }
 
 /// Rebuilds from `path` and swaps the result in, or logs and counts why not.
-pub(crate) async fn reload(shared: &Arc<Shared>, path: &Path) {
+pub(crate) async fn reload(shared: &Arc<Reloader>, path: &Path) {
     let started = std::time::Instant::now();
     let built = tokio::spawn(build(shared.clone(), path.to_owned())).await;
     let built = built.unwrap_or_else(|e| Err(format!("the reload panicked: {}", panic_text(e))));
@@ -55,10 +72,10 @@ pub(crate) async fn reload(shared: &Arc<Shared>, path: &Path) {
                 live.store(Arc::new(acceptor));
             }
             prune_cache(&shared.builder, &snapshot);
-            crate::metrics::publish_versions(Some(&shared.snapshot.load()), &snapshot);
+            crate::metrics::publish_versions(Some(&shared.live.load()), &snapshot);
             let routes = snapshot.config.routes.len();
             snapshot.identity.start();
-            shared.snapshot.store(snapshot.into());
+            shared.live.store(snapshot.into());
             shared.reloads.update(|s| {
                 s.generation += 1;
                 s.last_error = None;
@@ -97,15 +114,15 @@ fn prune_cache(builder: &Builder, snapshot: &Snapshot) {
 /// certificate files as they are now.
 type Built = (Snapshot, Vec<String>, Option<tokio_rustls::TlsAcceptor>);
 
-async fn build(shared: Arc<Shared>, path: PathBuf) -> Result<Built, String> {
+async fn build(shared: Arc<Reloader>, path: PathBuf) -> Result<Built, String> {
     let builder = Builder {
-        previous: Some(shared.snapshot.load_full()),
+        previous: Some(shared.live.load_full()),
         ..shared.builder.clone()
     };
     let prepare = {
         let (builder, shared, path) = (builder.clone(), shared.clone(), path.clone());
         move || {
-            if shared.panic_next_reload.swap(false, Ordering::Relaxed) {
+            if shared.panic_next.swap(false, Ordering::Relaxed) {
                 panic!("injected by a test");
             }
             let mut config = crate::config::load(&path).map_err(|e| e.to_string())?;

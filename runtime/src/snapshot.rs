@@ -26,8 +26,30 @@ pub struct Route {
     pub error_details: bool,
     /// Its HTTP metrics, registered once.
     pub metrics: RouteMetrics,
+    /// The API it speaks: the shape of its answers and errors.
+    pub dialect: Dialect,
     /// What the route does with a request.
     pub endpoint: Endpoint,
+}
+
+/// The API a route speaks: how its answers and failures are shaped (`server::dialect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Wafka's own routes.
+    Wafka,
+    /// Confluent REST Proxy v2.
+    RestProxyV2,
+    /// Confluent REST Proxy v3.
+    RestProxyV3,
+    /// Confluent Schema Registry.
+    SchemaRegistry,
+}
+
+impl Dialect {
+    /// REST Proxy v3 (its own error codes for a few failures).
+    pub fn is_v3(self) -> bool {
+        self == Dialect::RestProxyV3
+    }
 }
 
 /// The kinds of endpoint a route can be.
@@ -40,6 +62,8 @@ pub enum Endpoint {
     Offsets(Arc<Read>),
     /// An operation of the REST Proxy API (`[rest_proxy]`).
     RestProxy(crate::rest_proxy::Op),
+    /// The Schema Registry API, on its own listener (`[schema_registry]`).
+    SchemaRegistry,
 }
 
 /// A read route's settings, and what it shares across reloads of its requests.
@@ -93,6 +117,9 @@ impl Methods for Route {
 pub struct Snapshot {
     /// Route table.
     pub router: Router<Route>,
+    /// The schema registry listener's route: its filters, limits and metrics; when the
+    /// gateway serves the registry API.
+    pub schema_registry: Option<Arc<Route>>,
     /// Filters by name.
     pub filters: BTreeMap<String, Arc<LoadedFilter>>,
     /// The config it was built from.

@@ -13,6 +13,9 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsConfig;
 
+/// The acceptor in force, swapped when certificates reload.
+pub type Live = Arc<arc_swap::ArcSwap<TlsAcceptor>>;
+
 /// Builds the acceptor from the files `tls` names. Errors name the file and the reason.
 pub fn acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, String> {
     let certs = certificates(&tls.cert)?;

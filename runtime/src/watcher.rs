@@ -12,7 +12,7 @@ use notify::{Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::gateway::Shared;
+use crate::reload::Reloader;
 
 /// Quiet time after the last change before reloading: one reload for the writes of one `cp` or
 /// editor save. A file caught half-written fails to load and is loaded again when the rest
@@ -21,7 +21,7 @@ pub const SETTLE: Duration = Duration::from_millis(25);
 
 /// Starts watching; the task ends when `stop` fires.
 pub(crate) fn spawn(
-    shared: Arc<Shared>,
+    shared: Arc<Reloader>,
     config_path: PathBuf,
     filters_dir: PathBuf,
     tls_files: Vec<PathBuf>,

@@ -137,7 +137,7 @@ pub use header::Header;
 pub use native::RequestBuilder;
 pub use outcome::{Outcome, forward, reject};
 pub use record::Record;
-pub use request::Request;
+pub use request::{Access, Request};
 pub use response::Response;
 
 /// Everything a filter usually needs: `use wafka_sdk::prelude::*;`.

@@ -4,6 +4,15 @@ use serde::de::DeserializeOwned;
 
 use crate::{Header, Outcome, backend, reject};
 
+/// What a request does to the topics (or schema registry subjects) its records name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads, looks up or lists.
+    Read,
+    /// Produces, creates, deletes or changes.
+    Write,
+}
+
 /// The HTTP request being handled. Read-only: the gateway owns it, and each accessor copies
 /// only what it returns into the filter's memory, so reading one header does not pay for the
 /// body.
@@ -77,6 +86,25 @@ impl Request {
     /// All headers, in the order received.
     pub fn headers(&self) -> Vec<Header> {
         self.inner.headers()
+    }
+
+    /// Whether the request reads or writes what its records name, as the API it came by
+    /// defines it: a read route, a REST Proxy consumer or metadata call and a schema registry
+    /// lookup read; produce routes, REST Proxy produce and topic administration and schema
+    /// registrations write. An auth filter grants the two apart.
+    pub fn access(&self) -> Access {
+        #[cfg(target_arch = "wasm32")]
+        {
+            use crate::guest::bindings::wafka::filter::types::Access as Wit;
+            match self.inner.access() {
+                Wit::Read => Access::Read,
+                Wit::Write => Access::Write,
+            }
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.inner.access()
+        }
     }
 
     /// Client address as `ip:port` (`[ip]:port` for IPv6).

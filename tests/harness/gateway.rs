@@ -79,8 +79,21 @@ impl TestGateway {
 
     /// Sends a request to the schema registry listener (`[schema_registry]`).
     pub async fn registry(&self, method: &str, path: &str, body: impl Into<Bytes>) -> Response {
+        self.registry_as(None, method, path, body).await
+    }
+
+    /// Like [`Self::registry`], with `Authorization: Bearer {token}` when given.
+    pub async fn registry_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: impl Into<Bytes>,
+    ) -> Response {
         let addr = self.registry_addr();
-        let headers = [("content-type", "application/vnd.schemaregistry.v1+json")];
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/vnd.schemaregistry.v1+json")];
+        headers.extend(bearer.as_deref().map(|b| ("authorization", b)));
         request(addr, method, path, &headers, body).await
     }
 

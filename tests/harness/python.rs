@@ -22,12 +22,22 @@ pub fn python() -> PathBuf {
 
 /// Runs `tests/python/{script}` with `args` off the async runtime; its stdout, once it exited 0.
 pub async fn run(script: &str, args: &[&str]) -> String {
+    run_with(script, args, &[]).await
+}
+
+/// Like [`run`], with environment variables set for the script.
+pub async fn run_with(script: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let (python, path) = (python(), dir().join(script));
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(python)
             .arg(&path)
             .args(&args)
+            .envs(env)
             .output()
             .expect("python runs")
     })

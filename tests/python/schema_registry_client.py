@@ -6,10 +6,17 @@ embedded registry (tests/suite/schemas.rs runs this). Each command prints one JS
     schema_registry_client.py REGISTRY_URL level SUBJECT LEVEL
     schema_registry_client.py REGISTRY_URL consume BOOTSTRAP TOPIC TYPE COUNT
     schema_registry_client.py REGISTRY_URL produce BOOTSTRAP TOPIC TYPE SCHEMA VALUES_JSON
+    schema_registry_client.py REGISTRY_URL subjects
+    schema_registry_client.py REGISTRY_URL latest SUBJECT
+
+With WAFKA_REGISTRY_TOKEN set, the client sends it as a static bearer token; with
+WAFKA_REGISTRY_CA set, it trusts that CA file for an https URL. A refusal by the registry prints
+{"error_code": ..., "status": ...} and exits 0.
 """
 
 import base64
 import json
+import os
 import sys
 import uuid
 
@@ -48,8 +55,19 @@ def serializer(client, kind, schema):
     return JSONSerializer(schema, client)
 
 
+def client_config(url):
+    conf = {"url": url}
+    if os.environ.get("WAFKA_REGISTRY_TOKEN"):
+        conf["bearer.auth.credentials.source"] = "STATIC_TOKEN"
+        conf["bearer.auth.token"] = os.environ["WAFKA_REGISTRY_TOKEN"]
+        conf["bearer.auth.logical.cluster"] = "wafka"
+    if os.environ.get("WAFKA_REGISTRY_CA"):
+        conf["ssl.ca.location"] = os.environ["WAFKA_REGISTRY_CA"]
+    return conf
+
+
 def main(url, command, *args):
-    client = SchemaRegistryClient({"url": url})
+    client = SchemaRegistryClient(client_config(url))
     try:
         if command == "register":
             subject, kind, schema = args
@@ -61,6 +79,12 @@ def main(url, command, *args):
         elif command == "level":
             subject, level = args
             print(json.dumps(client.set_compatibility(subject, level)))
+        elif command == "subjects":
+            print(json.dumps({"subjects": client.get_subjects()}))
+        elif command == "latest":
+            (subject,) = args
+            latest = client.get_latest_version(subject)
+            print(json.dumps({"id": latest.schema_id, "version": latest.version}))
         elif command == "consume":
             bootstrap, topic, kind, count = args
             decode = None

@@ -19,6 +19,7 @@ mod overload;
 mod produce;
 mod rate_limit;
 mod read;
+mod refused;
 mod reload;
 mod rest_proxy;
 mod schema_external;

@@ -22,13 +22,13 @@ topic = "whoami"
 filters = [{ name = "peek", config = { read = "subject" } }]
 "#;
 
-struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-    server: (String, String),
+pub(crate) struct Pki {
+    pub ca: CertifiedIssuer<'static, KeyPair>,
+    pub server: (String, String),
     client: (CertificateDer<'static>, PrivateKeyDer<'static>),
 }
 
-fn pki() -> Pki {
+pub(crate) fn pki() -> Pki {
     pki_named("Wafka Test CA")
 }
 

@@ -13,6 +13,7 @@ use keys::{Jwks, Key, KeyConfig};
 use token::Refusal;
 use wafka_sdk::identity;
 use wafka_sdk::prelude::*;
+use wafka_sdk::Access;
 
 /// The route's config.
 #[derive(Debug, Deserialize)]
@@ -43,10 +44,14 @@ pub struct Config {
     /// Refuse tokens without `exp`. Default true.
     #[serde(default = "default_true")]
     require_exp: bool,
-    /// Claim listing the topics (or prefixes ending in `*`) the token may write: an array, or a
-    /// space-separated string. Default: none.
+    /// Claim listing the topics (or prefixes ending in `*`) the token may write (and read): an
+    /// array, or a space-separated string. Default: none.
     #[serde(default)]
     topics_claim: Option<String>,
+    /// Claim listing the topics (or prefixes) the token may only read: read routes, REST Proxy
+    /// consumers and metadata, schema registry lookups. Default: none.
+    #[serde(default)]
+    read_topics_claim: Option<String>,
     /// Topics granted by the values of a claim, e.g. roles or scopes.
     #[serde(default)]
     grants: Option<Grants>,
@@ -61,8 +66,12 @@ pub struct Config {
 struct Grants {
     /// The claim, e.g. `scope` (space-separated) or `roles` (an array).
     claim: String,
-    /// Claim value → topics or prefixes.
+    /// Claim value → topics or prefixes it may write (and read).
+    #[serde(default)]
     topics: BTreeMap<String, Vec<String>>,
+    /// Claim value → topics or prefixes it may only read.
+    #[serde(default)]
+    read_topics: BTreeMap<String, Vec<String>>,
 }
 
 fn default_leeway() -> u64 {
@@ -111,9 +120,9 @@ impl Filter for JwtAuth {
             return Err("no verification keys: set `provider`, `keys` or `jwks`".to_owned());
         }
         if let Some(grants) = &config.grants {
-            for patterns in grants.topics.values() {
-                for p in patterns {
-                    topic::check_pattern(p).map_err(|e| format!("grants.topics: {e}"))?;
+            for (field, granted) in [("topics", &grants.topics), ("read_topics", &grants.read_topics)] {
+                for p in granted.values().flatten() {
+                    topic::check_pattern(p).map_err(|e| format!("grants.{field}: {e}"))?;
                 }
             }
         }
@@ -155,15 +164,20 @@ impl Filter for JwtAuth {
                 };
             }
         };
-        if let Some(granted) = self.granted_topics(&claims)
+        let access = request.access();
+        if let Some(granted) = self.granted_topics(&claims, access)
             && let Some(record) = records
                 .iter()
                 .find(|r| !topic::allowed(&granted, &r.topic()))
         {
+            let verb = match access {
+                Access::Read => "read",
+                Access::Write => "write to",
+            };
             return reject(
                 403,
                 "topic_forbidden",
-                format!("this token may not write to topic {:?}", record.topic()),
+                format!("this token may not {verb} topic {:?}", record.topic()),
             );
         }
         for (claim, header) in &self.config.claims_to_headers {
@@ -190,19 +204,35 @@ impl JwtAuth {
         }
     }
 
-    /// The topic patterns the claims grant, or `None` when the config grants by no claim (any
-    /// valid token may write what the route allows).
-    fn granted_topics(&self, claims: &serde_json::Map<String, Value>) -> Option<Vec<String>> {
-        if self.config.topics_claim.is_none() && self.config.grants.is_none() {
+    /// The topic patterns the claims grant for `access` (what a token may write it may also
+    /// read), or `None` when the config grants by no claim (any valid token may do what the
+    /// route allows).
+    fn granted_topics(
+        &self,
+        claims: &serde_json::Map<String, Value>,
+        access: Access,
+    ) -> Option<Vec<String>> {
+        let config = &self.config;
+        if config.topics_claim.is_none()
+            && config.read_topics_claim.is_none()
+            && config.grants.is_none()
+        {
             return None;
         }
+        let reading = access == Access::Read;
         let mut granted = Vec::new();
-        if let Some(claim) = &self.config.topics_claim {
+        if let Some(claim) = &config.topics_claim {
             granted.extend(values(claims.get(claim)));
         }
-        if let Some(grants) = &self.config.grants {
+        if let Some(claim) = config.read_topics_claim.as_ref().filter(|_| reading) {
+            granted.extend(values(claims.get(claim)));
+        }
+        if let Some(grants) = &config.grants {
             for value in values(claims.get(&grants.claim)) {
                 granted.extend(grants.topics.get(&value).into_iter().flatten().cloned());
+                if reading {
+                    granted.extend(grants.read_topics.get(&value).into_iter().flatten().cloned());
+                }
             }
         }
         Some(granted)

@@ -271,6 +271,38 @@ fn topics_come_from_the_claims() {
 }
 
 #[test]
+fn read_grants_allow_reading_only_and_write_grants_allow_both() {
+    let mut config = config();
+    config.as_object_mut().unwrap().remove("topics_claim");
+    config["grants"] = json!({
+        "claim": "scope",
+        "topics": {"registry:write": ["*"]},
+        "read_topics": {"registry:read": ["*"], "orders:read": ["orders-*"]},
+    });
+    let run_as = |scope: &str, access: Access, subject: &str| {
+        let mut c = claims();
+        c["scope"] = json!(scope);
+        let t = token(json!({"alg": "HS256"}), c);
+        testing::set_clock(Some(NOW * 1000));
+        let request = Request::builder()
+            .header("authorization", format!("Bearer {t}"))
+            .access(access)
+            .build();
+        run_filter::<JwtAuth>(&config.to_string(), &request, vec![Record::new(subject)])
+    };
+    assert!(run_as("registry:read", Access::Read, "orders-value").records().is_some());
+    let (status, code, message) = refused(&run_as("registry:read", Access::Write, "orders-value"));
+    assert_eq!((status, code.as_str()), (403, "topic_forbidden"));
+    assert!(message.contains("may not write to topic \"orders-value\""), "{message}");
+    assert!(run_as("registry:write", Access::Write, "orders-value").records().is_some());
+    assert!(run_as("registry:write", Access::Read, "orders-value").records().is_some());
+    assert!(run_as("orders:read", Access::Read, "orders-value").records().is_some());
+    let (status, _, message) = refused(&run_as("orders:read", Access::Read, "payments-value"));
+    assert_eq!(status, 403);
+    assert!(message.contains("may not read topic"), "{message}");
+}
+
+#[test]
 fn bad_configs_are_explained() {
     let err = |v: Value| load_filter::<JwtAuth>(&v.to_string()).unwrap_err();
     assert!(err(json!({})).contains("no verification keys"));
@@ -285,6 +317,8 @@ fn bad_configs_are_explained() {
     assert!(err(json!({"keys": [{"alg": "none", "secret": SECRET}]})).contains("unknown variant"));
     let grants = json!({"keys": [{"alg": "HS256", "secret": SECRET}], "grants": {"claim": "scope", "topics": {"x": ["a b"]}}});
     assert!(err(grants).contains("grants.topics"));
+    let grants = json!({"keys": [{"alg": "HS256", "secret": SECRET}], "grants": {"claim": "scope", "read_topics": {"x": ["a b"]}}});
+    assert!(err(grants).contains("grants.read_topics"));
 }
 
 /// The provider `corp`: the test RSA key published as `p1`, and introspection answers for two

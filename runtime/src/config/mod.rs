@@ -54,6 +54,24 @@ pub struct Config {
     pub schema_registry: Option<SchemaRegistryConfig>,
 }
 
+/// How a filter instance's memory is put back to its initial state once a request is done,
+/// so the next request on that slot sees nothing of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryReset {
+    /// `pagemap` when this machine allows it, else `decommit`.
+    #[default]
+    Auto,
+    /// Ask the kernel which pages the request wrote (Linux `PAGEMAP_SCAN`, 6.7 and later) and
+    /// copy just those back from the component's image; the pages stay mapped. No system call
+    /// that changes the address space, so no TLB shootdown on every core. Needs swap off: a
+    /// written page the kernel swapped out is not reported, and would keep its contents.
+    Pagemap,
+    /// Give every page back to the kernel (`madvise(MADV_DONTNEED)`); the next request faults
+    /// fresh copies in. Safe everywhere; costs a TLB shootdown per memory per request.
+    Decommit,
+}
+
 /// `[server]`
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -247,7 +265,7 @@ pub struct FiltersConfig {
     /// when the kernel has PAGEMAP_SCAN and swap is off, else `decommit`), `pagemap` (refuse
     /// to start without it) or `decommit`. See docs/security.md. Takes effect at start.
     #[serde(default)]
-    pub memory_reset: crate::filter::MemoryReset,
+    pub memory_reset: MemoryReset,
 }
 
 /// `[[routes]]`

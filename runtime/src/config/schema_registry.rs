@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::FilterRef;
+
 /// The schema registry: embedded (the default), or an external one at `url`. Present (even
 /// empty) turns it on. Takes effect at start.
 #[derive(Clone, PartialEq, Deserialize, Serialize)]
@@ -57,6 +59,16 @@ pub struct SchemaRegistryConfig {
     /// Largest request body the API reads (a schema and its JSON), in bytes. Default 1048576.
     #[serde(default = "defaults::max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Filters run on every call of the registry's API before it looks anything up, with one
+    /// record per subject the call touches (`__GLOBAL` for the registry-wide level) and the
+    /// call's access (`read`: lookups, lists, compatibility tests; `write`: registering,
+    /// deleting, setting levels): `jwt-auth` or `api-key-auth` decide who may read or write
+    /// which subjects. Default none: anyone who reaches `listen` may do anything.
+    #[serde(default)]
+    pub filters: Vec<FilterRef>,
+    /// Answer failures with their full text. Default false.
+    #[serde(default)]
+    pub error_details: bool,
 }
 
 impl std::fmt::Debug for SchemaRegistryConfig {
@@ -74,6 +86,8 @@ impl std::fmt::Debug for SchemaRegistryConfig {
             .field("compatibility", &self.compatibility)
             .field("timeout_ms", &self.timeout_ms)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("filters", &self.filters)
+            .field("error_details", &self.error_details)
             .finish()
     }
 }

@@ -32,11 +32,12 @@ macro_rules! start_only {
             /// Puts every start-only setting of `new` back to the running value and names the
             /// ones that differed, e.g. `server.listen`.
             pub fn keep(&self, new: &mut Config) -> Vec<String> {
+                let this = self.reloadable_from(new);
                 let mut changed = Vec::new();
                 $(
-                    if new.$($path).+ != self.$field {
+                    if new.$($path).+ != this.$field {
                         changed.push(stringify!($($path).+).replace(' ', ""));
-                        new.$($path).+ = self.$field.clone();
+                        new.$($path).+ = this.$field.clone();
                     }
                 )*
                 if new.server.tls.is_some() != self.tls.is_some() {
@@ -68,6 +69,19 @@ start_only! {
     spool: Option<SpoolConfig> = spool;
     filters: FiltersConfig = filters;
     schema_registry: Option<SchemaRegistryConfig> = schema_registry;
+}
+
+impl StartOnly {
+    /// These settings with the parts of start-only tables that do reload taken from `new`:
+    /// the schema registry's filters and `error_details` (its listener and topic stay).
+    fn reloadable_from(&self, new: &Config) -> StartOnly {
+        let mut this = self.clone();
+        if let (Some(running), Some(new)) = (&mut this.schema_registry, &new.schema_registry) {
+            running.filters = new.filters.clone();
+            running.error_details = new.error_details;
+        }
+        this
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! One store per request holds every filter of the chain, so records pass from one filter to
 //! the next as table handles, never copied through guest memory. Each filter is one
 //! instantiation and one call in that store; dropping the store gives the instances back to
-//! the pool, which resets their memory (see [`super::MemoryReset`]).
+//! the pool, which resets their memory (see [`crate::config::MemoryReset`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

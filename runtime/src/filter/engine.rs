@@ -9,6 +9,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 use super::bindings;
 use super::store::StoreData;
+use crate::config::MemoryReset;
 
 /// How often the epoch advances. A running filter yields to tokio and checks its deadline
 /// once per tick, so this is also the deadline's resolution.
@@ -25,24 +26,6 @@ const CHECK_SLOTS: u32 = 16;
 /// and still be copied back in place; past it the rest is given back to the kernel. A filter
 /// request writes far less (tens of KiB); it bounds the memory kept per instance slot.
 const KEEP_RESIDENT: usize = 2 << 20;
-
-/// How a filter instance's memory is put back to its initial state once a request is done,
-/// so the next request on that slot sees nothing of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MemoryReset {
-    /// `pagemap` when this machine allows it, else `decommit`.
-    #[default]
-    Auto,
-    /// Ask the kernel which pages the request wrote (Linux `PAGEMAP_SCAN`, 6.7 and later) and
-    /// copy just those back from the component's image; the pages stay mapped. No system call
-    /// that changes the address space, so no TLB shootdown on every core. Needs swap off: a
-    /// written page the kernel swapped out is not reported, and would keep its contents.
-    Pagemap,
-    /// Give every page back to the kernel (`madvise(MADV_DONTNEED)`); the next request faults
-    /// fresh copies in. Safe everywhere; costs a TLB shootdown per memory per request.
-    Decommit,
-}
 
 impl MemoryReset {
     /// What `self` means on this machine, and why, for the log.

@@ -14,6 +14,7 @@ mod store;
 
 pub use cache::DiskCache;
 pub use chain::{ChainOutcome, Instance, Limits, RequestStore, Step, run, run_consume};
-pub use engine::{FilterEngine, MemoryReset};
+pub use crate::config::MemoryReset;
+pub use engine::FilterEngine;
 pub use loaded::{LoadError, LoadedFilter, sha256_hex};
 pub use shared_state::{Scope, SharedState};

@@ -23,6 +23,10 @@ pub const HTTP_DURATION: &str = "wafka_http_request_duration_seconds";
 pub const HTTP_BODY_BYTES: &str = "wafka_http_request_body_bytes_total";
 /// Failed requests, by `route`, `code` (the JSON error code) and `blame`.
 pub const HTTP_ERRORS: &str = "wafka_http_request_errors_total";
+/// Streamed answers (server-sent events, REST Proxy v3 record streams) that ended, by `route`
+/// and `ended` (`completed`, `client_gone`, `failed`, `max_stream_ms`, `shutdown`,
+/// `request_timeout`); their requests are counted and logged at that moment.
+pub const HTTP_STREAMS_ENDED: &str = "wafka_http_streams_ended_total";
 /// Records acknowledged by Kafka, by `topic`.
 pub const RECORDS_DELIVERED: &str = "wafka_kafka_records_delivered_total";
 /// Records Kafka did not take, by `topic` and `code`.
@@ -106,6 +110,10 @@ pub const SCHEMA_VALUES: &str = "wafka_schema_values_total";
 /// Exchanges with an external registry (`schema_registry.url`), by `what` (`subject`, `id`,
 /// `register`) and `result` (`ok`, `not_found`, `error`).
 pub const SCHEMA_REGISTRY_FETCHES: &str = "wafka_schema_registry_fetches_total";
+/// Metadata and administrative requests the gateway sent to Kafka, by `request` (`metadata`,
+/// `cluster_id`, `create_topic`, `delete_topic`): REST Proxy metadata and topic
+/// administration, produce's topic checks, a read route's first look at a topic.
+pub const KAFKA_ADMIN_REQUESTS: &str = "wafka_kafka_admin_requests_total";
 
 const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

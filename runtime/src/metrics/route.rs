@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use metrics::{Counter, Histogram};
 
-use super::{HTTP_BODY_BYTES, HTTP_DURATION, HTTP_ERRORS, HTTP_REQUESTS};
+use super::{HTTP_BODY_BYTES, HTTP_DURATION, HTTP_ERRORS, HTTP_REQUESTS, HTTP_STREAMS_ENDED};
 use crate::error::RequestError;
 
 /// Statuses 100 to 599.
@@ -18,6 +18,7 @@ pub struct RouteMetrics {
     route: Arc<str>,
     requests: Box<[OnceLock<Counter>]>,
     errors: RwLock<HashMap<&'static str, Counter>>,
+    streams: RwLock<HashMap<&'static str, Counter>>,
     /// Time from request received to response ready.
     pub duration: Histogram,
     /// Request body bytes received.
@@ -32,6 +33,7 @@ impl RouteMetrics {
             route: route.into(),
             requests: (0..STATUSES).map(|_| OnceLock::new()).collect(),
             errors: RwLock::default(),
+            streams: RwLock::default(),
             duration: metrics::histogram!(HTTP_DURATION, "route" => label.clone()),
             body_bytes: metrics::counter!(HTTP_BODY_BYTES, "route" => label),
         }
@@ -54,20 +56,38 @@ impl RouteMetrics {
     /// Counts one failure by its code and blame.
     pub fn failed(&self, error: &RequestError) {
         let code = error.code();
-        let read = self.errors.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(counter) = read.get(code) {
-            counter.increment(1);
-            return;
-        }
-        drop(read);
-        let counter = metrics::counter!(
-            HTTP_ERRORS,
-            "route" => self.route.to_string(),
-            "code" => code,
-            "blame" => error.blame().as_str()
-        );
-        counter.increment(1);
-        let mut write = self.errors.write().unwrap_or_else(|e| e.into_inner());
-        write.insert(code, counter);
+        count(&self.errors, code, || {
+            metrics::counter!(
+                HTTP_ERRORS,
+                "route" => self.route.to_string(),
+                "code" => code,
+                "blame" => error.blame().as_str()
+            )
+        });
     }
+
+    /// Counts one streamed answer that ended, by how (`completed`, `client_gone`, `failed`…).
+    pub fn stream_ended(&self, how: &'static str) {
+        count(&self.streams, how, || {
+            metrics::counter!(HTTP_STREAMS_ENDED, "route" => self.route.to_string(), "ended" => how)
+        });
+    }
+}
+
+/// Increments the counter of `key`, registered on first use.
+fn count(
+    counters: &RwLock<HashMap<&'static str, Counter>>,
+    key: &'static str,
+    register: impl FnOnce() -> Counter,
+) {
+    let read = counters.read().unwrap_or_else(|e| e.into_inner());
+    if let Some(counter) = read.get(key) {
+        counter.increment(1);
+        return;
+    }
+    drop(read);
+    let counter = register();
+    counter.increment(1);
+    let mut write = counters.write().unwrap_or_else(|e| e.into_inner());
+    write.insert(key, counter);
 }

@@ -59,6 +59,7 @@ impl Consumers {
         consumer: &BaseConsumer,
         topic: &str,
     ) -> Result<Vec<i32>, RequestError> {
+        crate::kafka::admin_request("metadata");
         let metadata = consumer
             .fetch_metadata(Some(topic), ASK_TIMEOUT)
             .map_err(|e| kafka_error(&e, topic))?;

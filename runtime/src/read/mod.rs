@@ -238,6 +238,13 @@ impl Reading {
         blocking(move || consumers.committed(&group, &topic, &partitions)).await
     }
 
+    /// The topics followed by a shared tail, sorted.
+    pub async fn followed(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self.tails.lock().await.keys().cloned().collect();
+        topics.sort();
+        topics
+    }
+
     /// Bytes held by every tail's buffer.
     pub async fn buffered_bytes(&self) -> usize {
         self.tails

@@ -3,23 +3,13 @@
 //! consumer instances v2 clients create ([`instances`]). The HTTP side is
 //! `server/rest_proxy/`; routing, filters, limits, metrics and logging are the routes' own.
 
-pub mod cluster;
 pub mod errors;
 pub mod formats;
 pub mod instances;
 pub mod time;
 
-use std::sync::Arc;
 
 use crate::router::PathPattern;
-
-/// What the API keeps between calls: the cluster's metadata client and the consumer instances.
-pub struct Backend {
-    /// Metadata and topic administration.
-    pub cluster: cluster::Cluster,
-    /// v2 consumer instances.
-    pub instances: Arc<instances::Instances>,
-}
 
 /// One operation of the API: what a matched path and method does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -50,6 +50,8 @@ pub enum RegistryError {
     ReadOnly,
     /// 409: the compatibility level refuses it; why.
     Incompatible(Vec<String>),
+    /// 40408: the subject has no compatibility level of its own.
+    LevelNotSet(String),
     /// 50001: the topic did not take it.
     Store(String),
 }
@@ -66,6 +68,7 @@ impl RegistryError {
             RegistryError::InvalidLevel(_) => (422, 42203),
             RegistryError::ReadOnly => (422, 42205),
             RegistryError::Incompatible(_) => (409, 409),
+            RegistryError::LevelNotSet(_) => (404, 40408),
             RegistryError::Store(_) => (500, 50001),
         }
     }
@@ -92,7 +95,40 @@ impl RegistryError {
                 "Schema being registered is incompatible with an earlier schema: {}",
                 why.join("; ")
             ),
+            RegistryError::LevelNotSet(s) => {
+                format!("Subject '{s}' does not have subject-level compatibility configured")
+            }
             RegistryError::Store(e) => format!("Error while storing the schema: {e}"),
+        }
+    }
+}
+
+impl RegistryError {
+    /// The stable code clients of Wafka's own dialect see.
+    fn code(&self) -> &'static str {
+        match self {
+            RegistryError::SubjectNotFound(_) => "subject_not_found",
+            RegistryError::VersionNotFound(_) => "version_not_found",
+            RegistryError::SchemaNotFound(_) => "schema_not_found",
+            RegistryError::InvalidSchema(_) => "invalid_schema",
+            RegistryError::InvalidVersion(_) => "invalid_version",
+            RegistryError::InvalidLevel(_) => "invalid_compatibility_level",
+            RegistryError::ReadOnly => "registry_read_only",
+            RegistryError::Incompatible(_) => "incompatible_schema",
+            RegistryError::LevelNotSet(_) => "compatibility_not_set",
+            RegistryError::Store(_) => "schema_store_failed",
+        }
+    }
+}
+
+impl From<RegistryError> for crate::error::RequestError {
+    fn from(e: RegistryError) -> Self {
+        let (status, registry_code) = e.codes();
+        crate::error::RequestError::Registry {
+            code: e.code(),
+            status,
+            registry_code,
+            message: e.message(),
         }
     }
 }
@@ -134,7 +170,7 @@ impl Registry {
         config: &Settings,
         kafka: &KafkaConfig,
         bootstrap: &str,
-        cluster: &crate::rest_proxy::cluster::Cluster,
+        cluster: &crate::kafka::cluster::Cluster,
     ) -> Result<Registry, String> {
         let state = Arc::new(RwLock::new(State::new()));
         if let Some(url) = &config.url {

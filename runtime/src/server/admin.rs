@@ -7,18 +7,36 @@ use http::{Method, StatusCode};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::{HttpResponse, full, json_response};
+use super::{HttpResponse, Services, dialect, full, json_response};
 use crate::error::RequestError;
-use crate::gateway::Shared;
+use crate::reload::Reloads;
+use crate::snapshot::Dialect;
+
+/// What the admin listener shows: the request path's services, and what only an operator asks
+/// about.
+pub(crate) struct Admin {
+    pub services: Arc<Services>,
+    pub reloads: Arc<Reloads>,
+    /// `None` when metrics are off.
+    pub prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The `bootstrap.servers` the gateway uses, and whether they are the embedded cluster's.
+    pub kafka: (String, bool),
+    /// The public and admin listeners' addresses as bound, and whether the public one serves
+    /// TLS (the OpenAPI document's servers).
+    pub listening: (std::net::SocketAddr, std::net::SocketAddr, bool),
+}
 
 /// Handles one request on the admin listener.
 pub(crate) async fn admin(
-    shared: Arc<Shared>,
+    admin: Arc<Admin>,
     req: http::Request<Incoming>,
     _peer: Arc<super::Peer>,
 ) -> HttpResponse {
+    let shared = &admin.services;
     let path = req.uri().path();
-    let fail = |e: RequestError| e.to_response(&shared.ids.next(), false, None);
+    let fail = |e: RequestError| {
+        dialect::error(Dialect::Wafka, &e, &shared.ids.next(), false, None)
+    };
     if req.method() != Method::GET {
         return fail(RequestError::MethodNotAllowed {
             method: req.method().to_string(),
@@ -27,19 +45,19 @@ pub(crate) async fn admin(
     }
     match path {
         "/healthz" => json_response(StatusCode::OK, &json!({ "status": "ok" })),
-        "/readyz" => readyz(shared).await,
+        "/readyz" => readyz(shared.clone()).await,
         "/metrics" => {
-            let Some(prometheus) = &shared.prometheus else {
+            let Some(prometheus) = &admin.prometheus else {
                 return fail(RequestError::RouteNotFound {
                     path: "/metrics (metrics are off: server.metrics = false)".into(),
                 });
             };
             metrics::gauge!(crate::metrics::PRODUCER_IN_FLIGHT)
-                .set(f64::from(shared.delivery.producer.in_flight()));
+                .set(f64::from(shared.producing.delivery.producer.in_flight()));
             metrics::gauge!(crate::metrics::READ_BUFFER)
                 .set(shared.reading.buffered_bytes().await as f64);
-            shared.snapshot.load().identity.sample_metrics();
-            if let Some(registry) = &shared.schemas {
+            shared.live.load().identity.sample_metrics();
+            if let Some(registry) = &shared.producing.schemas {
                 let (schemas, subjects) = registry.counts();
                 let entries = crate::metrics::SCHEMA_REGISTRY_ENTRIES;
                 metrics::gauge!(entries, "kind" => "schemas").set(schemas as f64);
@@ -53,16 +71,18 @@ pub(crate) async fn admin(
             response
         }
         "/admin/kafka" => {
-            let mut status = shared.delivery.status();
-            status["bootstrap_servers"] = json!(shared.kafka.bootstrap);
-            status["embedded"] = json!(shared.embedded.is_some());
+            let mut status = shared.producing.delivery.status();
+            status["bootstrap_servers"] = json!(admin.kafka.0);
+            status["embedded"] = json!(admin.kafka.1);
+            status["admin_requests"] = json!(shared.producing.cluster.requests());
             json_response(StatusCode::OK, &status)
         }
         "/admin/routes" => {
-            let snapshot = shared.snapshot.load();
+            let snapshot = shared.live.load();
             let routes: Vec<_> = snapshot
                 .router
                 .routes()
+                .chain(snapshot.schema_registry.iter())
                 .map(|r| {
                     let mut route = json!({
                         "name": &*r.name,
@@ -87,6 +107,9 @@ pub(crate) async fn admin(
                         crate::snapshot::Endpoint::RestProxy(_) => {
                             route["kind"] = json!("rest_proxy");
                         }
+                        crate::snapshot::Endpoint::SchemaRegistry => {
+                            route["kind"] = json!("schema_registry");
+                        }
                     }
                     route
                 })
@@ -95,10 +118,10 @@ pub(crate) async fn admin(
         }
         "/admin/reloads" => json_response(
             StatusCode::OK,
-            &serde_json::to_value(shared.reloads.status()).unwrap_or_default(),
+            &serde_json::to_value(admin.reloads.status()).unwrap_or_default(),
         ),
         "/admin/filters" => {
-            let snapshot = shared.snapshot.load();
+            let snapshot = shared.live.load();
             let filters: Vec<_> = snapshot
                 .filters
                 .values()
@@ -115,17 +138,9 @@ pub(crate) async fn admin(
         }
         "/admin/memory" => json_response(StatusCode::OK, &shared.memory.status()),
         "/openapi.json" => {
-            let snapshot = shared.snapshot.load();
-            let scheme = if shared.tls.is_some() {
-                "https"
-            } else {
-                "http"
-            };
-            let (public, admin) = shared
-                .listening
-                .get()
-                .copied()
-                .unwrap_or((shared.start.listen, shared.start.admin_listen));
+            let snapshot = shared.live.load();
+            let (public, admin, tls) = admin.listening;
+            let scheme = if tls { "https" } else { "http" };
             let (public, admin) = (format!("{scheme}://{public}"), format!("http://{admin}"));
             json_response(
                 StatusCode::OK,
@@ -134,11 +149,11 @@ pub(crate) async fn admin(
         }
         "/admin/identity" => json_response(
             StatusCode::OK,
-            &json!({ "providers": shared.snapshot.load().identity.describe() }),
+            &json!({ "providers": shared.live.load().identity.describe() }),
         ),
         "/admin/consumers" => json_response(
             StatusCode::OK,
-            &json!({ "consumers": shared.rest_proxy.instances.list() }),
+            &json!({ "consumers": shared.consumers.list() }),
         ),
         "/admin/streams" => {
             let readers: Vec<_> = shared
@@ -148,9 +163,13 @@ pub(crate) async fn admin(
                 .iter()
                 .map(|r| serde_json::to_value(&**r).unwrap_or_default())
                 .collect();
-            json_response(StatusCode::OK, &json!({ "readers": readers }))
+            let followed = shared.reading.followed().await;
+            json_response(
+                StatusCode::OK,
+                &json!({ "readers": readers, "followed": followed }),
+            )
         }
-        "/admin/config" => json_response(StatusCode::OK, &masked(&shared.snapshot.load().config)),
+        "/admin/config" => json_response(StatusCode::OK, &masked(&shared.live.load().config)),
         _ => fail(RequestError::RouteNotFound {
             path: path.to_owned(),
         }),
@@ -163,8 +182,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Ready when the circuit breaker is closed and Kafka answers a metadata request; the body
 /// says what is not ready. (Filters are always loaded: a snapshot exists only once all of its
 /// filters are.)
-async fn readyz(shared: Arc<Shared>) -> HttpResponse {
-    let filters = shared.snapshot.load().filters.len();
+async fn readyz(shared: Arc<Services>) -> HttpResponse {
+    let filters = shared.live.load().filters.len();
     let memory = shared.memory.status();
     if shared.memory.level() == crate::memory::Level::Refusing {
         return json_response(
@@ -177,15 +196,14 @@ async fn readyz(shared: Arc<Shared>) -> HttpResponse {
             }),
         );
     }
-    let breaker = shared.delivery.breaker.position();
-    let spool = shared.delivery.spool.as_ref().map(|s| s.status());
-    let kafka = match shared.delivery.breaker.reason() {
+    let delivery = &shared.producing.delivery;
+    let breaker = delivery.breaker.position();
+    let spool = delivery.spool.as_ref().map(|s| s.status());
+    let kafka = match delivery.breaker.reason() {
         Some(reason) => Err(format!("circuit breaker {breaker:?}: {reason}").to_lowercase()),
         None => {
-            let probe = shared.clone();
-            tokio::task::spawn_blocking(move || {
-                probe.delivery.producer.check_reachable(READY_TIMEOUT)
-            })
+            let probe = delivery.clone();
+            tokio::task::spawn_blocking(move || probe.producer.check_reachable(READY_TIMEOUT))
             .await
             .unwrap_or_else(|e| Err(e.to_string()))
             .map_err(|reason| format!("metadata request failed: {reason}"))

@@ -65,7 +65,7 @@ pub(crate) fn records(call: &mut Call<'_>, results: Results) -> Result<HttpRespo
             .iter()
             .map(|o| serde_json::to_value(o).unwrap_or_default())
             .collect();
-        return Err(Failure {
+        return Err(Failure::Error {
             error: error.clone(),
             records: Some(records),
         });

@@ -44,17 +44,21 @@ pub(crate) async fn read(
     server: &ServerConfig,
     memory: &Arc<Memory>,
 ) -> Result<Read, RequestError> {
-    let timeout_ms = server.request_timeout_ms;
+    let limit = server.max_body_bytes;
+    read_within(body, headers, limit, server.request_timeout_ms, memory).await
+}
+
+/// Collects the body within `timeout_ms`, refusing it as soon as it passes `limit` bytes.
+pub(crate) async fn read_within(
+    body: Incoming,
+    headers: &http::HeaderMap,
+    limit: u64,
+    timeout_ms: u64,
+    memory: &Arc<Memory>,
+) -> Result<Read, RequestError> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
     let watch = memory.watch_body();
-    let read = collect(
-        body,
-        headers,
-        server.max_body_bytes,
-        memory,
-        &watch,
-        deadline,
-    );
+    let read = collect(body, headers, limit, memory, &watch, deadline);
     tokio::select! {
         read = tokio::time::timeout_at(deadline, read) => match read {
             Ok(body) => body,

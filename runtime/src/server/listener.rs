@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -15,7 +14,6 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
-use tokio_rustls::TlsAcceptor;
 
 use super::HttpResponse;
 use crate::memory::{Action, Level, Memory, Metered};
@@ -96,9 +94,6 @@ where
     Box::pin(stream)
 }
 
-/// The TLS acceptor in force, swapped when certificates reload.
-pub(crate) type Tls = Arc<ArcSwap<TlsAcceptor>>;
-
 /// Serves HTTP/1.1 and HTTP/2 (over TLS when `tls` is given) on `listener` until `stop`
 /// fires, then waits up to the grace period for open connections to finish their requests.
 pub(crate) async fn serve<H, F>(
@@ -106,7 +101,7 @@ pub(crate) async fn serve<H, F>(
     handler: H,
     mut stop: watch::Receiver<bool>,
     limits: ConnLimits,
-    tls: Option<Tls>,
+    tls: Option<crate::tls::Live>,
     memory: Option<Arc<Memory>>,
 ) where
     H: Fn(http::Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,

@@ -25,14 +25,17 @@ mod answer;
 pub mod batch;
 mod body;
 mod call;
+mod dialect;
 mod dispatch;
 mod filters;
 mod listener;
+mod pipeline;
 mod produce;
 mod read;
 mod rescue;
 mod rest_proxy;
 mod schema_registry;
+mod services;
 mod sse;
 
 use std::convert::Infallible;
@@ -40,10 +43,12 @@ use std::convert::Infallible;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 
-pub(crate) use admin::admin;
-pub(crate) use dispatch::handle;
-pub(crate) use listener::{ConnLimits, Peer, Tls, serve};
-pub(crate) use schema_registry::serve as schema_registry;
+pub(crate) use admin::{Admin, admin};
+pub(crate) use dispatch::{handle, handle_registry};
+pub(crate) use filters::Filters;
+pub(crate) use listener::{ConnLimits, Peer, serve};
+pub(crate) use pipeline::Producing;
+pub(crate) use services::Services;
 
 /// The body of every response: whole (JSON answers) or streamed.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;

@@ -13,11 +13,11 @@ use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use super::call::Call;
+use super::filters::Filters;
 use super::rescue::Failure;
-use super::{HttpResponse, filters, full, json_bytes, sse};
+use super::{HttpResponse, Services, json_bytes, pipeline, sse};
 use crate::error::RequestError;
-use crate::exchange::{Record, RequestInfo};
-use crate::filter::ChainOutcome;
+use crate::exchange::{Access, Record, RequestInfo};
 use crate::read::{From, Position, Tail, render};
 use crate::snapshot::{Read, Route};
 
@@ -92,35 +92,34 @@ pub(super) struct Allowed {
 }
 
 /// Runs the route's filters on the request with one record naming the topic asked for; the
-/// topic they forward is the one read. `Err(Ok(response))`: a filter answered.
+/// topic they forward is the one read, and only then is Kafka asked about it.
 pub(super) async fn allow(
     call: &Call<'_>,
+    services: &Services,
     route: &Route,
     read: &Read,
     parts: http::request::Parts,
     params: Vec<(String, String)>,
-) -> Result<Result<Allowed, HttpResponse>, Failure> {
+) -> Result<Allowed, Failure> {
     let topic = read.topic_for(&params);
     wafka_sdk::topic::check_name(&topic).map_err(RequestError::BadRequest)?;
-    let request = call.request_info(parts, params, Bytes::new());
-    let probe = vec![Record::new(topic)];
-    let topic = match filters::run(call.shared, route, request.clone(), probe).await? {
-        ChainOutcome::Respond(response) => return Ok(Err(response.map(full))),
-        ChainOutcome::Forward(records) => match records.as_slice() {
-            [one] => one.topic.clone(),
-            [] => return Err(RequestError::ReadRefused.into()),
-            _ => {
-                let filter = route.steps.last().map_or("", |s| s.filter.name.as_str());
-                return Err(RequestError::FilterInvalidOutput {
-                    filter: filter.to_owned(),
-                    reason: "a read route reads one topic; the filters forwarded several records"
-                        .into(),
-                }
-                .into());
+    let request = call.request_info(parts, params, Bytes::new(), Access::Read);
+    let filters = &services.producing.filters;
+    let kept = pipeline::admit(filters, route, request.clone(), &[topic]).await?;
+    let topic = match <[String; 1]>::try_from(kept) {
+        Ok([one]) => one,
+        Err(kept) if kept.is_empty() => return Err(RequestError::ReadRefused.into()),
+        Err(_) => {
+            let filter = route.steps.last().map_or("", |s| s.filter.name.as_str());
+            return Err(RequestError::FilterInvalidOutput {
+                filter: filter.to_owned(),
+                reason: "a read route reads one topic; the filters forwarded several records"
+                    .into(),
             }
-        },
+            .into());
+        }
     };
-    let tail = call.shared.reading.tail(&topic).await?;
+    let tail = services.reading.tail(&topic).await?;
     let partitions = match &read.config.partitions {
         None => tail.partitions().to_vec(),
         Some(listed) => {
@@ -134,17 +133,17 @@ pub(super) async fn allow(
             listed.clone()
         }
     };
-    Ok(Ok(Allowed {
+    Ok(Allowed {
         request,
         tail,
         partitions,
-    }))
+    })
 }
 
 /// Where the client starts: its position (`from` or `Last-Event-ID`), or a group's, or the
 /// route's default.
 pub(super) async fn start(
-    call: &Call<'_>,
+    services: &Services,
     read: &Read,
     allowed: &Allowed,
     from: Option<&str>,
@@ -163,7 +162,7 @@ pub(super) async fn start(
                 .map_err(|e| RequestError::InvalidPosition(e.to_string()))?,
         ),
     };
-    call.shared
+    services
         .reading
         .start(&allowed.tail, &allowed.partitions, from, group)
         .await
@@ -172,6 +171,7 @@ pub(super) async fn start(
 /// Serves a GET on a read route.
 pub(crate) async fn serve(
     call: &mut Call<'_>,
+    services: &Services,
     route: &Route,
     read: &Arc<Read>,
     params: Vec<(String, String)>,
@@ -190,16 +190,13 @@ pub(crate) async fn serve(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let origin = parts.headers.get(http::header::ORIGIN).cloned();
-    let allowed = match allow(call, route, read, parts, params).await? {
-        Ok(allowed) => allowed,
-        Err(answer) => return Ok(answer),
-    };
+    let allowed = allow(call, services, route, read, parts, params).await?;
     let from = last_event.as_deref().or(query.from.as_deref());
-    let position = start(call, read, &allowed, from, query.group.as_deref()).await?;
+    let position = start(services, read, &allowed, from, query.group.as_deref()).await?;
     let mut response = if stream {
-        sse::open(call, route, read, allowed, position)?
+        sse::open(call, services, read, allowed, position)?
     } else {
-        fetch(call, route, read, &allowed, position, &query).await?
+        fetch(call, services, route, read, &allowed, position, &query).await?
     };
     cors(read, origin, &mut response);
     Ok(response)
@@ -209,6 +206,7 @@ pub(crate) async fn serve(
 /// within the timeout, else none; with the position after them.
 async fn fetch(
     call: &mut Call<'_>,
+    services: &Services,
     route: &Route,
     read: &Read,
     allowed: &Allowed,
@@ -230,7 +228,7 @@ async fn fetch(
             .unwrap_or(config.max_wait_ms)
             .min(config.max_wait_ms),
     );
-    let reading = &call.shared.reading;
+    let reading = &services.reading;
     let _route_slot = read
         .fetches
         .clone()
@@ -243,7 +241,7 @@ async fn fetch(
         .map_err(|_| too_many("fetches", route))?;
     read.metrics.fetches.increment(1);
     let registered = reading.readers.register(reader("fetch", call, allowed));
-    let mut stop = call.shared.stop.clone();
+    let mut stop = services.stop.clone();
     let records = reading
         .read(
             &allowed.tail,
@@ -256,15 +254,17 @@ async fn fetch(
         .await;
     read.metrics.fetches.decrement(1);
     let records = records?;
-    let sent = shape(call.shared, route, allowed, &mut position, records).await?;
+    let filters = &services.producing.filters;
+    let sent = shape(filters, route, allowed, &mut position, records).await?;
     let lag = lag(&allowed.tail, &position);
-    if let Some(registry) = call.shared.schemas.as_deref() {
+    let schemas = services.producing.schemas.as_deref();
+    if let Some(registry) = schemas {
         // Failing here sends nothing: the client asks again from where it was.
         crate::schemas::records::ready_to_decode(registry, &sent).await?;
     }
     let rendered: Vec<Value> = sent
         .iter()
-        .map(|r| render::record(r, config.format, call.shared.schemas.as_deref()))
+        .map(|r| render::record(r, config.format, schemas))
         .collect();
     let body = serde_json::to_vec(&json!({
         "records": rendered,
@@ -273,8 +273,7 @@ async fn fetch(
     .map_err(|e| RequestError::Internal(e.to_string()))?;
     // The answer is only sent if the memory budget can hold it; else the client retries from
     // the same position.
-    let _charge = call
-        .shared
+    let _charge = services
         .memory
         .try_take(crate::memory::Use::Reads, body.len())
         .ok_or(RequestError::Overloaded)?;
@@ -295,7 +294,7 @@ async fn fetch(
 
 /// Moves `position` past `records` and runs them through the filters that see records.
 pub(super) async fn shape(
-    shared: &crate::gateway::Shared,
+    filters: &Filters,
     route: &Route,
     allowed: &Allowed,
     position: &mut Position,
@@ -307,7 +306,9 @@ pub(super) async fn shape(
         }
     }
     let records: Vec<Record> = records.iter().map(|r| (**r).clone()).collect();
-    filters::run_consume(shared, route, allowed.request.clone(), records).await
+    filters
+        .run_consume(route, allowed.request.clone(), records)
+        .await
 }
 
 /// Records between `position` and the log end.
@@ -368,6 +369,7 @@ fn cors(read: &Read, origin: Option<http::HeaderValue>, response: &mut HttpRespo
 /// `{"position": "<token>"}` (the group then starts there).
 pub(crate) async fn offsets(
     call: &mut Call<'_>,
+    services: &Services,
     route: &Route,
     read: &Arc<Read>,
     params: Vec<(String, String)>,
@@ -379,16 +381,13 @@ pub(crate) async fn offsets(
         return Err(invalid("group", "the group's name").into());
     };
     let method = parts.method.clone();
-    let memory = call.shared.memory.clone();
-    let body = super::body::read(body, &parts.headers, &call.snapshot.config.server, &memory)
+    let memory = &services.memory;
+    let body = super::body::read(body, &parts.headers, &call.snapshot.config.server, memory)
         .await?
         .bytes;
-    let allowed = match allow(call, route, read, parts, params).await? {
-        Ok(allowed) => allowed,
-        Err(answer) => return Ok(answer),
-    };
+    let allowed = allow(call, services, route, read, parts, params).await?;
     let topic = allowed.tail.topic().to_owned();
-    let reading = &call.shared.reading;
+    let reading = &services.reading;
     if method == http::Method::GET {
         let position = reading
             .committed(&group, &topic, &allowed.partitions)

@@ -1,23 +1,29 @@
-//! The one place a failed request becomes its answer: logged in full with the request id at the
-//! level its blame calls for, counted by code and blame, and answered with the stable code and
-//! the client-facing message.
+//! The one place a request that ended early becomes its answer. A failure is logged in full with
+//! the request id at the level its blame calls for, counted by code and blame, and answered with
+//! the stable code and the client-facing message; a filter's own answer is passed on. Both in
+//! the route's dialect.
 
+use bytes::Bytes;
 use serde_json::Value;
 
-use super::HttpResponse;
 use super::call::Call;
+use super::{HttpResponse, dialect};
 use crate::error::{Blame, RequestError};
-use crate::snapshot::Endpoint;
 
-/// A failed request: the error, and each record's result when some got that far.
-pub(crate) struct Failure {
-    pub error: RequestError,
-    pub records: Option<Vec<Value>>,
+/// Why a request ended before its endpoint answered it.
+pub(crate) enum Failure {
+    /// It failed; `records` holds each record's result when some got that far.
+    Error {
+        error: RequestError,
+        records: Option<Vec<Value>>,
+    },
+    /// A filter answered the client itself (a refusal, or an answer of its own).
+    Answered(http::Response<Bytes>),
 }
 
 impl From<RequestError> for Failure {
     fn from(error: RequestError) -> Self {
-        Failure {
+        Failure::Error {
             error,
             records: None,
         }
@@ -26,7 +32,10 @@ impl From<RequestError> for Failure {
 
 /// The answer to `failure`.
 pub(crate) fn rescue(call: &mut Call<'_>, failure: Failure) -> HttpResponse {
-    let Failure { error, records } = failure;
+    let (error, records) = match failure {
+        Failure::Answered(answer) => return dialect::filter_answer(call.dialect(), answer),
+        Failure::Error { error, records } => (error, records),
+    };
     call.metrics().failed(&error);
     let (id, route, code) = (call.id.as_str(), call.route_name(), error.code());
     match error.blame() {
@@ -38,11 +47,5 @@ pub(crate) fn rescue(call: &mut Call<'_>, failure: Failure) -> HttpResponse {
     }
     call.records = records.as_ref().map_or(0, Vec::len);
     let details = call.error_details();
-    if let Some(route) = &call.route
-        && let Endpoint::RestProxy(op) = route.endpoint
-    {
-        return crate::rest_proxy::errors::response(&error, op.is_v3(), details);
-    }
-    let extra = records.map(|r| ("records", Value::Array(r)));
-    error.to_response(id, details, extra)
+    dialect::error(call.dialect(), &error, &call.id, details, records)
 }

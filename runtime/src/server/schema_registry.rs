@@ -1,207 +1,282 @@
-//! The schema registry listener: Confluent's Schema Registry API over the embedded registry
-//! (`crate::schemas`), so registry clients and serializers work unchanged against Wafka.
-//! Answers and errors (`{"error_code", "message"}`) are shaped as that API shapes them.
+//! Confluent's Schema Registry API as a dialect, on its own listener: each call is parsed into
+//! the subjects it touches and whether it reads or writes them, the registry's filters
+//! (`[schema_registry] filters`) decide with one record per subject, and only then does the
+//! registry (`crate::schemas`) look anything up or change anything. Answers and errors are
+//! shaped as that API shapes them (`{"error_code", "message"}`), so registry clients and
+//! serializers work unchanged.
+//!
+//! Calls that touch no one subject: lists (`GET /subjects`, a schema's subjects) show only what
+//! the filters let the caller read; a schema by id needs one of its subjects readable; the
+//! global compatibility level is the subject [`GLOBAL`].
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::{Method, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
-use super::{HttpResponse, full};
+use super::call::Call;
+use super::rescue::Failure;
+use super::{HttpResponse, Services, body, dialect, pipeline};
+use crate::error::RequestError;
+use crate::exchange::{Access, RequestInfo};
 use crate::schemas::{Kind, LEVELS, Parsed, Registry, RegistryError};
+use crate::snapshot::{Dialect, Route};
 
-/// The registry API's media type.
-const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+/// The subject the filters see for the registry-wide compatibility level.
+pub(crate) const GLOBAL: &str = "__GLOBAL";
 
-/// A failed call: status, Confluent's error code, message.
-struct Refusal(StatusCode, u32, String);
-
-impl From<RegistryError> for Refusal {
-    fn from(e: RegistryError) -> Self {
-        let (status, code) = e.codes();
-        Refusal(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            code,
-            e.message(),
-        )
-    }
-}
-
-fn not_found() -> Refusal {
-    Refusal(StatusCode::NOT_FOUND, 404, "HTTP 404 Not Found".into())
-}
-
-/// Handles one request on the schema registry listener.
+/// Serves one call of the registry API.
 pub(crate) async fn serve(
-    registry: Arc<Registry>,
-    max_body_bytes: usize,
+    call: &mut Call<'_>,
+    services: &Services,
+    route: &Route,
     req: http::Request<Incoming>,
-    _peer: Arc<super::Peer>,
-) -> HttpResponse {
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let query = req.uri().query().unwrap_or("").to_owned();
-    let answer = match read_body(req, max_body_bytes).await {
-        Ok(body) => route(&registry, &method, &path, &query, body).await,
-        Err(refusal) => Err(refusal),
-    };
-    let (status, body) = match answer {
-        Ok(body) => (StatusCode::OK, body),
-        Err(Refusal(status, code, message)) => {
-            if status.is_server_error() {
-                tracing::warn!(%method, path, code, "schema registry: {message}");
-            } else {
-                tracing::debug!(%method, path, code, "schema registry: {message}");
-            }
-            (status, json!({ "error_code": code, "message": message }))
-        }
-    };
-    metrics::counter!(crate::metrics::SCHEMA_REGISTRY_REQUESTS, "status" => status.as_str().to_owned())
-        .increment(1);
-    let mut response = http::Response::new(full(body.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static(MEDIA_TYPE),
-    );
-    response
-}
-
-async fn read_body(req: http::Request<Incoming>, limit: usize) -> Result<Option<Value>, Refusal> {
-    let bytes = Limited::new(req.into_body(), limit)
-        .collect()
-        .await
-        .map_err(|e| {
-            let status = if e.is::<http_body_util::LengthLimitError>() {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            let message = format!("request body: {e} (schema_registry.max_body_bytes = {limit})");
-            Refusal(status, u32::from(status.as_u16()), message)
-        })?
-        .to_bytes();
-    if bytes.is_empty() {
-        return Ok(None);
-    }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| Refusal(StatusCode::BAD_REQUEST, 400, format!("request body: {e}")))
-}
-
-async fn route(
-    registry: &Registry,
-    method: &Method,
-    path: &str,
-    query: &str,
-    body: Option<Value>,
-) -> Result<Value, Refusal> {
+) -> Result<HttpResponse, Failure> {
+    let registry = services.producing.schemas.clone().ok_or_else(|| {
+        RequestError::Internal("the registry's listener runs without a registry".into())
+    })?;
+    let (parts, incoming) = req.into_parts();
+    let limit = call
+        .snapshot
+        .config
+        .schema_registry
+        .as_ref()
+        .map_or(1 << 20, |c| c.max_body_bytes) as u64;
+    let timeout_ms = call.snapshot.config.server.request_timeout_ms;
+    let read = body::read_within(incoming, &parts.headers, limit, timeout_ms, &services.memory)
+        .await?;
+    let body = json(&read.bytes)?;
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or("").to_owned();
     let segments: Vec<String> = path
         .trim_matches('/')
         .split('/')
         .map(|s| crate::router::percent_decode(s).unwrap_or_else(|| s.to_owned()))
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let flag = |name: &str| {
-        query
+    let method = parts.method.clone();
+    let (access, subjects) = touches(&method, &segments);
+    let request = call.request_info(parts, Vec::new(), Bytes::new(), access);
+    let guard = Guard {
+        services,
+        route,
+        request,
+    };
+    guard.check(&subjects).await?;
+    let asked = Asked {
+        method: &method,
+        segments: &segments,
+        query: &query,
+    };
+    let answer = answer(&registry, &guard, asked, body).await?;
+    Ok(dialect::json(
+        Dialect::SchemaRegistry,
+        StatusCode::OK,
+        answer.to_string(),
+    ))
+}
+
+/// The body as JSON; `None` when empty.
+fn json(bytes: &[u8]) -> Result<Option<Value>, RequestError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes)
+        .map(Some)
+        .map_err(|e| RequestError::BadRequest(format!("request body: {e}")))
+}
+
+/// What a call does, and to which subjects, before anything is looked up. Lists and schemas
+/// by id touch no one subject: `answer` shows what the filters let the caller read.
+fn touches(method: &Method, segments: &[&str]) -> (Access, Vec<String>) {
+    let one = |s: &str| vec![s.to_owned()];
+    match (method, segments) {
+        (&Method::POST, ["subjects", s, "versions"])
+        | (&Method::DELETE, ["subjects", s])
+        | (&Method::PUT, ["config", s]) => (Access::Write, one(s)),
+        (&Method::PUT, ["config"]) => (Access::Write, one(GLOBAL)),
+        (_, ["subjects", s, ..] | ["config", s] | ["compatibility", "subjects", s, ..]) => {
+            (Access::Read, one(s))
+        }
+        _ => (Access::Read, Vec::new()),
+    }
+}
+
+/// The registry's filters over one request.
+struct Guard<'a> {
+    services: &'a Services,
+    route: &'a Route,
+    request: Arc<RequestInfo>,
+}
+
+impl Guard<'_> {
+    /// The filters' verdict on `subjects`, each of which they must let through (403 if not).
+    async fn check(&self, subjects: &[String]) -> Result<(), Failure> {
+        let filters = &self.services.producing.filters;
+        pipeline::admit_each(filters, self.route, self.request.clone(), subjects).await
+    }
+
+    /// The subjects of `listed` the filters let through, in order.
+    async fn readable(&self, listed: Vec<String>) -> Result<Vec<String>, Failure> {
+        if self.route.steps.is_empty() || listed.is_empty() {
+            return Ok(listed);
+        }
+        let filters = &self.services.producing.filters;
+        let mut kept = Vec::with_capacity(listed.len());
+        // In chunks a chain may hold (`server.max_records`).
+        for chunk in listed.chunks(self.route.limits.max_records.max(1)) {
+            let allowed = pipeline::admit(filters, self.route, self.request.clone(), chunk).await?;
+            kept.extend(chunk.iter().filter(|s| allowed.contains(s)).cloned());
+        }
+        Ok(kept)
+    }
+}
+
+/// The call, as the path and query said it.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    method: &'a Method,
+    segments: &'a [&'a str],
+    query: &'a str,
+}
+
+impl Asked<'_> {
+    fn flag(&self, name: &str) -> bool {
+        self.query
             .split('&')
             .any(|kv| kv.eq_ignore_ascii_case(&format!("{name}=true")))
+    }
+
+    fn format(&self) -> Option<&str> {
+        self.query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("format="))
+    }
+}
+
+async fn answer(
+    registry: &Registry,
+    guard: &Guard<'_>,
+    asked: Asked<'_>,
+    body: Option<Value>,
+) -> Result<Value, Failure> {
+    let format = asked.format();
+    let not_found = || RequestError::RouteNotFound {
+        path: format!("/{}", asked.segments.join("/")),
     };
-    let format = query.split('&').find_map(|kv| kv.strip_prefix("format="));
-    match (method, segments.as_slice()) {
-        (&Method::GET, [""]) => Ok(json!({})),
-        (&Method::GET, ["subjects"]) => Ok(json!(registry.subjects())),
+    let answer = match (asked.method, asked.segments) {
+        (&Method::GET, [""]) => json!({}),
+        (&Method::GET, ["subjects"]) => json!(guard.readable(registry.subjects()).await?),
         (&Method::GET, ["subjects", subject, "versions"]) => {
-            let versions = registry.versions(subject)?;
-            Ok(json!(
-                versions.iter().map(|v| v.version).collect::<Vec<_>>()
-            ))
+            let versions = registry.versions(subject).map_err(RequestError::from)?;
+            json!(versions.iter().map(|v| v.version).collect::<Vec<_>>())
         }
         (&Method::POST, ["subjects", subject, "versions"]) => {
             let (kind, text) = schema_of(body)?;
-            let id = registry.register(subject, kind, &text).await?;
-            Ok(json!({ "id": id }))
+            let id = registry
+                .register(subject, kind, &text)
+                .await
+                .map_err(RequestError::from)?;
+            json!({ "id": id })
         }
         (&Method::POST, ["subjects", subject]) => {
             let (kind, text) = schema_of(body)?;
-            let (version, stored) = registry.lookup(subject, kind, &text)?;
-            Ok(described(subject, version.version, &stored, format))
+            let (version, stored) = registry
+                .lookup(subject, kind, &text)
+                .map_err(RequestError::from)?;
+            described(subject, version.version, &stored, format)
         }
-        (&Method::DELETE, ["subjects", subject]) => {
-            Ok(json!(registry.delete_subject(subject).await?))
-        }
+        (&Method::DELETE, ["subjects", subject]) => json!(
+            registry
+                .delete_subject(subject)
+                .await
+                .map_err(RequestError::from)?
+        ),
         (&Method::GET, ["subjects", subject, "versions", v]) => {
-            let (version, stored) = registry.version(subject, version_of(v)?)?;
-            Ok(described(subject, version.version, &stored, format))
+            let (version, stored) = registry
+                .version(subject, version_of(v)?)
+                .map_err(RequestError::from)?;
+            described(subject, version.version, &stored, format)
         }
         (&Method::GET, ["subjects", subject, "versions", v, "schema"]) => {
-            let (_, stored) = registry.version(subject, version_of(v)?)?;
-            serde_json::from_str(&stored.text)
-                .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, 50001, e.to_string()))
+            let (_, stored) = registry
+                .version(subject, version_of(v)?)
+                .map_err(RequestError::from)?;
+            serde_json::from_str(&stored.text).map_err(|e| RequestError::Internal(e.to_string()))?
         }
-        (&Method::GET, ["schemas", "ids", id]) => {
+        (&Method::GET, ["schemas", "ids", id, rest @ ..]) => {
             let stored = schema_by_id(registry, id)?;
-            let mut out = json!({ "schema": stored.text_in(format) });
-            if let Some(kind) = stored.kind.name() {
-                out["schemaType"] = json!(kind);
-            }
-            Ok(out)
-        }
-        (&Method::GET, ["schemas", "ids", id, "subjects"]) => {
-            let stored = schema_by_id(registry, id)?;
-            let mut subjects: Vec<String> = registry
-                .uses(stored.id)
-                .into_iter()
-                .map(|(s, _)| s)
-                .collect();
+            let uses = registry.uses(stored.id);
+            let mut subjects: Vec<String> = uses.iter().map(|(s, _)| s.clone()).collect();
             subjects.dedup();
-            Ok(json!(subjects))
-        }
-        (&Method::GET, ["schemas", "ids", id, "versions"]) => {
-            let stored = schema_by_id(registry, id)?;
-            let uses = registry.uses(stored.id).into_iter();
-            Ok(json!(
-                uses.map(|(s, v)| json!({ "subject": s, "version": v }))
-                    .collect::<Vec<_>>()
-            ))
-        }
-        (&Method::GET, ["schemas", "types"]) => Ok(json!(["AVRO", "JSON", "PROTOBUF"])),
-        (&Method::GET, ["config"]) => Ok(json!({ "compatibilityLevel": registry.global_level() })),
-        (&Method::GET, ["config", subject]) => match registry.level_set(Some(subject)) {
-            Some(level) => Ok(json!({ "compatibilityLevel": level })),
-            None if flag("defaultToGlobal") => {
-                Ok(json!({ "compatibilityLevel": registry.level(subject) }))
+            let readable = guard.readable(subjects.clone()).await?;
+            if readable.is_empty() && !subjects.is_empty() {
+                return Err(RequestError::Forbidden(format!(
+                    "the registry's filters allow none of schema {id}'s subjects"
+                ))
+                .into());
             }
-            None => Err(Refusal(
-                StatusCode::NOT_FOUND,
-                40408,
-                format!("Subject '{subject}' does not have subject-level compatibility configured"),
-            )),
+            match rest {
+                [] => {
+                    let mut out = json!({ "schema": stored.text_in(format) });
+                    if let Some(kind) = stored.kind.name() {
+                        out["schemaType"] = json!(kind);
+                    }
+                    out
+                }
+                ["subjects"] => json!(readable),
+                ["versions"] => json!(
+                    uses.into_iter()
+                        .filter(|(s, _)| readable.contains(s))
+                        .map(|(s, v)| json!({ "subject": s, "version": v }))
+                        .collect::<Vec<_>>()
+                ),
+                _ => return Err(not_found().into()),
+            }
+        }
+        (&Method::GET, ["schemas", "types"]) => json!(["AVRO", "JSON", "PROTOBUF"]),
+        (&Method::GET, ["config"]) => json!({ "compatibilityLevel": registry.global_level() }),
+        (&Method::GET, ["config", subject]) => match registry.level_set(Some(subject)) {
+            Some(level) => json!({ "compatibilityLevel": level }),
+            None if asked.flag("defaultToGlobal") => {
+                json!({ "compatibilityLevel": registry.level(subject) })
+            }
+            None => {
+                return Err(RequestError::from(RegistryError::LevelNotSet(
+                    (*subject).to_owned(),
+                ))
+                .into());
+            }
         },
-        (&Method::PUT, ["config"]) => set_level(registry, None, body).await,
-        (&Method::PUT, ["config", subject]) => set_level(registry, Some(subject), body).await,
+        (&Method::PUT, ["config"]) => set_level(registry, None, body).await?,
+        (&Method::PUT, ["config", subject]) => set_level(registry, Some(subject), body).await?,
         (&Method::POST, ["compatibility", "subjects", subject, "versions", rest @ ..]) => {
             let version = match rest {
                 [] => None,
                 [v] => version_of(v)?
                     .or_else(|| registry.version(subject, None).ok().map(|(v, _)| v.version)),
-                _ => return Err(not_found()),
+                _ => return Err(not_found().into()),
             };
             let (kind, text) = schema_of(body)?;
-            let parsed = Parsed::parse(kind, &text).map_err(RegistryError::InvalidSchema)?;
-            let problems = registry.incompatibilities(subject, &parsed, version)?;
+            let parsed = Parsed::parse(kind, &text)
+                .map_err(|e| RequestError::from(RegistryError::InvalidSchema(e)))?;
+            let problems = registry
+                .incompatibilities(subject, &parsed, version)
+                .map_err(RequestError::from)?;
             let mut out = json!({ "is_compatible": problems.is_empty() });
-            if flag("verbose") {
+            if asked.flag("verbose") {
                 out["messages"] = json!(problems);
             }
-            Ok(out)
+            out
         }
         (&Method::GET, ["mode"]) => {
-            Ok(json!({ "mode": if registry.read_only() { "READONLY" } else { "READWRITE" } }))
+            json!({ "mode": if registry.read_only() { "READONLY" } else { "READWRITE" } })
         }
-        _ => Err(not_found()),
-    }
+        _ => return Err(not_found().into()),
+    };
+    Ok(answer)
 }
 
 /// The answer describing one version of a subject.
@@ -221,24 +296,23 @@ fn described(
 }
 
 /// `{"schema": "...", "schemaType": "...", "references": [...]}` of a register or lookup.
-fn schema_of(body: Option<Value>) -> Result<(Kind, String), Refusal> {
+fn schema_of(body: Option<Value>) -> Result<(Kind, String), RequestError> {
     let body = body.unwrap_or(Value::Null);
-    let unprocessable = |m: String| Refusal(StatusCode::UNPROCESSABLE_ENTITY, 42201, m);
+    let invalid = |m: String| RequestError::from(RegistryError::InvalidSchema(m));
     let text = body["schema"]
         .as_str()
-        .ok_or_else(|| unprocessable("Invalid schema: the body has no \"schema\" string".into()))?;
+        .ok_or_else(|| invalid("the body has no \"schema\" string".into()))?;
     if body["references"].as_array().is_some_and(|r| !r.is_empty()) {
-        return Err(unprocessable(
-            "Invalid schema: schema references are not supported by this registry".into(),
+        return Err(invalid(
+            "schema references are not supported by this registry".into(),
         ));
     }
-    let kind = Kind::parse(body["schemaType"].as_str())
-        .map_err(|e| unprocessable(format!("Invalid schema: {e}")))?;
+    let kind = Kind::parse(body["schemaType"].as_str()).map_err(invalid)?;
     Ok((kind, text.to_owned()))
 }
 
 /// A version in a path: a number from 1, `latest` or `-1` (`None`).
-fn version_of(text: &str) -> Result<Option<u32>, Refusal> {
+fn version_of(text: &str) -> Result<Option<u32>, RequestError> {
     match text {
         "latest" | "-1" => Ok(None),
         n => match n.parse::<u32>() {
@@ -248,17 +322,20 @@ fn version_of(text: &str) -> Result<Option<u32>, Refusal> {
     }
 }
 
-fn schema_by_id(registry: &Registry, id: &str) -> Result<Arc<crate::schemas::Stored>, Refusal> {
-    let missing = || RegistryError::SchemaNotFound(id.to_owned());
+fn schema_by_id(
+    registry: &Registry,
+    id: &str,
+) -> Result<Arc<crate::schemas::Stored>, RequestError> {
+    let missing = || RequestError::from(RegistryError::SchemaNotFound(id.to_owned()));
     let id = id.parse::<u32>().map_err(|_| missing())?;
-    Ok(registry.schema(id).ok_or_else(missing)?)
+    registry.schema(id).ok_or_else(missing)
 }
 
 async fn set_level(
     registry: &Registry,
     subject: Option<&str>,
     body: Option<Value>,
-) -> Result<Value, Refusal> {
+) -> Result<Value, RequestError> {
     let level = body
         .as_ref()
         .and_then(|b| b["compatibility"].as_str())

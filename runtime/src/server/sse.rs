@@ -19,15 +19,16 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::HttpResponse;
-use super::call::Call;
+use super::call::{self, Call, Carried};
+use super::filters::Filters;
 use super::read::{Allowed, lag, reader, shape, too_many};
+use super::{HttpResponse, Services};
 use crate::error::RequestError;
 use crate::exchange::Record;
-use crate::gateway::Shared;
-use crate::read::Position;
-use crate::read::render;
+use crate::memory::Memory;
 use crate::read::streams::Registered;
+use crate::read::{Position, Reading, render};
+use crate::schemas::Registry;
 use crate::snapshot::{Read, Route};
 
 /// What the client waits before reconnecting, in milliseconds (`retry:`).
@@ -35,7 +36,11 @@ const RETRY_MS: u64 = 1000;
 
 /// Everything a stream holds while it is open.
 struct Stream {
-    shared: Arc<Shared>,
+    filters: Arc<Filters>,
+    reading: Arc<Reading>,
+    memory: Arc<Memory>,
+    schemas: Option<Arc<Registry>>,
+    stop: tokio::sync::watch::Receiver<bool>,
     route: Arc<Route>,
     read: Arc<Read>,
     allowed: Allowed,
@@ -48,6 +53,8 @@ struct Stream {
     /// The memory of the chunk hyper is writing; given back when the next one is asked for.
     held: Option<crate::memory::Charge>,
     registered: Registered,
+    /// What it sent and how it ended, for the access log line at its end.
+    carried: Arc<Carried>,
     _slots: (OwnedSemaphorePermit, OwnedSemaphorePermit),
 }
 
@@ -55,35 +62,36 @@ struct Stream {
 /// gateway's bound.
 pub(super) fn open(
     call: &Call<'_>,
-    route: &Route,
+    services: &Services,
     read: &Arc<Read>,
     allowed: Allowed,
     position: Position,
 ) -> Result<HttpResponse, RequestError> {
-    let route_slot = read
-        .streams
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| too_many("streams", route))?;
-    let slot = call
-        .shared
-        .reading
-        .streams
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| too_many("streams", route))?;
-    let registered = call
-        .shared
-        .reading
-        .readers
-        .register(reader("stream", call, &allowed));
     let route = call
         .route
         .clone()
         .ok_or_else(|| RequestError::Internal("no route".into()))?;
+    let route_slot = read
+        .streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| too_many("streams", &route))?;
+    let reading = &services.reading;
+    let slot = reading
+        .streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| too_many("streams", &route))?;
+    let registered = reading.readers.register(reader("stream", call, &allowed));
     read.metrics.streams.increment(1);
+    let carried = Arc::new(Carried::default());
+    let producing = &services.producing;
     let stream = Stream {
-        shared: call.shared.clone(),
+        filters: producing.filters.clone(),
+        reading: reading.clone(),
+        memory: services.memory.clone(),
+        schemas: producing.schemas.clone(),
+        stop: services.stop.clone(),
         route,
         read: read.clone(),
         allowed,
@@ -94,6 +102,7 @@ pub(super) fn open(
         ended: false,
         held: None,
         registered,
+        carried: carried.clone(),
         _slots: (route_slot, slot),
     };
     let body = SseBody {
@@ -110,6 +119,7 @@ pub(super) fn open(
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-cache"),
     );
+    call::streamed(&mut response, &carried);
     Ok(response)
 }
 
@@ -175,15 +185,17 @@ impl Stream {
         if config.max_stream_ms > 0 {
             let end = self.opened + Duration::from_millis(config.max_stream_ms);
             if Instant::now() >= end {
+                self.carried.ended("max_stream_ms");
                 return (self, None);
             }
             deadline = deadline.min(end);
         }
-        let mut stop = self.shared.stop.clone();
+        let mut stop = self.stop.clone();
         if *stop.borrow() {
+            self.carried.ended("shutdown");
             return (self, None);
         }
-        let reading = self.shared.reading.clone();
+        let reading = self.reading.clone();
         let read = reading
             .read(
                 &self.allowed.tail,
@@ -196,11 +208,11 @@ impl Stream {
             .await;
         let records = match read {
             Ok(records) if records.is_empty() => {
-                let ended = *stop.borrow();
-                return (
-                    self,
-                    (!ended).then(|| Bytes::from_static(b": heartbeat\n\n")),
-                );
+                if *stop.borrow() {
+                    self.carried.ended("shutdown");
+                    return (self, None);
+                }
+                return (self, Some(Bytes::from_static(b": heartbeat\n\n")));
             }
             Ok(records) => records,
             Err(error) => return self.failed(error),
@@ -211,7 +223,7 @@ impl Stream {
         };
         // Sent only once the budget holds it; a stream that cannot get memory for a while
         // ends, and its client resumes later from the last event it saw.
-        let memory = self.shared.memory.clone();
+        let memory = self.memory.clone();
         match memory
             .take(
                 crate::memory::Use::Reads,
@@ -241,14 +253,14 @@ impl Stream {
             ids.push(((record.partition, record.offset), at.encode(&topic)));
         }
         let sent = shape(
-            &self.shared,
+            &self.filters,
             &self.route,
             &self.allowed,
             &mut self.position,
             records,
         )
         .await?;
-        if let Some(registry) = self.shared.schemas.as_deref() {
+        if let Some(registry) = self.schemas.as_deref() {
             // The stream has moved on: a value whose schema cannot be had is sent as it is.
             let _ = crate::schemas::records::ready_to_decode(registry, &sent).await;
         }
@@ -258,12 +270,8 @@ impl Stream {
                 .iter()
                 .find(|(key, _)| *key == (record.partition, record.offset))
                 .map_or_else(|| self.position.encode(&topic), |(_, id)| id.clone());
-            let data = render::record(
-                record,
-                self.read.config.format,
-                self.shared.schemas.as_deref(),
-            )
-            .to_string();
+            let data =
+                render::record(record, self.read.config.format, self.schemas.as_deref()).to_string();
             chunk.push_str(&format!("id: {id}\ndata: {data}\n\n"));
         }
         if sent.is_empty() {
@@ -286,13 +294,16 @@ impl Stream {
             .bytes
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         reader.lag.store(lag, Ordering::Relaxed);
+        self.carried.sent(sent.len(), chunk.len());
         Ok(Bytes::from(chunk))
     }
 
-    /// A failure mid-stream: logged, told to the client as an `error` event, and the stream
-    /// ends (the client reconnects from its last id).
+    /// A failure mid-stream: logged, counted in the route's failures, told to the client as an
+    /// `error` event, and the stream ends (the client reconnects from its last id).
     fn failed(mut self, error: RequestError) -> (Stream, Option<Bytes>) {
         tracing::warn!(request_id = %self.id, route = %self.route.name, code = error.code(), "stream ended: {error}");
+        self.route.metrics.failed(&error);
+        self.carried.ended("failed");
         let data = serde_json::json!({ "code": error.code(), "message": error.message(self.route.error_details) });
         self.ended = true;
         (

@@ -1,6 +1,6 @@
 //! A request held in plain fields, and the builder tests make one with.
 
-use crate::Header;
+use crate::{Access, Header};
 
 /// An HTTP request: the fields the gateway would keep on its side.
 #[derive(Clone, Debug)]
@@ -12,6 +12,7 @@ pub struct Request {
     route: String,
     params: Vec<(String, String)>,
     headers: Vec<Header>,
+    access: Access,
     client_addr: String,
     client_subject: Option<String>,
     received_at: u64,
@@ -61,6 +62,10 @@ impl Request {
         self.headers.clone()
     }
 
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
     pub fn client_addr(&self) -> String {
         self.client_addr.clone()
     }
@@ -103,6 +108,7 @@ impl Default for RequestBuilder {
                 route: "test".to_owned(),
                 params: Vec::new(),
                 headers: Vec::new(),
+                access: Access::Write,
                 client_addr: "127.0.0.1:40000".to_owned(),
                 client_subject: None,
                 received_at: 0,
@@ -156,6 +162,13 @@ impl RequestBuilder {
         self.request
             .headers
             .push(Header::new(name.to_ascii_lowercase(), value.as_ref()));
+        self
+    }
+
+    /// Sets what the request does to its records' topics (default `Write`, as a produce
+    /// route's; a read route's and lookups' are `Read`).
+    pub fn access(mut self, access: Access) -> Self {
+        self.request.access = access;
         self
     }
 

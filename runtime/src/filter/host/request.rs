@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use wasmtime::component::Resource;
 
-use crate::exchange::RequestInfo;
-use crate::filter::bindings::wafka::filter::types::{Header, HostRequest};
+use crate::exchange::{Access, RequestInfo};
+use crate::filter::bindings::wafka::filter::types::{self, Header, HostRequest};
 use crate::filter::store::StoreData;
 
 /// The request as a host resource: filters hold a handle, the data stays here.
@@ -75,6 +75,13 @@ impl HostRequest for StoreData {
                 value: value.as_bytes().to_vec(),
             })
             .collect())
+    }
+
+    fn access(&mut self, this: Resource<RequestRef>) -> wasmtime::Result<types::Access> {
+        Ok(match self.request(&this)?.access {
+            Access::Read => types::Access::Read,
+            Access::Write => types::Access::Write,
+        })
     }
 
     fn client_addr(&mut self, this: Resource<RequestRef>) -> wasmtime::Result<String> {

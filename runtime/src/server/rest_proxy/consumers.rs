@@ -12,15 +12,16 @@ use rdkafka::Offset;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{allow, base_url, blocking, field, json_body, no_content, ok};
+use super::{allow, base_url, field, json_body, no_content, ok};
 use crate::error::RequestError;
 use crate::rest_proxy::formats::{self, Format};
 use crate::rest_proxy::instances::{Instance, Place, Settings};
-use crate::rest_proxy::{Op, errors, param};
+use crate::rest_proxy::{Op, param};
 use crate::server::call::Call;
+use crate::server::pipeline::blocking;
 use crate::server::rescue::Failure;
-use crate::server::{HttpResponse, filters};
-use crate::snapshot::Route;
+use crate::server::{HttpResponse, Services};
+use crate::snapshot::{Dialect, Route};
 
 /// REST Proxy's default wait of a records call (`consumer.request.timeout.ms`).
 const DEFAULT_WAIT: Duration = Duration::from_millis(1000);
@@ -40,6 +41,7 @@ struct PartitionOffset {
 
 pub(super) async fn serve(
     call: &mut Call<'_>,
+    services: &Services,
     route: &Arc<Route>,
     op: Op,
     params: Vec<(String, String)>,
@@ -49,11 +51,11 @@ pub(super) async fn serve(
     wafka_sdk::topic::check_name(&group)
         .map_err(|e| RequestError::BadRequest(format!("consumer group: {e}")))?;
     if op == Op::CreateConsumer {
-        return create(call, route, group, params, req).await;
+        return create(call, services, route, group, params, req).await;
     }
     let name = param(&params, "instance").to_owned();
-    let instance = Held(Some(call.shared.rest_proxy.instances.get(&group, &name)?));
-    let instance = instance.0.as_ref().expect("just set").clone();
+    // Looked up in memory only; whether it exists is told once the filters allowed the call.
+    let found = services.consumers.get(&group, &name).map(|i| Held(Some(i)));
     let (parts, incoming) = req.into_parts();
     let method = parts.method.clone();
     let accept = parts
@@ -70,7 +72,7 @@ pub(super) async fn serve(
         ) | (Op::Offsets, _)
     );
     let body = if reads_body {
-        json_body(call, &parts.headers, incoming).await?
+        json_body(call, services, &parts.headers, incoming).await?
     } else {
         None
     };
@@ -81,16 +83,15 @@ pub(super) async fn serve(
         (Op::Offsets | Op::Seek | Op::SeekBeginning | Op::SeekEnd | Op::Assignments, _) => {
             topics_of(body.as_ref())
         }
-        _ => instance.topics(),
+        _ => found.as_ref().ok().and_then(|h| h.0.as_ref()).map_or_else(Vec::new, |i| i.topics()),
     };
-    let request = match allow(call, route, parts, params, &topics, false).await? {
-        Ok(request) => request,
-        Err(answer) => return Ok(answer),
-    };
+    let request = allow(call, services, route, parts, params, &topics).await?;
+    let held = found?;
+    let instance = held.0.as_ref().expect("held until dropped").clone();
     let body = body.unwrap_or(Value::Null);
     match (op, method) {
         (Op::DeleteConsumer, _) => {
-            let removed = call.shared.rest_proxy.instances.remove(&group, &name)?;
+            let removed = services.consumers.remove(&group, &name)?;
             tokio::spawn(crate::rest_proxy::instances::close(vec![removed]));
             Ok(no_content())
         }
@@ -126,7 +127,7 @@ pub(super) async fn serve(
         }
         (Op::Records, _) => {
             let asked = (accept.as_deref(), query.as_deref());
-            records(call, route, request, instance, asked).await
+            records(call, services, route, request, instance, asked).await
         }
         (Op::Offsets, Method::POST) => {
             let offsets = commit_offsets(&body)?;
@@ -217,27 +218,27 @@ impl Drop for Held {
 /// `POST /consumers/{group}`.
 async fn create(
     call: &mut Call<'_>,
+    services: &Services,
     route: &Arc<Route>,
     group: String,
     params: Vec<(String, String)>,
     req: http::Request<Incoming>,
 ) -> Result<HttpResponse, Failure> {
     let (parts, incoming) = req.into_parts();
-    let body = json_body(call, &parts.headers, incoming)
+    let body = json_body(call, services, &parts.headers, incoming)
         .await?
         .unwrap_or(json!({}));
-    let base = base_url(call, &parts.headers, &parts.uri);
-    let settings = settings(&body, &call.id, call.shared.schemas.is_some())?;
-    if let Err(answer) = allow(call, route, parts, params, &[], false).await? {
-        return Ok(answer);
-    }
+    let base = base_url(call, services, &parts.headers, &parts.uri);
+    let registry = services.producing.schemas.is_some();
+    let settings = settings(&body, &call.id, registry)?;
+    allow(call, services, route, parts, params, &[]).await?;
     let limits = call
         .snapshot
         .config
         .rest_proxy
         .clone()
         .ok_or_else(|| RequestError::Internal("no [rest_proxy]".into()))?;
-    let instances = call.shared.rest_proxy.instances.clone();
+    let instances = services.consumers.clone();
     let at = group.clone();
     let instance = blocking(move || instances.create(&at, settings, &limits)).await?;
     tracing::info!(request_id = %call.id, group = %group, instance = %instance.name, "consumer instance created");
@@ -341,6 +342,7 @@ fn settings(body: &Value, request_id: &str, registry: bool) -> Result<Settings, 
 /// filters that see records reshaped them.
 async fn records(
     call: &mut Call<'_>,
+    services: &Services,
     route: &Arc<Route>,
     request: Arc<crate::exchange::RequestInfo>,
     instance: Arc<Instance>,
@@ -380,7 +382,8 @@ async fn records(
     }
     let read = run(&instance, move |i| i.poll(wait, max_bytes)).await?;
     let kept = read.clone();
-    let shown = match filters::run_consume(call.shared, route, request, read).await {
+    let filters = &services.producing.filters;
+    let shown = match filters.run_consume(route, request, read).await {
         Ok(shown) => shown,
         Err(e) => {
             // Not answered: the next fetch starts at these records again.
@@ -392,7 +395,8 @@ async fn records(
             return Err(e.into());
         }
     };
-    if let Some(registry) = call.shared.schemas.as_deref()
+    let schemas = services.producing.schemas.as_deref();
+    if let Some(registry) = schemas
         && instance.format.needs_schema()
         && let Err(e) = crate::schemas::records::ready_to_decode(registry, &shown).await
     {
@@ -407,7 +411,6 @@ async fn records(
     run(&instance, move |i| i.handed_out(&kept)).await?;
     call.records = shown.len();
     let format = instance.format;
-    let schemas = call.shared.schemas.as_deref();
     let listed: Vec<Value> = shown
         .iter()
         .map(|r| {
@@ -421,7 +424,7 @@ async fn records(
         })
         .collect();
     let bytes = serde_json::to_vec(&listed).map_err(|e| RequestError::Internal(e.to_string()))?;
-    let mut response = errors::answer(StatusCode::OK, false, bytes);
+    let mut response = crate::server::dialect::json(Dialect::RestProxyV2, StatusCode::OK, bytes);
     let media = format!("application/vnd.kafka.{}.v2+json", format.name());
     if let Ok(v) = http::HeaderValue::from_str(&media) {
         response.headers_mut().insert(http::header::CONTENT_TYPE, v);

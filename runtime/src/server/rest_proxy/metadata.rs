@@ -9,13 +9,15 @@ use http::StatusCode;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
-use super::{allow, base_url, blocking, field, json_body, no_content, ok};
+use super::records::cluster_id;
+use super::{allow, base_url, field, json_body, no_content, ok};
 use crate::error::RequestError;
-use crate::rest_proxy::cluster::{PartitionInfo, TopicInfo};
+use crate::kafka::cluster::{PartitionInfo, TopicInfo, check_new_topic};
 use crate::rest_proxy::{Op, param, partition_param};
-use crate::server::HttpResponse;
 use crate::server::call::Call;
+use crate::server::pipeline::blocking;
 use crate::server::rescue::Failure;
+use crate::server::{HttpResponse, Services};
 use crate::snapshot::Route;
 
 /// The topic and partition a path names (empty topic for none).
@@ -40,6 +42,7 @@ fn partition_of(topic: &TopicInfo, id: i32) -> Result<&PartitionInfo, RequestErr
 /// v2 metadata.
 pub(super) async fn v2(
     call: &mut Call<'_>,
+    services: &Services,
     route: &Arc<Route>,
     op: Op,
     params: Vec<(String, String)>,
@@ -52,10 +55,8 @@ pub(super) async fn v2(
     } else {
         vec![topic.clone()]
     };
-    if let Err(answer) = allow(call, route, parts, params, &topics, false).await? {
-        return Ok(answer);
-    }
-    let shared = call.shared.clone();
+    allow(call, services, route, parts, params, &topics).await?;
+    let cluster = services.producing.cluster.clone();
     let v2_partition = |p: &PartitionInfo| {
         let replicas: Vec<Value> = p
             .replicas
@@ -66,15 +67,15 @@ pub(super) async fn v2(
     };
     let body = match op {
         Op::Brokers => {
-            let brokers = blocking(move || shared.rest_proxy.cluster.brokers()).await?;
+            let brokers = blocking(move || cluster.brokers()).await?;
             json!({ "brokers": brokers })
         }
         Op::Topics => {
-            let topics = blocking(move || shared.rest_proxy.cluster.topics()).await?;
+            let topics = blocking(move || cluster.topics()).await?;
             json!(topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>())
         }
         _ => {
-            let t = blocking(move || shared.rest_proxy.cluster.topic(&topic)).await?;
+            let t = blocking(move || cluster.topic(&topic)).await?;
             match (op, partition) {
                 (Op::Topic, _) => json!({
                     "name": t.name,
@@ -99,6 +100,7 @@ pub(super) async fn v2(
 /// v3 metadata and topic administration.
 pub(super) async fn v3(
     call: &mut Call<'_>,
+    services: &Services,
     route: &Arc<Route>,
     op: Op,
     params: Vec<(String, String)>,
@@ -106,7 +108,10 @@ pub(super) async fn v3(
 ) -> Result<HttpResponse, Failure> {
     let (mut topic, partition) = target(&params)?;
     let (parts, incoming) = req.into_parts();
-    let base = format!("{}/v3/clusters", base_url(call, &parts.headers, &parts.uri));
+    let base = format!(
+        "{}/v3/clusters",
+        base_url(call, services, &parts.headers, &parts.uri)
+    );
     let method = parts.method.clone();
     let creating = op == Op::V3Topics && method == http::Method::POST;
     let deleting = op == Op::V3Topic && method == http::Method::DELETE;
@@ -126,7 +131,7 @@ pub(super) async fn v3(
         }
     }
     if creating {
-        let body = json_body(call, &parts.headers, incoming)
+        let body = json_body(call, services, &parts.headers, incoming)
             .await?
             .ok_or_else(|| RequestError::BadRequest("the body must name topic_name".into()))?;
         let request = CreateTopic::from(&body)?;
@@ -138,24 +143,20 @@ pub(super) async fn v3(
     } else {
         vec![topic.clone()]
     };
-    if let Err(answer) = allow(call, route, parts, params.clone(), &topics, true).await? {
-        return Ok(answer);
-    }
-    let shared = call.shared.clone();
-    let cluster_id = {
-        let shared = shared.clone();
-        blocking(move || shared.rest_proxy.cluster.id()).await?
+    allow(call, services, route, parts, params.clone(), &topics).await?;
+    let backend = services.producing.cluster.clone();
+    let cluster_id = match op {
+        Op::Clusters => {
+            let backend = backend.clone();
+            blocking(move || backend.id()).await?
+        }
+        _ => cluster_id(services, &params).await?,
     };
-    let asked = param(&params, "cluster_id");
-    if op != Op::Clusters && asked != cluster_id {
-        return Err(RequestError::NotFound(format!("Cluster {asked} cannot be found.")).into());
-    }
     let cluster = Links {
         base,
         id: cluster_id,
     };
     if let Some(create) = create {
-        let backend = &shared.rest_proxy.cluster;
         if !create.validate_only {
             backend
                 .create_topic(
@@ -167,8 +168,8 @@ pub(super) async fn v3(
                 .await?;
         }
         let name = create.name.clone();
-        let shared = shared.clone();
-        let info = blocking(move || shared.rest_proxy.cluster.topic(&name)).await;
+        let asked = backend.clone();
+        let info = blocking(move || asked.topic(&name)).await;
         let body = match info {
             Ok(info) => cluster.topic(&info),
             // Just created: metadata may lag a moment; answer with what was asked for.
@@ -192,7 +193,7 @@ pub(super) async fn v3(
         return Ok(response);
     }
     if deleting {
-        shared.rest_proxy.cluster.delete_topic(&topic).await?;
+        backend.delete_topic(&topic).await?;
         return Ok(no_content());
     }
     let body = match op {
@@ -203,7 +204,7 @@ pub(super) async fn v3(
         }),
         Op::Cluster => cluster.cluster(),
         Op::V3Topics => {
-            let topics = blocking(move || shared.rest_proxy.cluster.topics()).await?;
+            let topics = blocking(move || backend.topics()).await?;
             json!({
                 "kind": "KafkaTopicList",
                 "metadata": {"self": format!("{}/topics", cluster.url()), "next": null},
@@ -211,7 +212,7 @@ pub(super) async fn v3(
             })
         }
         _ => {
-            let t = blocking(move || shared.rest_proxy.cluster.topic(&topic)).await?;
+            let t = blocking(move || backend.topic(&topic)).await?;
             match (op, partition) {
                 (Op::V3Topic, _) => cluster.topic(&t),
                 (Op::V3Partitions, _) => json!({
@@ -251,10 +252,14 @@ impl CreateTopic {
             value: Option<String>,
         }
         let configs: Vec<Config> = field(body, "configs")?.unwrap_or_default();
+        let (partitions, replication) = check_new_topic(
+            field(body, "partitions_count")?,
+            field(body, "replication_factor")?,
+        )?;
         Ok(CreateTopic {
             name,
-            partitions: field(body, "partitions_count")?,
-            replication: field(body, "replication_factor")?,
+            partitions,
+            replication,
             configs: configs
                 .into_iter()
                 .filter_map(|c| Some((c.name, c.value?)))

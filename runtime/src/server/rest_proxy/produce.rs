@@ -13,16 +13,17 @@ use hyper::body::Incoming;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{json_body, ok, require_topic};
+use super::{json_body, ok};
 use crate::delivery::Accepted;
 use crate::error::RequestError;
-use crate::exchange::Record;
-use crate::filter::ChainOutcome;
+use crate::exchange::{Access, Record};
 use crate::rest_proxy::formats::{self, Format};
 use crate::rest_proxy::{errors, param, partition_param};
-use crate::server::call::{Call, REQUEST_ID};
+use crate::schemas::Kind;
+use crate::server::call::Call;
+use crate::server::pipeline::{self, Deliver, Input, Schema};
 use crate::server::rescue::Failure;
-use crate::server::{HttpResponse, filters};
+use crate::server::{HttpResponse, Services};
 use crate::snapshot::Route;
 
 #[derive(Serialize)]
@@ -42,6 +43,7 @@ struct Placed {
 
 pub(super) async fn serve(
     call: &mut Call<'_>,
+    services: &Services,
     route: &Arc<Route>,
     params: Vec<(String, String)>,
     req: http::Request<Incoming>,
@@ -57,46 +59,33 @@ pub(super) async fn serve(
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let format = formats::v2_produce_format(content_type)?;
-    let body = json_body(call, &parts.headers, incoming)
+    let body = json_body(call, services, &parts.headers, incoming)
         .await?
         .ok_or_else(|| RequestError::InvalidBatch("the body holds no records".into()))?;
     let max = call.snapshot.config.server.max_records;
     let (records, declared) = parse(body, &topic, partition, format, max)?;
-    let (mut key_schema_id, mut value_schema_id) = (None, None);
-    if let Some(declared) = declared {
-        let registry = call
-            .shared
-            .schemas
-            .clone()
-            .ok_or_else(|| formats::no_registry(format))?;
-        key_schema_id = resolve(&registry, declared.key, &topic, true, format).await?;
-        value_schema_id = resolve(&registry, declared.value, &topic, false, format).await?;
-    }
-    let request = call.request_info(parts, params, bytes::Bytes::new());
-    let mut records = match filters::run(call.shared, route, request, records).await? {
-        ChainOutcome::Respond(answer) => return Ok(errors::from_filter(answer, false)),
-        ChainOutcome::Forward(records) => records,
+    let (key, value) = match declared {
+        None => (None, None),
+        Some(_) if services.producing.schemas.is_none() => {
+            return Err(formats::no_registry(format).into());
+        }
+        Some(declared) => (
+            declared.key.map(|d| d.schema(&topic, "key", format)),
+            declared.value.map(|d| d.schema(&topic, "value", format)),
+        ),
     };
-    if let Some(registry) = call.shared.schemas.as_deref()
-        && (key_schema_id.is_some() || value_schema_id.is_some())
-    {
-        use crate::schemas::records::{Using, encode, ready};
-        let (key, value) = (key_schema_id.map(Using::Id), value_schema_id.map(Using::Id));
-        ready(registry, &records, key, value).await?;
-        encode(registry, &mut records, key, value)?;
-    }
-    // Asked of Kafka once the filters let the request through (and maybe chose topics).
-    let mut topics: Vec<&str> = records.iter().map(|r| r.topic.as_str()).collect();
-    topics.sort_unstable();
-    topics.dedup();
-    for topic in topics {
-        require_topic(call, topic).await?;
-    }
-    let id = bytes::Bytes::copy_from_slice(call.id.as_bytes());
-    for record in &mut records {
-        record.headers.push((REQUEST_ID.to_owned(), id.clone()));
-    }
-    let results = call.shared.delivery.sync(records, false).await?;
+    let input = Input {
+        request: call.request_info(parts, params, bytes::Bytes::new(), Access::Write),
+        records,
+        key,
+        value,
+        topics_must_exist: true,
+        deliver: Deliver::Sync {
+            spool_when_down: false,
+        },
+    };
+    let produced = pipeline::produce(&services.producing, route, input).await?;
+    let results = produced.results.wait().await;
     call.records = results.len();
     let details = call.error_details();
     let offsets = results
@@ -124,8 +113,8 @@ pub(super) async fn serve(
         .collect();
     let answer = Answer {
         offsets,
-        key_schema_id,
-        value_schema_id,
+        key_schema_id: produced.key_schema_id,
+        value_schema_id: produced.value_schema_id,
     };
     ok(StatusCode::OK, false, &answer)
 }
@@ -139,57 +128,34 @@ enum Declared {
     Text(String),
 }
 
+impl Declared {
+    /// What the pipeline encodes with: an id, or the text registered under `{topic}-key` /
+    /// `{topic}-value` as REST Proxy does; of the format's kind.
+    fn schema(self, topic: &str, which: &str, format: Format) -> Schema {
+        let kind = match format {
+            Format::Avro => Kind::Avro,
+            Format::Protobuf => Kind::Protobuf,
+            _ => Kind::Json,
+        };
+        match self {
+            Declared::Id(id) => Schema::Id {
+                id,
+                kind: Some(kind),
+            },
+            Declared::Text(text) => Schema::Inline {
+                subject: format!("{topic}-{which}"),
+                kind,
+                text,
+            },
+        }
+    }
+}
+
 /// The schemas of a request in a schema-based format.
 #[derive(Debug, Default, PartialEq)]
 struct Schemas {
     key: Option<Declared>,
     value: Option<Declared>,
-}
-
-/// The id of a declared schema: registered under `{topic}-key` / `{topic}-value` when given as
-/// text, as REST Proxy does; of the format's kind.
-async fn resolve(
-    registry: &crate::schemas::Registry,
-    declared: Option<Declared>,
-    topic: &str,
-    key: bool,
-    format: Format,
-) -> Result<Option<u32>, RequestError> {
-    use crate::schemas::Kind;
-    let kind = match format {
-        Format::Avro => Kind::Avro,
-        Format::Protobuf => Kind::Protobuf,
-        _ => Kind::Json,
-    };
-    let which = if key { "key" } else { "value" };
-    let id = match declared {
-        None => return Ok(None),
-        Some(Declared::Id(id)) => id,
-        Some(Declared::Text(text)) => {
-            let subject = format!("{topic}-{which}");
-            registry
-                .register(&subject, kind, &text)
-                .await
-                .map_err(|e| {
-                    let message = format!("{which}_schema: {}", e.message());
-                    match e {
-                        crate::schemas::RegistryError::Store(_) => RequestError::Internal(message),
-                        _ => RequestError::InvalidData(message),
-                    }
-                })?
-        }
-    };
-    if let Err(crate::schemas::Missing::Unavailable(why)) = registry.by_id(id).await {
-        return Err(RequestError::SchemaRegistryUnavailable(why));
-    }
-    match registry.schema(id) {
-        Some(stored) if stored.kind == kind => Ok(Some(id)),
-        Some(_) => Err(RequestError::InvalidData(format!(
-            "{which}_schema_id {id} is not a {} schema",
-            format.name()
-        ))),
-        None => Err(RequestError::SchemaNotFound(format!("(schema id {id})"))),
-    }
 }
 
 /// The body's records for `topic`, each with the path's partition unless it names its own,

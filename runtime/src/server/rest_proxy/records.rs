@@ -20,32 +20,26 @@ use serde_json::{Map, Value, json};
 
 use super::ordered_body::{OrderedBody, Report};
 use super::splitter::{Piece, Splitter};
-use super::{allow, blocking, json_body, ok, require_topic};
+use super::{allow, json_body, ok};
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
-use crate::filter::ChainOutcome;
-use crate::gateway::Shared;
-use crate::memory::Use;
+use crate::memory::{Memory, Use};
 use crate::rest_proxy::formats::{self, Format};
-use crate::rest_proxy::{errors, param, time};
-use crate::schemas::Registry;
-use crate::server::call::{Call, REQUEST_ID};
+use crate::rest_proxy::{param, time};
+use crate::schemas::Kind;
+use crate::server::call::{self, Call, Carried};
+use crate::server::pipeline::{self, Deliver, Input, Producing, Schema, blocking};
 use crate::server::rescue::Failure;
-use crate::server::{HttpResponse, filters};
+use crate::server::{HttpResponse, Services, dialect};
 use crate::snapshot::Route;
 
 /// Reports a stream may have outstanding (records read but not yet answered).
 const WINDOW: usize = 1024;
 
-/// What a report says of a key or value: its type and size.
-type Shape = Option<(&'static str, usize)>;
-
-/// The registry schemas a record's key and value are encoded with after the filters.
-type Ids = [Option<u32>; 2];
-
 /// `POST …/records`: one record or a stream of them.
 pub(super) async fn stream(
     call: &mut Call<'_>,
+    services: &Services,
     route: &Arc<Route>,
     params: Vec<(String, String)>,
     req: http::Request<Incoming>,
@@ -53,18 +47,18 @@ pub(super) async fn stream(
     let topic = topic_of(&params)?;
     let (parts, incoming) = req.into_parts();
     json_only(&parts.headers)?;
-    let (request, cluster_id) = match admit(call, route, parts, params, &topic).await? {
-        Ok(admitted) => admitted,
-        Err(answer) => return Ok(answer),
-    };
+    let (request, cluster_id) = admit(call, services, route, parts, params, &topic).await?;
     let (mut body, reports) = OrderedBody::new(WINDOW);
-    let producing = Producing {
-        shared: call.shared.clone(),
+    let carried = Arc::new(Carried::default());
+    let producing = Stream {
+        with: services.producing.clone(),
+        memory: services.memory.clone(),
         route: route.clone(),
         request,
         topic,
         cluster_id,
         details: call.error_details(),
+        carried: carried.clone(),
     };
     let server = &call.snapshot.config.server;
     let limits = (
@@ -77,17 +71,19 @@ pub(super) async fn stream(
         let error = RequestError::InvalidBatch("the body holds no records".into());
         return Err(error.into());
     }
-    let mut response = http::Response::new(http_body_util::BodyExt::boxed_unsync(body));
+    let mut response = http::Response::new(body.boxed_unsync());
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
+    call::streamed(&mut response, &carried);
     Ok(response)
 }
 
 /// `POST …/records:batch`: every entry produced, answered 207 with each entry's result.
 pub(super) async fn batch(
     call: &mut Call<'_>,
+    services: &Services,
     route: &Arc<Route>,
     params: Vec<(String, String)>,
     req: http::Request<Incoming>,
@@ -95,7 +91,7 @@ pub(super) async fn batch(
     let topic = topic_of(&params)?;
     let (parts, incoming) = req.into_parts();
     json_only(&parts.headers)?;
-    let body = json_body(call, &parts.headers, incoming)
+    let body = json_body(call, services, &parts.headers, incoming)
         .await?
         .unwrap_or(Value::Null);
     let Some(Value::Array(entries)) = body.get("entries").cloned() else {
@@ -105,14 +101,12 @@ pub(super) async fn batch(
     if entries.is_empty() || entries.len() > max {
         return Err(RequestError::InvalidBatch(format!("entries: 1 to {max} records")).into());
     }
-    let (request, cluster_id) = match admit(call, route, parts, params, &topic).await? {
-        Ok(admitted) => admitted,
-        Err(answer) => return Ok(answer),
-    };
+    let (request, cluster_id) = admit(call, services, route, parts, params, &topic).await?;
     let details = call.error_details();
     let mut ids = Vec::new();
     let mut failures = Vec::new();
     let mut parsed = Vec::new();
+    let registry = services.producing.schemas.is_some();
     for mut entry in entries {
         let id = match entry.as_object_mut().and_then(|e| e.remove("id")) {
             Some(Value::String(id)) if valid_id(&id) => id,
@@ -129,23 +123,25 @@ pub(super) async fn batch(
             );
         }
         ids.push(id.clone());
-        match parse(entry, &topic, call.shared.schemas.as_deref()) {
+        match parse(entry, &topic, registry) {
             Ok(record) => parsed.push((id, record)),
             Err(e) => failures.push(failed(Some(&id), &e, details)),
         }
     }
-    let producing = Producing {
-        shared: call.shared.clone(),
+    let producing = Stream {
+        with: services.producing.clone(),
+        memory: services.memory.clone(),
         route: route.clone(),
         request,
         topic,
         cluster_id,
         details,
+        carried: Arc::default(),
     };
     // All sent before any is awaited: one batch in Kafka, in entry order.
     let mut waiting = Vec::new();
-    for (id, (record, key, value, ids)) in parsed {
-        waiting.push((id, producing.send(record, key, value, ids).await));
+    for (id, parsed) in parsed {
+        waiting.push((id, producing.send(parsed).await));
     }
     let mut successes = Vec::new();
     for (id, report) in waiting {
@@ -178,33 +174,32 @@ fn topic_of(params: &[(String, String)]) -> Result<String, RequestError> {
 /// Kafka is asked anything) the cluster id the path must name and the topic's existence.
 async fn admit(
     call: &Call<'_>,
+    services: &Services,
     route: &Route,
     parts: http::request::Parts,
     params: Vec<(String, String)>,
     topic: &str,
-) -> Result<Result<(Arc<RequestInfo>, String), HttpResponse>, Failure> {
+) -> Result<(Arc<RequestInfo>, String), Failure> {
     let topics = [topic.to_owned()];
-    let request = match allow(call, route, parts, params.clone(), &topics, true).await? {
-        Ok(request) => request,
-        Err(answer) => return Ok(Err(answer)),
-    };
-    let cluster_id = target(call, &params, topic).await?;
-    Ok(Ok((request, cluster_id)))
+    let request = allow(call, services, route, parts, params.clone(), &topics).await?;
+    let cluster_id = cluster_id(services, &params).await?;
+    pipeline::require_topic(&services.producing.cluster, topic).await?;
+    Ok((request, cluster_id))
 }
 
-/// The cluster id, which the path must name; and the topic, which must exist.
-async fn target(
-    call: &Call<'_>,
+/// The cluster id, which the path must name.
+pub(super) async fn cluster_id(
+    services: &Services,
     params: &[(String, String)],
-    topic: &str,
-) -> Result<String, Failure> {
-    let shared = call.shared.clone();
-    let cluster_id = blocking(move || shared.rest_proxy.cluster.id()).await?;
+) -> Result<String, RequestError> {
+    let cluster = services.producing.cluster.clone();
+    let cluster_id = blocking(move || cluster.id()).await?;
     let asked = param(params, "cluster_id");
     if asked != cluster_id {
-        return Err(RequestError::NotFound(format!("Cluster {asked} cannot be found.")).into());
+        return Err(RequestError::NotFound(format!(
+            "Cluster {asked} cannot be found."
+        )));
     }
-    require_topic(call, topic).await?;
     Ok(cluster_id)
 }
 
@@ -236,17 +231,20 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// What producing on one request needs, shared by its records.
-struct Producing {
-    shared: Arc<Shared>,
+/// What producing one request's records needs, shared by its records.
+struct Stream {
+    with: Producing,
+    memory: Arc<Memory>,
     route: Arc<Route>,
     request: Arc<RequestInfo>,
     topic: String,
     cluster_id: String,
     details: bool,
+    /// What the stream carried and how it ended, for the access log at its end.
+    carried: Arc<Carried>,
 }
 
-impl Producing {
+impl Stream {
     /// Reads records from the body as they arrive and queues a report for each, until the
     /// body ends, the client stops reading reports (none taken for `idle`), a record passes
     /// `max_record` bytes, or `idle` passes with no bytes.
@@ -259,40 +257,41 @@ impl Producing {
         let mut buffer: Vec<u8> = Vec::new();
         let mut splitter = Splitter::default();
         // The buffer is paid for like any body (it holds one record, and what came with it).
-        let mut charge = self.shared.memory.force_take(Use::Bodies, 0);
-        let (mut sent, mut ended) = (0usize, false);
+        let mut charge = self.memory.force_take(Use::Bodies, 0);
+        let mut ended = false;
         loop {
             while let Some(piece) = splitter.next(&buffer, ended) {
+                let sent = self.carried.records.load(std::sync::atomic::Ordering::Relaxed);
                 let report = match piece {
-                    Piece::Record(range) => match serde_json::from_slice::<Value>(&buffer[range]) {
-                        Ok(value) => self.produce(value).await,
-                        Err(e) => {
-                            let error =
-                                RequestError::BadRequest(format!("record {sent} is not JSON: {e}"));
-                            self.refused(&error)
+                    Piece::Record(range) => {
+                        self.carried.sent(1, range.len());
+                        match serde_json::from_slice::<Value>(&buffer[range]) {
+                            Ok(value) => self.produce(value).await,
+                            Err(e) => {
+                                let error = RequestError::BadRequest(format!(
+                                    "record {sent} is not JSON: {e}"
+                                ));
+                                self.refused(&error)
+                            }
                         }
-                    },
-                    Piece::Garbage(_) => {
+                    }
+                    Piece::Garbage(range) => {
+                        self.carried.sent(1, range.len());
                         let error = RequestError::BadRequest(format!(
                             "record {sent} is not JSON: a record is a JSON object"
                         ));
                         self.refused(&error)
                     }
                 };
-                sent += 1;
                 match tokio::time::timeout(idle, reports.send(report)).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(_)) => return self.ended(sent, "the client stopped reading"),
-                    Err(_) => {
-                        return self.ended(
-                            sent,
-                            "the client took no report within server.request_timeout_ms",
-                        );
-                    }
+                    // The client left: the access log says `client_gone`.
+                    Ok(Err(_)) => return,
+                    Err(_) => return self.carried.ended("request_timeout"),
                 }
             }
             if ended {
-                return self.ended(sent, "the body ended");
+                return self.carried.ended("completed");
             }
             // The record being read, not the chunk it came in, is what may not be too large.
             if splitter.pending() > max_record {
@@ -300,7 +299,7 @@ impl Producing {
                     limit: max_record as u64,
                 };
                 let _ = reports.send(self.refused(&error)).await;
-                return self.ended(sent, "a record passed server.max_body_bytes");
+                return self.carried.ended("failed");
             }
             // What is before the current record is done with: dropped, so the buffer holds
             // one record at most (and what came in the same chunk).
@@ -319,13 +318,13 @@ impl Producing {
                     }
                 }
                 Ok(None) => ended = true,
-                Ok(Some(Err(e))) => return self.ended(sent, &format!("the body failed: {e}")),
+                Ok(Some(Err(_))) => return,
                 Err(_) => {
                     let error = RequestError::RequestTimeout {
                         timeout_ms: idle.as_millis() as u64,
                     };
                     let _ = reports.send(self.refused(&error)).await;
-                    return self.ended(sent, "no bytes within server.request_timeout_ms");
+                    return self.carried.ended("request_timeout");
                 }
             }
             let held = buffer.capacity();
@@ -336,80 +335,67 @@ impl Producing {
         }
     }
 
-    fn ended(&self, records: usize, why: &str) {
-        tracing::info!(request_id = %self.request.id, topic = %self.topic, records, "record stream ended: {why}");
-    }
-
-    /// One record of the stream: parsed, filtered, queued; its report once acknowledged.
+    /// One record of the stream: parsed, produced; its report once acknowledged.
     async fn produce(&self, value: Value) -> Report {
-        match parse(value, &self.topic, self.shared.schemas.as_deref()) {
-            Ok((record, key, value, ids)) => self.send(record, key, value, ids).await,
+        match parse(value, &self.topic, self.with.schemas.is_some()) {
+            Ok(parsed) => self.send(parsed).await,
             Err(e) => self.refused(&e),
         }
     }
 
-    /// Runs the filters over `record`, encodes what they forward with the schemas `ids` name
-    /// and queues it; the report is the first forwarded record's place.
-    async fn send(&self, mut record: Record, key: Shape, value: Shape, ids: Ids) -> Report {
-        record
+    /// Produces `record` through the pipeline (its filters, schemas, queue); the report is
+    /// the first forwarded record's place, once acknowledged.
+    async fn send(&self, parsed: Parsed) -> Report {
+        let Parsed {
+            mut record,
+            key,
+            value,
+        } = parsed;
+        let timestamp = *record
             .timestamp
             .get_or_insert_with(|| crate::clock::now_millis() as i64);
-        let timestamp = record.timestamp;
-        let mut records = match filters::run(
-            &self.shared,
-            &self.route,
-            self.request.clone(),
-            vec![record],
-        )
-        .await
-        {
-            Ok(ChainOutcome::Forward(records)) if !records.is_empty() => records,
-            Ok(ChainOutcome::Forward(_)) => {
+        let input = Input {
+            request: self.request.clone(),
+            records: vec![record],
+            key: key.as_ref().and_then(Typed::schema),
+            value: value.as_ref().and_then(Typed::schema),
+            topics_must_exist: true,
+            deliver: Deliver::Pipelined,
+        };
+        let produced = match pipeline::produce(&self.with, &self.route, input).await {
+            Ok(produced) if produced.records > 0 => produced,
+            Ok(_) => {
                 let error =
                     RequestError::Forbidden("the gateway's filters dropped the record".into());
                 return self.refused(&error);
             }
-            Ok(ChainOutcome::Respond(answer)) => {
-                let code = u32::from(answer.status().as_u16()) * 100 + 1;
-                let parsed: Value = serde_json::from_slice(answer.body()).unwrap_or_default();
-                let message = parsed["error"]["message"]
-                    .as_str()
-                    .unwrap_or("refused by a filter");
+            Err(Failure::Answered(answer)) => {
+                let message = dialect::filter_message(answer.body());
                 self.route
                     .metrics
-                    .failed(&RequestError::Forbidden(message.to_owned()));
+                    .failed(&RequestError::Forbidden(message.clone()));
+                let code = dialect::filter_code(answer.status());
                 return ready(json!({ "error_code": code, "message": message }));
             }
-            Err(e) => return self.refused(&e),
+            Err(Failure::Error { error, .. }) => return self.refused(&error),
         };
-        let (mut key, mut value) = (key, value);
-        if let (Some(registry), [k, v]) = (self.shared.schemas.as_deref(), ids)
-            && (k.is_some() || v.is_some())
-        {
-            use crate::schemas::records::{Using, encode};
-            if let Err(e) = encode(registry, &mut records, k.map(Using::Id), v.map(Using::Id)) {
-                return self.refused(&e);
+        let registry = self.with.schemas.clone();
+        let kind_of = move |typed: Option<Typed>, id: Option<u32>| match typed? {
+            Typed::Plain(name) => Some(name),
+            Typed::Schema(_) => {
+                let kind = id.and_then(|id| registry.as_ref()?.schema(id)).map(|s| s.kind);
+                Some(kind.and_then(Kind::name).unwrap_or("AVRO"))
             }
-            // The report gives the encoded sizes.
-            let first = &records[0];
-            for (shape, bytes) in [(&mut key, &first.key), (&mut value, &first.value)] {
-                if let (Some((_, size)), Some(bytes)) = (shape.as_mut(), bytes) {
-                    *size = bytes.len();
-                }
-            }
-        }
-        let id = Bytes::copy_from_slice(self.request.id.as_bytes());
-        for r in &mut records {
-            r.headers.push((REQUEST_ID.to_owned(), id.clone()));
-        }
-        let waiting = match self.shared.delivery.send_now(records) {
-            Ok(waiting) => waiting,
-            Err(e) => return self.refused(&e),
         };
+        let shapes = [
+            ("key", kind_of(key, produced.key_schema_id), produced.first_sizes.0),
+            ("value", kind_of(value, produced.value_schema_id), produced.first_sizes.1),
+        ];
         let (cluster_id, details, route) =
             (self.cluster_id.clone(), self.details, self.route.clone());
+        let waiting = produced.results;
         Box::pin(async move {
-            let results = waiting.await;
+            let results = waiting.wait().await;
             let report = match results.into_iter().next().map(|(_, r)| r) {
                 Some(Ok(crate::delivery::Accepted::Delivered(d))) => {
                     let mut report = Map::new();
@@ -418,11 +404,9 @@ impl Producing {
                     report.insert("topic_name".into(), json!(d.topic));
                     report.insert("partition_id".into(), json!(d.partition));
                     report.insert("offset".into(), json!(d.offset));
-                    if let Some(ms) = timestamp {
-                        report.insert("timestamp".into(), json!(time::format(ms)));
-                    }
-                    for (name, shape) in [("key", key), ("value", value)] {
-                        if let Some((kind, size)) = shape {
+                    report.insert("timestamp".into(), json!(time::format(timestamp)));
+                    for (name, kind, size) in shapes {
+                        if let (Some(kind), Some(size)) = (kind, size) {
                             report.insert(name.into(), json!({ "type": kind, "size": size }));
                         }
                     }
@@ -453,7 +437,7 @@ impl Producing {
 /// `{"error_code", "message"}` (with the entry's `id` in a batch).
 fn failed(id: Option<&str>, error: &RequestError, details: bool) -> Value {
     let mut report = json!({
-        "error_code": errors::code(error, true).1,
+        "error_code": crate::rest_proxy::errors::code(error, true).1,
         "message": error.message(details),
     });
     if let Some(id) = id {
@@ -473,18 +457,38 @@ fn ready(report: Value) -> Report {
     Box::pin(async move { bytes })
 }
 
-/// A v3 record for `topic`, with the shapes its report names and the schemas its key and
-/// value are encoded with.
-fn parse(
-    value: Value,
-    topic: &str,
-    registry: Option<&Registry>,
-) -> Result<(Record, Shape, Shape, Ids), RequestError> {
+/// A v3 record as parsed: the record, and how its key and value are typed.
+struct Parsed {
+    record: Record,
+    key: Option<Typed>,
+    value: Option<Typed>,
+}
+
+/// A key's or value's type, as its report names it.
+#[derive(Debug, Clone, PartialEq)]
+enum Typed {
+    /// `BINARY`, `JSON` or `STRING`: the bytes as they are.
+    Plain(&'static str),
+    /// Schema-based: JSON until the pipeline encodes it with this schema.
+    Schema(Schema),
+}
+
+impl Typed {
+    fn schema(&self) -> Option<Schema> {
+        match self {
+            Typed::Schema(schema) => Some(schema.clone()),
+            Typed::Plain(_) => None,
+        }
+    }
+}
+
+/// A v3 record for `topic`. Schema-based keys and values need a registry (`registry`).
+fn parse(value: Value, topic: &str, registry: bool) -> Result<Parsed, RequestError> {
     let Value::Object(fields) = value else {
         return Err(RequestError::BadRequest("a record is a JSON object".into()));
     };
     let mut record = Record::new(topic);
-    let (mut key, mut value, mut ids) = (None, None, [None, None]);
+    let (mut key, mut value) = (None, None);
     for (name, field) in fields {
         match name.as_str() {
             _ if field.is_null() => {}
@@ -510,8 +514,8 @@ fn parse(
                 })?);
             }
             "headers" => record.headers = headers(field)?,
-            "key" => (record.key, key, ids[0]) = data(field, topic, true, registry)?,
-            "value" => (record.value, value, ids[1]) = data(field, topic, false, registry)?,
+            "key" => (record.key, key) = data(field, topic, true, registry)?,
+            "value" => (record.value, value) = data(field, topic, false, registry)?,
             other => {
                 return Err(RequestError::BadRequest(format!(
                     "unknown field {other:?} (partition_id, headers, key, value, timestamp)"
@@ -519,19 +523,19 @@ fn parse(
             }
         }
     }
-    Ok((record, key, value, ids))
+    Ok(Parsed { record, key, value })
 }
 
-/// `{"type", "data"}` as bytes, with its shape for the report; or, schema-based (no type, or
-/// AVRO, PROTOBUF, JSONSCHEMA), the data as JSON and the schema it is encoded with: `schema_id`,
-/// or a `subject` (default `{topic}-key` / `{topic}-value`) at `schema_version` (default the
+/// `{"type", "data"}` as bytes and its type; or, schema-based (no type, or AVRO, PROTOBUF,
+/// JSONSCHEMA), the data as JSON and the schema it is encoded with: `schema_id`, or a
+/// `subject` (default `{topic}-key` / `{topic}-value`) at `schema_version` (default the
 /// latest).
 fn data(
     field: Value,
     topic: &str,
     key: bool,
-    registry: Option<&Registry>,
-) -> Result<(Option<Bytes>, Shape, Option<u32>), RequestError> {
+    registry: bool,
+) -> Result<(Option<Bytes>, Option<Typed>), RequestError> {
     let which = if key { "key" } else { "value" };
     let Value::Object(mut fields) = field else {
         return Err(RequestError::BadRequest(format!(
@@ -549,31 +553,21 @@ fn data(
         Some(other) => return Err(RequestError::BadRequest(format!("{which}.type {other}"))),
     };
     let Some(format) = format.filter(|f| !f.needs_schema()) else {
-        let registry = registry.ok_or_else(|| {
-            RequestError::NoSchemaRegistry(format!("{which} in a schema-based format"))
-        })?;
-        let id = schema_of(&mut fields, topic, which, registry)?;
-        let data = fields.remove("data").unwrap_or(Value::Null);
-        let stored = registry.schema(id);
-        let kind = stored.as_ref().map_or("AVRO", |s| match s.kind {
-            crate::schemas::Kind::Avro => "AVRO",
-            crate::schemas::Kind::Protobuf => "PROTOBUF",
-            crate::schemas::Kind::Json => "JSONSCHEMA",
-        });
-        if let Some(asked) = format
-            && asked.name().to_ascii_uppercase() != kind
-        {
-            return Err(RequestError::InvalidData(format!(
-                "{which}: type {} but schema {id} is {kind}",
-                asked.name().to_ascii_uppercase()
+        if !registry {
+            return Err(RequestError::NoSchemaRegistry(format!(
+                "{which} in a schema-based format"
             )));
         }
+        let kind = format.map(|f| match f {
+            Format::Avro => Kind::Avro,
+            Format::Protobuf => Kind::Protobuf,
+            _ => Kind::Json,
+        });
+        let schema = schema_of(&mut fields, topic, which, kind)?;
+        let data = fields.remove("data").unwrap_or(Value::Null);
         let bytes = formats::encode(Format::Json, data, key)?;
-        let (shape, id) = match bytes {
-            Some(_) => (Some((kind, 0)), Some(id)),
-            None => (None, None),
-        };
-        return Ok((bytes, shape, id));
+        let typed = bytes.as_ref().map(|_| Typed::Schema(schema));
+        return Ok((bytes, typed));
     };
     let kind = format.name().to_ascii_uppercase();
     let data = fields.remove("data").unwrap_or(Value::Null);
@@ -583,18 +577,18 @@ fn data(
         )));
     }
     let bytes = formats::encode(format, data, key)?;
-    let shape = bytes.as_ref().map(|b| (format_type(format), b.len()));
-    Ok((bytes, shape, None))
+    let typed = bytes.as_ref().map(|_| Typed::Plain(format_type(format)));
+    Ok((bytes, typed))
 }
 
 /// The schema a schema-based key or value names: `schema_id`, or `subject` (default the topic
-/// name strategy's) at `schema_version` (default `latest`).
+/// name strategy's) at `schema_version` (default `latest`); of `kind` when the type named it.
 fn schema_of(
     fields: &mut Map<String, Value>,
     topic: &str,
     which: &str,
-    registry: &Registry,
-) -> Result<u32, RequestError> {
+    kind: Option<Kind>,
+) -> Result<Schema, RequestError> {
     if fields.contains_key("schema") {
         return Err(RequestError::BadRequest(format!(
             "{which}.schema: inline schemas are not registered here; register it with the \
@@ -602,12 +596,13 @@ fn schema_of(
         )));
     }
     if let Some(id) = fields.remove("schema_id").filter(|v| !v.is_null()) {
-        return id
+        let id = id
             .as_u64()
             .and_then(|id| u32::try_from(id).ok())
             .ok_or_else(|| {
                 RequestError::BadRequest(format!("{which}.schema_id {id}: expected a schema id"))
-            });
+            })?;
+        return Ok(Schema::Id { id, kind });
     }
     fields.remove("subject_name_strategy");
     let subject = match fields.remove("subject") {
@@ -623,10 +618,11 @@ fn schema_of(
                 .ok_or_else(|| RequestError::BadRequest(format!("{which}.schema_version {v}")))?,
         ),
     };
-    registry
-        .version(&subject, version)
-        .map(|(v, _)| v.id)
-        .map_err(|_| RequestError::SchemaNotFound(subject))
+    Ok(Schema::Subject {
+        subject,
+        version,
+        kind,
+    })
 }
 
 fn format_type(format: Format) -> &'static str {
@@ -664,28 +660,56 @@ mod tests {
 
     #[test]
     fn records_carry_typed_keys_values_headers_and_times() {
-        let (record, key, value, _) = parse(
+        let Parsed { record, key, value } = parse(
             json!({"partition_id": 1, "headers": [{"name": "h", "value": "aGk="}],
                    "key": {"type": "STRING", "data": "k"}, "value": {"type": "JSON", "data": {"a": 1}},
                    "timestamp": "2021-02-05T19:14:42Z"}),
             "t",
-            None,
+            false,
         )
         .unwrap();
         assert_eq!(record.partition, Some(1));
         assert_eq!(record.headers, vec![("h".to_owned(), Bytes::from("hi"))]);
         assert_eq!(
             (record.key.as_deref(), key),
-            (Some(&b"k"[..]), Some(("STRING", 1)))
+            (Some(&b"k"[..]), Some(Typed::Plain("STRING")))
         );
         assert_eq!(record.value.as_deref(), Some(&br#"{"a":1}"#[..]));
-        assert_eq!(value, Some(("JSON", 7)));
+        assert_eq!(value, Some(Typed::Plain("JSON")));
         assert_eq!(record.timestamp, Some(1_612_552_482_000));
     }
 
     #[test]
+    fn schema_based_values_name_their_schema_for_the_pipeline() {
+        let Parsed { record, value, .. } = parse(
+            json!({"value": {"type": "AVRO", "subject": "s", "schema_version": 2, "data": {"a": 1}}}),
+            "t",
+            true,
+        )
+        .unwrap();
+        assert_eq!(record.value.as_deref(), Some(&br#"{"a":1}"#[..]));
+        let subject = Schema::Subject {
+            subject: "s".into(),
+            version: Some(2),
+            kind: Some(Kind::Avro),
+        };
+        assert_eq!(value, Some(Typed::Schema(subject)));
+        let Parsed { value, .. } = parse(json!({"value": {"schema_id": 7, "data": 1}}), "t", true)
+            .unwrap();
+        let id = Schema::Id { id: 7, kind: None };
+        assert_eq!(value, Some(Typed::Schema(id)));
+        let Parsed { value, .. } = parse(json!({"value": {"data": 1}}), "t", true).unwrap();
+        let default = Schema::Subject {
+            subject: "t-value".into(),
+            version: None,
+            kind: None,
+        };
+        assert_eq!(value, Some(Typed::Schema(default)));
+    }
+
+    #[test]
     fn schema_types_and_bad_fields_are_refused_clearly() {
-        let code = |v: Value| parse(v, "t", None).unwrap_err();
+        let code = |v: Value| parse(v, "t", false).err().unwrap();
         assert_eq!(
             code(json!({"value": {"data": 1}})).code(),
             "no_schema_registry"

@@ -1,8 +1,11 @@
-//! What the REST Proxy API says about the cluster: its id, brokers, topics and partitions, and
-//! topic creation and deletion. Metadata comes from one consumer made on first use; the
-//! blocking methods belong on a blocking thread.
+//! The gateway's metadata and admin client: the cluster's id, brokers, topics and partitions,
+//! whether a topic exists, and topic creation and deletion (REST Proxy's metadata and topic
+//! administration, produce's topic checks, the schema registry's topic). Metadata comes from
+//! one consumer made on first use; the blocking methods belong on a blocking thread. Every
+//! number is checked here before librdkafka sees it, and every request to Kafka is counted
+//! (`wafka_kafka_admin_requests_total`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -50,7 +53,13 @@ pub struct Cluster {
     id: OnceLock<String>,
     /// Topics seen to exist, and when: produce checks here before asking Kafka.
     known: Mutex<HashMap<String, Instant>>,
+    /// Requests sent to Kafka, by kind: `/admin/kafka` shows them.
+    requests: Mutex<BTreeMap<&'static str, u64>>,
 }
+
+/// Most partitions a topic created here may have: librdkafka allocates per partition before
+/// Kafka is asked, and the embedded cluster holds every one in memory.
+pub const MAX_PARTITIONS: i32 = 10_000;
 
 /// How long a topic seen to exist is taken to exist without asking again.
 const KNOWN_FOR: Duration = Duration::from_secs(60);
@@ -73,7 +82,24 @@ impl Cluster {
             admin: Mutex::default(),
             id: OnceLock::new(),
             known: Mutex::default(),
+            requests: Mutex::default(),
         }
+    }
+
+    /// Requests sent to Kafka since start, by kind (`metadata`, `cluster_id`, `create_topic`,
+    /// `delete_topic`).
+    pub fn requests(&self) -> BTreeMap<&'static str, u64> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Counts a request about to be sent to Kafka.
+    fn asked(&self, request: &'static str) {
+        super::admin_request(request);
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *requests.entry(request).or_default() += 1;
     }
 
     /// True when `topic` was seen to exist lately: no need to ask Kafka.
@@ -132,19 +158,22 @@ impl Cluster {
         }
         let id = match &self.embedded {
             Some(_) => "wafka-embedded".to_owned(),
-            None => self
-                .client()?
-                .client()
-                .fetch_cluster_id(ASK_TIMEOUT)
-                .ok_or_else(|| {
-                    RequestError::KafkaUnavailable("no cluster id in metadata".into())
-                })?,
+            None => {
+                self.asked("cluster_id");
+                self.client()?
+                    .client()
+                    .fetch_cluster_id(ASK_TIMEOUT)
+                    .ok_or_else(|| {
+                        RequestError::KafkaUnavailable("no cluster id in metadata".into())
+                    })?
+            }
         };
         Ok(self.id.get_or_init(|| id).clone())
     }
 
     /// Broker ids, sorted.
     pub fn brokers(&self) -> Result<Vec<i32>, RequestError> {
+        self.asked("metadata");
         let metadata = self
             .client()?
             .fetch_metadata(None, ASK_TIMEOUT)
@@ -167,6 +196,7 @@ impl Cluster {
     }
 
     fn describe(&self, name: Option<&str>) -> Result<Vec<TopicInfo>, RequestError> {
+        self.asked("metadata");
         let metadata = self
             .client()?
             .fetch_metadata(name, ASK_TIMEOUT)
@@ -214,6 +244,7 @@ impl Cluster {
         replication: Option<i32>,
         configs: &[(String, String)],
     ) -> Result<(), RequestError> {
+        let (partitions, replication) = check_new_topic(partitions, replication)?;
         if let Some(cluster) = &self.embedded {
             if self.topic(name).is_ok() {
                 return Err(RequestError::KafkaBadRequest(format!(
@@ -221,6 +252,7 @@ impl Cluster {
                 )));
             }
             let count = partitions.unwrap_or(self.kafka.embedded.partitions);
+            self.asked("create_topic");
             return cluster
                 .create_topic(name, count)
                 .map_err(|e| RequestError::KafkaBadRequest(e.to_string()));
@@ -231,6 +263,7 @@ impl Cluster {
             topic = topic.set(key, value);
         }
         let options = AdminOptions::new().operation_timeout(Some(ASK_TIMEOUT));
+        self.asked("create_topic");
         let results = self
             .admin()?
             .create_topics([&topic], &options)
@@ -247,6 +280,7 @@ impl Cluster {
             ));
         }
         let options = AdminOptions::new().operation_timeout(Some(ASK_TIMEOUT));
+        self.asked("delete_topic");
         let results = self
             .admin()?
             .delete_topics(&[name], &options)
@@ -257,6 +291,29 @@ impl Cluster {
         drop(known);
         admin_result(results)
     }
+}
+
+/// A new topic's partitions (1 to [`MAX_PARTITIONS`]) and replication factor (1 to 32767:
+/// Kafka's is an int16), when given; absent or -1, the broker's defaults (as Kafka reads -1).
+/// Refused as Kafka refuses them (400), before librdkafka sees them.
+pub fn check_new_topic(
+    partitions: Option<i32>,
+    replication: Option<i32>,
+) -> Result<(Option<i32>, Option<i32>), RequestError> {
+    let partitions = partitions.filter(|p| *p != -1);
+    if let Some(p) = partitions.filter(|p| !(1..=MAX_PARTITIONS).contains(p)) {
+        return Err(RequestError::KafkaBadRequest(format!(
+            "partitions_count {p}: use 1 to {MAX_PARTITIONS}, or -1 for the broker's default"
+        )));
+    }
+    let replication = replication.filter(|r| *r != -1);
+    if let Some(r) = replication.filter(|r| !(1..=i32::from(i16::MAX)).contains(r)) {
+        return Err(RequestError::KafkaBadRequest(format!(
+            "replication_factor {r}: use 1 to {}, or -1 for the broker's default",
+            i16::MAX
+        )));
+    }
+    Ok((partitions, replication))
 }
 
 fn admin_result(results: Vec<rdkafka::admin::TopicResult>) -> Result<(), RequestError> {
@@ -277,4 +334,27 @@ fn admin_result(results: Vec<rdkafka::admin::TopicResult>) -> Result<(), Request
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_topic_numbers_outside_kafkas_ranges_never_reach_librdkafka() {
+        for p in [-123, -2, 0, MAX_PARTITIONS + 1, i32::MAX, i32::MIN] {
+            let refused = check_new_topic(Some(p), None).unwrap_err();
+            assert_eq!(refused.code(), "kafka_bad_request", "{p}");
+        }
+        for r in [-5, 0, 32768, i32::MAX] {
+            assert!(check_new_topic(None, Some(r)).is_err(), "{r}");
+        }
+        assert_eq!(check_new_topic(Some(-1), Some(-1)).unwrap(), (None, None));
+        assert_eq!(check_new_topic(Some(1), Some(1)).unwrap(), (Some(1), Some(1)));
+        assert_eq!(
+            check_new_topic(Some(MAX_PARTITIONS), Some(3)).unwrap(),
+            (Some(MAX_PARTITIONS), Some(3))
+        );
+        assert_eq!(check_new_topic(None, None).unwrap(), (None, None));
+    }
 }
