@@ -119,6 +119,7 @@ impl Builder {
     /// start and on reload), loads every filter the routes name and reads the certificates.
     /// `config` is validated ([`crate::config::load`]).
     pub fn prepare(&self, config: Config) -> Result<Prepared, BuildError> {
+        rest_proxy_overlap(&config)?;
         crate::kafka::validate_properties(&config.kafka).map_err(BuildError::Properties)?;
         if let Some(cluster) = &self.embedded {
             let partitions = config.kafka.embedded.partitions;
@@ -420,4 +421,36 @@ fn embedded_topics(config: &Config) -> impl Iterator<Item = &str> {
     let dead_letter = config.kafka.dead_letter_topic.iter().map(String::as_str);
     let listed = config.kafka.embedded.topics.iter().map(String::as_str);
     routes.chain(dead_letter).chain(listed)
+}
+
+/// Refuses a route that shares a path and method with the REST Proxy API, which would hide one
+/// of them depending on the order of the lookup.
+fn rest_proxy_overlap(config: &Config) -> Result<(), BuildError> {
+    let Some(rest_proxy) = &config.rest_proxy else {
+        return Ok(());
+    };
+    let api = crate::rest_proxy::operations(&rest_proxy.path_prefix);
+    for (i, route) in config.routes.iter().enumerate() {
+        let mut served = vec![(route.path.clone(), route.methods())];
+        if route.read.is_some() {
+            let offsets = PathPattern::parse(&format!("{}/offsets", route.path));
+            if let Ok(offsets) = offsets {
+                served.push((offsets, vec!["GET".into(), "POST".into()]));
+            }
+        }
+        for (pattern, methods) in &served {
+            let clash = api.iter().find(|(p, ms, _)| {
+                p.overlaps(pattern) && ms.iter().any(|m| methods.iter().any(|n| n == m))
+            });
+            if let Some((p, _, _)) = clash {
+                return Err(BuildError::Route {
+                    field: format!("routes[{i}].path"),
+                    reason: format!(
+                        "overlaps the REST Proxy API's {p}; set rest_proxy.path_prefix or move the route"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }

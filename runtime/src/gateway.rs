@@ -172,7 +172,9 @@ impl Gateway {
         let (snapshot, acceptor) = builder.finish(prepared).await?;
         snapshot.identity.start();
         let breaker = Arc::new(Breaker::new(start.kafka.breaker.clone()));
-        let producer = Producer::new(&start.kafka, &bootstrap, breaker.clone())
+        let hears = breaker.clone();
+        let brokers_down = Arc::new(move |reason: &str| hears.brokers_down(reason));
+        let producer = Producer::new(&start.kafka, &bootstrap, brokers_down)
             .map_err(|e| StartError::Kafka(e.to_string()))?;
         let spool = match &start.spool {
             Some(spool) => Some(
@@ -188,7 +190,7 @@ impl Gateway {
             &start.kafka,
             memory.clone(),
         ));
-        crate::metrics::publish_versions(None, &snapshot);
+        snapshot.publish_versions(None);
         tracing::info!(
             routes = snapshot.config.routes.len(),
             filters = snapshot.filters.len(),

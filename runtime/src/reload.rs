@@ -72,7 +72,7 @@ pub(crate) async fn reload(shared: &Arc<Reloader>, path: &Path) {
                 live.store(Arc::new(acceptor));
             }
             prune_cache(&shared.builder, &snapshot);
-            crate::metrics::publish_versions(Some(&shared.live.load()), &snapshot);
+            snapshot.publish_versions(Some(&shared.live.load()));
             let routes = snapshot.config.routes.len();
             snapshot.identity.start();
             shared.live.store(snapshot.into());

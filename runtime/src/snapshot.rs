@@ -127,3 +127,26 @@ pub struct Snapshot {
     /// The identity providers its filters use by name.
     pub identity: Arc<crate::identity::Providers>,
 }
+
+impl Snapshot {
+    /// Marks this snapshot's filters as serving in `wafka_filter_version_info`, and those only
+    /// in `previous` as retired.
+    pub fn publish_versions(&self, previous: Option<&Snapshot>) {
+        let version = |f: &LoadedFilter| {
+            let sha = f.sha256.get(..12).unwrap_or(&f.sha256).to_owned();
+            metrics::gauge!(crate::metrics::FILTER_VERSION, "filter" => f.name.clone(), "sha256" => sha)
+        };
+        for old in previous.iter().flat_map(|s| s.filters.values()) {
+            if self
+                .filters
+                .get(&old.name)
+                .is_none_or(|new| new.sha256 != old.sha256)
+            {
+                version(old).set(0.0);
+            }
+        }
+        for filter in self.filters.values() {
+            version(filter).set(1.0);
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::validate::{Failure, fail, http_url, valid_name};
 use serde::{Deserialize, Serialize};
 
 /// One identity provider.
@@ -95,4 +96,62 @@ pub(super) mod defaults {
     pub fn introspection_cache_entries() -> usize {
         10_000
     }
+}
+
+/// `[[identity_providers]]`: unique names, http(s) URLs, credentials in pairs, usable bounds.
+pub(super) fn check(providers: &[IdentityProviderConfig]) -> Result<(), Failure> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, p) in providers.iter().enumerate() {
+        let at = |field: &str| format!("identity_providers[{i}].{field}");
+        if !valid_name(&p.name) {
+            return fail(
+                at("name"),
+                "use 1 to 64 characters of a-z, 0-9, '-' and '_'",
+            );
+        }
+        if !seen.insert(p.name.as_str()) {
+            return fail(at("name"), format!("{:?} is named twice", p.name));
+        }
+        let urls = [
+            ("issuer", Some(&p.issuer)),
+            ("discovery_url", p.discovery_url.as_ref()),
+            ("jwks_url", p.jwks_url.as_ref()),
+            ("introspection_url", p.introspection_url.as_ref()),
+        ];
+        for (field, url) in urls {
+            if let Some(url) = url
+                && !http_url(url)
+            {
+                return fail(
+                    at(field),
+                    format!("{url:?}: use an http:// or https:// URL"),
+                );
+            }
+        }
+        if p.client_id.is_some() != p.client_secret.is_some() {
+            return fail(
+                at("client_secret"),
+                "client_id and client_secret go together (introspection authenticates with both)",
+            );
+        }
+        if p.introspection_url.is_some() && p.client_id.is_none() {
+            return fail(
+                at("client_id"),
+                "introspection needs the gateway's client_id and client_secret",
+            );
+        }
+        for (field, value) in [
+            ("timeout_ms", p.timeout_ms),
+            ("refresh_interval_ms", p.refresh_interval_ms),
+            (
+                "introspection_cache_entries",
+                p.introspection_cache_entries as u64,
+            ),
+        ] {
+            if value == 0 {
+                return fail(at(field), "must be at least 1");
+            }
+        }
+    }
+    Ok(())
 }

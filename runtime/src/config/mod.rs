@@ -20,8 +20,8 @@ pub use delivery::{BreakerConfig, Fsync, SpoolConfig};
 pub use error::ConfigError;
 pub use identity::IdentityProviderConfig;
 pub use read::{ReadConfig, ValueFormat};
-pub use rest_proxy::RestProxyConfig;
-pub use schema_registry::{SchemaRef, SchemaRegistryConfig};
+pub use rest_proxy::{RestProxyConfig, check_prefix};
+pub use schema_registry::{LEVELS, SchemaRef, SchemaRegistryConfig};
 pub use start_only::StartOnly;
 
 /// The whole configuration file.

@@ -1,5 +1,6 @@
 //! `routes[].read`: a route that reads Kafka for HTTP clients instead of producing.
 
+use super::validate::{Failure, check_topic};
 use serde::{Deserialize, Serialize};
 
 /// How a read route serves records. Its presence makes the route a read route (GET): the
@@ -85,4 +86,67 @@ mod defaults {
     pub fn heartbeat_ms() -> u64 {
         15_000
     }
+}
+
+/// A read route: its topic template names only path parameters, and its limits are usable.
+pub(super) fn check(route: &super::RouteConfig, read: &ReadConfig) -> Result<(), Failure> {
+    if route.mode != super::Mode::Sync
+        || route.body != super::BodyKind::Raw
+        || route.spool_when_down
+    {
+        return Err((
+            "read".into(),
+            "mode, body and spool_when_down apply to produce routes only".into(),
+        ));
+    }
+    let params = route.path.params();
+    let mut fixed = String::new();
+    let mut rest = route.topic.as_str();
+    while let Some(open) = rest.find('{') {
+        fixed.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            return Err((
+                "topic".into(),
+                format!("{:?} has an unclosed {{", route.topic),
+            ));
+        };
+        let name = &rest[open + 1..open + close];
+        if !params.contains(&name) {
+            return Err((
+                "topic".into(),
+                format!("{{{name}}} is not a parameter of the route's path"),
+            ));
+        }
+        fixed.push('x');
+        rest = &rest[open + close + 1..];
+    }
+    fixed.push_str(rest);
+    check_topic(&fixed).map_err(|reason| ("topic".into(), reason))?;
+    if !matches!(read.default_from.as_str(), "latest" | "earliest") {
+        return Err((
+            "read.default_from".into(),
+            "use \"latest\" or \"earliest\"".into(),
+        ));
+    }
+    for (field, value) in [
+        ("max_records", read.max_records as u64),
+        ("max_bytes", read.max_bytes as u64),
+        ("max_wait_ms", read.max_wait_ms),
+        ("max_streams", read.max_streams as u64),
+        ("max_fetches", read.max_fetches as u64),
+        ("heartbeat_ms", read.heartbeat_ms),
+    ] {
+        if value == 0 {
+            return Err((format!("read.{field}"), "must be at least 1".into()));
+        }
+    }
+    if let Some(partitions) = &read.partitions
+        && (partitions.is_empty() || partitions.iter().any(|p| *p < 0))
+    {
+        return Err((
+            "read.partitions".into(),
+            "list partition numbers, 0 or more".into(),
+        ));
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::FilterRef;
+use super::validate::{Failure, fail, valid_name};
 
 /// Serves the REST Proxy API's paths beside the routes. Present (even empty) turns it on.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -50,4 +51,58 @@ pub(super) mod defaults {
     pub fn consumer_buffer_bytes() -> usize {
         1 << 20
     }
+}
+
+/// A `path_prefix` is empty or `/segment[/segment…]` without a trailing `/` or `{param}`.
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    let ok = prefix.starts_with('/')
+        && !prefix.ends_with('/')
+        && !prefix.contains(['{', '}', '?', '#'])
+        && !prefix.contains("//");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{prefix:?}: use \"\" or a path like \"/kafka\" (no trailing '/', no {{param}})"
+        ))
+    }
+}
+
+/// `[rest_proxy]`: a usable prefix, URL, filter names and bounds.
+pub(super) fn check(rest_proxy: &RestProxyConfig) -> Result<(), Failure> {
+    check_prefix(&rest_proxy.path_prefix)
+        .map_err(|reason| ("rest_proxy.path_prefix".to_owned(), reason))?;
+    if let Some(url) = &rest_proxy.advertised_url {
+        let scheme = url.starts_with("http://") || url.starts_with("https://");
+        if !scheme || url.ends_with('/') || url.parse::<http::Uri>().is_err() {
+            return fail(
+                "rest_proxy.advertised_url",
+                format!("{url:?}: use http:// or https://host[:port][/path], no trailing '/'"),
+            );
+        }
+    }
+    for (field, value) in [
+        ("max_consumers", rest_proxy.max_consumers as u64),
+        ("consumer_idle_ms", rest_proxy.consumer_idle_ms),
+        (
+            "consumer_buffer_bytes",
+            rest_proxy.consumer_buffer_bytes as u64,
+        ),
+    ] {
+        if value == 0 {
+            return fail(format!("rest_proxy.{field}"), "must be at least 1");
+        }
+    }
+    for (k, filter) in rest_proxy.filters.iter().enumerate() {
+        if !valid_name(&filter.name) {
+            return fail(
+                format!("rest_proxy.filters[{k}].name"),
+                "use 1 to 64 characters of a-z, 0-9, '-' and '_' (the file is NAME.wasm)",
+            );
+        }
+    }
+    Ok(())
 }

@@ -7,6 +7,18 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::FilterRef;
+use super::validate::{Failure, check_topic, fail, valid_name};
+
+/// The compatibility levels, as the registry's API names them.
+pub const LEVELS: &[&str] = &[
+    "NONE",
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+];
 
 /// The schema registry: embedded (the default), or an external one at `url`. Present (even
 /// empty) turns it on. Takes effect at start.
@@ -142,4 +154,76 @@ pub(super) mod defaults {
     pub fn max_cached_schemas() -> usize {
         10_000
     }
+}
+
+/// `[schema_registry]`: a level the API knows, a topic, its own port, filter names, usable
+/// bounds.
+pub(super) fn check(
+    registry: &SchemaRegistryConfig,
+    server: &super::ServerConfig,
+) -> Result<(), Failure> {
+    let level = registry.compatibility.to_ascii_uppercase();
+    if !LEVELS.contains(&level.as_str()) {
+        return fail(
+            "schema_registry.compatibility",
+            format!("use one of {}", LEVELS.join(", ")),
+        );
+    }
+    if let Err(reason) = check_topic(&registry.topic) {
+        return fail("schema_registry.topic", reason);
+    }
+    if registry.listen.port() != 0
+        && (registry.listen == server.listen || registry.listen == server.admin_listen)
+    {
+        return fail(
+            "schema_registry.listen",
+            "must differ from server.listen and server.admin_listen",
+        );
+    }
+    if registry.timeout_ms == 0 {
+        return fail("schema_registry.timeout_ms", "must be at least 1");
+    }
+    if registry.max_body_bytes == 0 {
+        return fail("schema_registry.max_body_bytes", "must be at least 1");
+    }
+    if let Some(url) = &registry.url {
+        let usable = url.parse::<http::Uri>().is_ok_and(|uri| {
+            matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri.host().is_some()
+                && uri.query().is_none()
+        });
+        if !usable {
+            return fail(
+                "schema_registry.url",
+                "use http://host:port or https://host:port (a path is kept, no query)",
+            );
+        }
+    }
+    if registry.username.is_some() != registry.password.is_some() {
+        return fail(
+            "schema_registry.password",
+            "username and password go together (HTTP Basic)",
+        );
+    }
+    if registry.url.is_none() && registry.username.is_some() {
+        return fail(
+            "schema_registry.username",
+            "credentials are for an external registry: set url too",
+        );
+    }
+    for (k, filter) in registry.filters.iter().enumerate() {
+        if !valid_name(&filter.name) {
+            return fail(
+                format!("schema_registry.filters[{k}].name"),
+                "use 1 to 64 characters of a-z, 0-9, '-' and '_' (the file is NAME.wasm)",
+            );
+        }
+    }
+    if registry.cache_ms == 0 {
+        return fail("schema_registry.cache_ms", "must be at least 1");
+    }
+    if registry.max_cached_schemas == 0 {
+        return fail("schema_registry.max_cached_schemas", "must be at least 1");
+    }
+    Ok(())
 }

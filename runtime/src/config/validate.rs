@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use super::Config;
 use crate::router::PathPattern;
 
-type Failure = (String, String);
+/// A field's config path and what is wrong with it.
+pub(super) type Failure = (String, String);
 
 pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     let server = &config.server;
@@ -146,17 +147,13 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     }
     let mut names = HashSet::new();
     let mut patterns: Vec<(PathPattern, Vec<String>, usize)> = Vec::new();
-    check_identity_providers(&config.identity_providers)?;
+    super::identity::check(&config.identity_providers)?;
     if let Some(registry) = &config.schema_registry {
-        check_schema_registry(registry, server)?;
+        super::schema_registry::check(registry, server)?;
     }
-    let rest_proxy = match &config.rest_proxy {
-        Some(rest_proxy) => {
-            check_rest_proxy(rest_proxy)?;
-            crate::rest_proxy::operations(&rest_proxy.path_prefix)
-        }
-        None => Vec::new(),
-    };
+    if let Some(rest_proxy) = &config.rest_proxy {
+        super::rest_proxy::check(rest_proxy)?;
+    }
     for (i, route) in config.routes.iter().enumerate() {
         let at = |field: &str| format!("routes[{i}].{field}");
         if !valid_name(&route.name) {
@@ -192,7 +189,7 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
                 if methods != ["GET"] {
                     return fail(at("methods"), "a read route answers GET only");
                 }
-                check_read(route, read).map_err(|(field, reason)| (at(&field), reason))?;
+                super::read::check(route, read).map_err(|(field, reason)| (at(&field), reason))?;
                 let offsets = PathPattern::parse(&format!("{}/offsets", route.path))
                     .map_err(|e| (at("path"), e))?;
                 served.push((offsets, vec!["GET".into(), "POST".into()]));
@@ -206,16 +203,6 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
                 return fail(
                     at("path"),
                     format!("same path and method as routes[{j}], which would always win"),
-                );
-            }
-            if let Some((p, _, _)) = rest_proxy.iter().find(|(p, ms, _)| {
-                p.overlaps(&pattern) && ms.iter().any(|m| methods.contains(&m.to_string()))
-            }) {
-                return fail(
-                    at("path"),
-                    format!(
-                        "overlaps the REST Proxy API's {p}; set rest_proxy.path_prefix or move the route"
-                    ),
                 );
             }
             patterns.push((pattern, methods, i));
@@ -272,230 +259,10 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `[[identity_providers]]`: unique names, http(s) URLs, credentials in pairs, usable bounds.
-fn check_identity_providers(providers: &[super::IdentityProviderConfig]) -> Result<(), Failure> {
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, p) in providers.iter().enumerate() {
-        let at = |field: &str| format!("identity_providers[{i}].{field}");
-        if !valid_name(&p.name) {
-            return fail(
-                at("name"),
-                "use 1 to 64 characters of a-z, 0-9, '-' and '_'",
-            );
-        }
-        if !seen.insert(p.name.as_str()) {
-            return fail(at("name"), format!("{:?} is named twice", p.name));
-        }
-        let urls = [
-            ("issuer", Some(&p.issuer)),
-            ("discovery_url", p.discovery_url.as_ref()),
-            ("jwks_url", p.jwks_url.as_ref()),
-            ("introspection_url", p.introspection_url.as_ref()),
-        ];
-        for (field, url) in urls {
-            if let Some(url) = url
-                && !http_url(url)
-            {
-                return fail(
-                    at(field),
-                    format!("{url:?}: use an http:// or https:// URL"),
-                );
-            }
-        }
-        if p.client_id.is_some() != p.client_secret.is_some() {
-            return fail(
-                at("client_secret"),
-                "client_id and client_secret go together (introspection authenticates with both)",
-            );
-        }
-        if p.introspection_url.is_some() && p.client_id.is_none() {
-            return fail(
-                at("client_id"),
-                "introspection needs the gateway's client_id and client_secret",
-            );
-        }
-        for (field, value) in [
-            ("timeout_ms", p.timeout_ms),
-            ("refresh_interval_ms", p.refresh_interval_ms),
-            (
-                "introspection_cache_entries",
-                p.introspection_cache_entries as u64,
-            ),
-        ] {
-            if value == 0 {
-                return fail(at(field), "must be at least 1");
-            }
-        }
-    }
-    Ok(())
-}
-
-fn http_url(url: &str) -> bool {
+pub(super) fn http_url(url: &str) -> bool {
     let parsed = url.parse::<http::Uri>();
     (url.starts_with("http://") || url.starts_with("https://"))
         && parsed.is_ok_and(|u| u.host().is_some_and(|h| !h.is_empty()))
-}
-
-/// `[schema_registry]`: a level the API knows, a topic, its own port, usable bounds.
-fn check_schema_registry(
-    registry: &super::SchemaRegistryConfig,
-    server: &super::ServerConfig,
-) -> Result<(), Failure> {
-    let level = registry.compatibility.to_ascii_uppercase();
-    if !crate::schemas::LEVELS.contains(&level.as_str()) {
-        return fail(
-            "schema_registry.compatibility",
-            format!("use one of {}", crate::schemas::LEVELS.join(", ")),
-        );
-    }
-    if let Err(reason) = check_topic(&registry.topic) {
-        return fail("schema_registry.topic", reason);
-    }
-    if registry.listen.port() != 0
-        && (registry.listen == server.listen || registry.listen == server.admin_listen)
-    {
-        return fail(
-            "schema_registry.listen",
-            "must differ from server.listen and server.admin_listen",
-        );
-    }
-    if registry.timeout_ms == 0 {
-        return fail("schema_registry.timeout_ms", "must be at least 1");
-    }
-    if registry.max_body_bytes == 0 {
-        return fail("schema_registry.max_body_bytes", "must be at least 1");
-    }
-    if let Some(url) = &registry.url {
-        let usable = url.parse::<http::Uri>().is_ok_and(|uri| {
-            matches!(uri.scheme_str(), Some("http" | "https"))
-                && uri.host().is_some()
-                && uri.query().is_none()
-        });
-        if !usable {
-            return fail(
-                "schema_registry.url",
-                "use http://host:port or https://host:port (a path is kept, no query)",
-            );
-        }
-    }
-    if registry.username.is_some() != registry.password.is_some() {
-        return fail(
-            "schema_registry.password",
-            "username and password go together (HTTP Basic)",
-        );
-    }
-    if registry.url.is_none() && registry.username.is_some() {
-        return fail(
-            "schema_registry.username",
-            "credentials are for an external registry: set url too",
-        );
-    }
-    if registry.cache_ms == 0 {
-        return fail("schema_registry.cache_ms", "must be at least 1");
-    }
-    if registry.max_cached_schemas == 0 {
-        return fail("schema_registry.max_cached_schemas", "must be at least 1");
-    }
-    Ok(())
-}
-
-/// `[rest_proxy]`: a usable prefix, URL, filter names and bounds.
-fn check_rest_proxy(rest_proxy: &super::RestProxyConfig) -> Result<(), Failure> {
-    crate::rest_proxy::check_prefix(&rest_proxy.path_prefix)
-        .map_err(|reason| ("rest_proxy.path_prefix".to_owned(), reason))?;
-    if let Some(url) = &rest_proxy.advertised_url {
-        let scheme = url.starts_with("http://") || url.starts_with("https://");
-        if !scheme || url.ends_with('/') || url.parse::<http::Uri>().is_err() {
-            return fail(
-                "rest_proxy.advertised_url",
-                format!("{url:?}: use http:// or https://host[:port][/path], no trailing '/'"),
-            );
-        }
-    }
-    for (field, value) in [
-        ("max_consumers", rest_proxy.max_consumers as u64),
-        ("consumer_idle_ms", rest_proxy.consumer_idle_ms),
-        (
-            "consumer_buffer_bytes",
-            rest_proxy.consumer_buffer_bytes as u64,
-        ),
-    ] {
-        if value == 0 {
-            return fail(format!("rest_proxy.{field}"), "must be at least 1");
-        }
-    }
-    for (k, filter) in rest_proxy.filters.iter().enumerate() {
-        if !valid_name(&filter.name) {
-            return fail(
-                format!("rest_proxy.filters[{k}].name"),
-                "use 1 to 64 characters of a-z, 0-9, '-' and '_' (the file is NAME.wasm)",
-            );
-        }
-    }
-    Ok(())
-}
-
-/// A read route: its topic template names only path parameters, and its limits are usable.
-fn check_read(route: &super::RouteConfig, read: &super::ReadConfig) -> Result<(), Failure> {
-    if route.mode != super::Mode::Sync
-        || route.body != super::BodyKind::Raw
-        || route.spool_when_down
-    {
-        return Err((
-            "read".into(),
-            "mode, body and spool_when_down apply to produce routes only".into(),
-        ));
-    }
-    let params = route.path.params();
-    let mut fixed = String::new();
-    let mut rest = route.topic.as_str();
-    while let Some(open) = rest.find('{') {
-        fixed.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find('}') else {
-            return Err((
-                "topic".into(),
-                format!("{:?} has an unclosed {{", route.topic),
-            ));
-        };
-        let name = &rest[open + 1..open + close];
-        if !params.contains(&name) {
-            return Err((
-                "topic".into(),
-                format!("{{{name}}} is not a parameter of the route's path"),
-            ));
-        }
-        fixed.push('x');
-        rest = &rest[open + close + 1..];
-    }
-    fixed.push_str(rest);
-    check_topic(&fixed).map_err(|reason| ("topic".into(), reason))?;
-    if !matches!(read.default_from.as_str(), "latest" | "earliest") {
-        return Err((
-            "read.default_from".into(),
-            "use \"latest\" or \"earliest\"".into(),
-        ));
-    }
-    for (field, value) in [
-        ("max_records", read.max_records as u64),
-        ("max_bytes", read.max_bytes as u64),
-        ("max_wait_ms", read.max_wait_ms),
-        ("max_streams", read.max_streams as u64),
-        ("max_fetches", read.max_fetches as u64),
-        ("heartbeat_ms", read.heartbeat_ms),
-    ] {
-        if value == 0 {
-            return Err((format!("read.{field}"), "must be at least 1".into()));
-        }
-    }
-    if let Some(partitions) = &read.partitions
-        && (partitions.is_empty() || partitions.iter().any(|p| *p < 0))
-    {
-        return Err((
-            "read.partitions".into(),
-            "list partition numbers, 0 or more".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// Kafka's own rule for topic names (shared with filters through the SDK).
@@ -503,7 +270,7 @@ pub(crate) fn check_topic(topic: &str) -> Result<(), String> {
     wafka_sdk::topic::check_name(topic)
 }
 
-fn valid_name(name: &str) -> bool {
+pub(super) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -511,6 +278,6 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn fail(field: impl Into<String>, reason: impl Into<String>) -> Result<(), Failure> {
+pub(super) fn fail(field: impl Into<String>, reason: impl Into<String>) -> Result<(), Failure> {
     Err((field.into(), reason.into()))
 }

@@ -12,9 +12,9 @@ mod output;
 mod shared_state;
 mod store;
 
+pub use crate::config::MemoryReset;
 pub use cache::DiskCache;
 pub use chain::{ChainOutcome, Instance, Limits, RequestStore, Step, run, run_consume};
-pub use crate::config::MemoryReset;
 pub use engine::FilterEngine;
 pub use loaded::{LoadError, LoadedFilter, sha256_hex};
 pub use shared_state::{Scope, SharedState};

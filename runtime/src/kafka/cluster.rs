@@ -350,7 +350,10 @@ mod tests {
             assert!(check_new_topic(None, Some(r)).is_err(), "{r}");
         }
         assert_eq!(check_new_topic(Some(-1), Some(-1)).unwrap(), (None, None));
-        assert_eq!(check_new_topic(Some(1), Some(1)).unwrap(), (Some(1), Some(1)));
+        assert_eq!(
+            check_new_topic(Some(1), Some(1)).unwrap(),
+            (Some(1), Some(1))
+        );
         assert_eq!(
             check_new_topic(Some(MAX_PARTITIONS), Some(3)).unwrap(),
             (Some(MAX_PARTITIONS), Some(3))

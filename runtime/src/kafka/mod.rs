@@ -12,7 +12,7 @@ pub use embedded::EmbeddedCluster;
 pub use errors::{classify, is_retriable};
 pub use producer::{Delivered, Pending, Producer};
 pub use properties::{client_config, consumer_config, validate_properties};
-pub use stats::StatsContext;
+pub use stats::{BrokersDown, StatsContext};
 
 /// Counts a metadata or administrative request sent to Kafka (`wafka_kafka_admin_requests_total`).
 pub fn admin_request(request: &'static str) {

@@ -43,10 +43,10 @@ impl Producer {
     pub fn new(
         kafka: &KafkaConfig,
         bootstrap: &str,
-        breaker: std::sync::Arc<crate::delivery::Breaker>,
+        brokers_down: super::stats::BrokersDown,
     ) -> KafkaResult<Self> {
         let inner =
-            client_config(kafka, bootstrap).create_with_context(StatsContext { breaker })?;
+            client_config(kafka, bootstrap).create_with_context(StatsContext { brokers_down })?;
         Ok(Producer { inner })
     }
 

@@ -7,8 +7,6 @@ use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::statistics::{Statistics, Window};
 
-use crate::delivery::Breaker;
-
 /// Messages waiting in librdkafka's queues.
 pub const QUEUE_MESSAGES: &str = "wafka_librdkafka_queue_messages";
 /// Bytes waiting in librdkafka's queues.
@@ -23,16 +21,19 @@ pub const BROKER_ERRORS: &str = "wafka_librdkafka_broker_errors_total";
 pub const BATCH_BYTES: &str = "wafka_librdkafka_batch_size_bytes";
 
 /// The producer's client context: routes statistics to metrics, logs through `tracing`, and
-/// tells the circuit breaker when librdkafka loses every broker.
+/// says when librdkafka loses every broker (the delivery layer's breaker listens).
 pub struct StatsContext {
-    /// Hears when every broker is down.
-    pub breaker: Arc<Breaker>,
+    /// Hears when every broker is down, with librdkafka's reason.
+    pub brokers_down: BrokersDown,
 }
+
+/// What hears that every broker is down.
+pub type BrokersDown = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl ClientContext for StatsContext {
     fn error(&self, error: KafkaError, reason: &str) {
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
-            self.breaker.brokers_down(reason);
+            (self.brokers_down)(reason);
         }
         tracing::error!(target: "librdkafka", error = %error, reason, "librdkafka error");
     }

@@ -1,29 +1,6 @@
-//! Per-filter handles, registered once when a filter loads, and the live-versions gauge.
+//! Per-filter handles, registered once when a filter loads.
 
-use super::{FILTER_CALLS, FILTER_DURATION, FILTER_VERSION};
-
-/// Marks the filters of `live` as serving and those only in `previous` as retired.
-pub fn publish_versions(
-    previous: Option<&crate::snapshot::Snapshot>,
-    live: &crate::snapshot::Snapshot,
-) {
-    let version = |f: &crate::filter::LoadedFilter| {
-        let sha = f.sha256.get(..12).unwrap_or(&f.sha256).to_owned();
-        metrics::gauge!(FILTER_VERSION, "filter" => f.name.clone(), "sha256" => sha)
-    };
-    for old in previous.iter().flat_map(|s| s.filters.values()) {
-        if live
-            .filters
-            .get(&old.name)
-            .is_none_or(|new| new.sha256 != old.sha256)
-        {
-            version(old).set(0.0);
-        }
-    }
-    for filter in live.filters.values() {
-        version(filter).set(1.0);
-    }
-}
+use super::{FILTER_CALLS, FILTER_DURATION};
 
 /// Per-filter metric handles, registered once when the filter loads: the hot path only
 /// increments them.

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-pub use filter::{FilterMetrics, publish_versions};
+pub use filter::FilterMetrics;
 pub use read::ReadMetrics;
 pub use route::RouteMetrics;
 pub use topic::{MAX_TOPICS, TopicMetrics, Topics};
@@ -99,8 +99,6 @@ pub const IDENTITY_INTROSPECTIONS: &str = "wafka_identity_introspections_total";
 /// Live filter versions: 1 for the `sha256` (first 12 hex digits) each `filter` serves now, 0
 /// for versions it served before in this process.
 pub const FILTER_VERSION: &str = "wafka_filter_version_info";
-/// Schema registry API calls, by `status`.
-pub const SCHEMA_REGISTRY_REQUESTS: &str = "wafka_schema_registry_requests_total";
 /// Schemas and subjects the registry holds (sampled at scrape), by `kind`
 /// (`schemas`, `subjects`).
 pub const SCHEMA_REGISTRY_ENTRIES: &str = "wafka_schema_registry_entries";

@@ -68,9 +68,11 @@ impl RouteMetrics {
 
     /// Counts one streamed answer that ended, by how (`completed`, `client_gone`, `failed`…).
     pub fn stream_ended(&self, how: &'static str) {
-        count(&self.streams, how, || {
-            metrics::counter!(HTTP_STREAMS_ENDED, "route" => self.route.to_string(), "ended" => how)
-        });
+        count(
+            &self.streams,
+            how,
+            || metrics::counter!(HTTP_STREAMS_ENDED, "route" => self.route.to_string(), "ended" => how),
+        );
     }
 }
 

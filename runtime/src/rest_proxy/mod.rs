@@ -8,7 +8,6 @@ pub mod formats;
 pub mod instances;
 pub mod time;
 
-
 use crate::router::PathPattern;
 
 /// One operation of the API: what a matched path and method does.
@@ -194,24 +193,6 @@ pub fn operations(prefix: &str) -> Vec<(PathPattern, Vec<&'static str>, Op)> {
         .collect()
 }
 
-/// A `path_prefix` is empty or `/segment[/segment…]` without a trailing `/` or `{param}`.
-pub fn check_prefix(prefix: &str) -> Result<(), String> {
-    if prefix.is_empty() {
-        return Ok(());
-    }
-    let ok = prefix.starts_with('/')
-        && !prefix.ends_with('/')
-        && !prefix.contains(['{', '}', '?', '#'])
-        && !prefix.contains("//");
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{prefix:?}: use \"\" or a path like \"/kafka\" (no trailing '/', no {{param}})"
-        ))
-    }
-}
-
 /// A path parameter that must be a number (`{partition}`).
 pub fn partition_param(params: &[(String, String)]) -> Option<Result<i32, String>> {
     let (_, text) = params.iter().find(|(name, _)| name == "partition")?;
@@ -238,7 +219,7 @@ mod tests {
     #[test]
     fn every_path_parses_under_a_prefix_and_none_shadows_another() {
         for prefix in ["", "/kafka", "/a/b"] {
-            check_prefix(prefix).unwrap();
+            crate::config::check_prefix(prefix).unwrap();
             let ops = operations(prefix);
             for (i, (a, ma, _)) in ops.iter().enumerate() {
                 for (b, mb, _) in &ops[i + 1..] {
@@ -248,7 +229,7 @@ mod tests {
             }
         }
         for bad in ["kafka", "/kafka/", "/{x}", "/a//b"] {
-            assert!(check_prefix(bad).is_err(), "{bad}");
+            assert!(crate::config::check_prefix(bad).is_err(), "{bad}");
         }
     }
 }

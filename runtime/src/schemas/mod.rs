@@ -20,16 +20,7 @@ pub use state::{Stored, Version};
 use store::Store;
 pub use wafka_sdk::formats::{self as format, Kind, Parsed, framed};
 
-/// The compatibility levels, as the API names them.
-pub const LEVELS: &[&str] = &[
-    "NONE",
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-];
+pub use crate::config::LEVELS;
 
 /// A registry error, with Confluent's `error_code`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -34,9 +34,8 @@ pub(crate) async fn admin(
 ) -> HttpResponse {
     let shared = &admin.services;
     let path = req.uri().path();
-    let fail = |e: RequestError| {
-        dialect::error(Dialect::Wafka, &e, &shared.ids.next(), false, None)
-    };
+    let fail =
+        |e: RequestError| dialect::error(Dialect::Wafka, &e, &shared.ids.next(), false, None);
     if req.method() != Method::GET {
         return fail(RequestError::MethodNotAllowed {
             method: req.method().to_string(),
@@ -204,9 +203,9 @@ async fn readyz(shared: Arc<Services>) -> HttpResponse {
         None => {
             let probe = delivery.clone();
             tokio::task::spawn_blocking(move || probe.producer.check_reachable(READY_TIMEOUT))
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()))
-            .map_err(|reason| format!("metadata request failed: {reason}"))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+                .map_err(|reason| format!("metadata request failed: {reason}"))
         }
     };
     match kafka {

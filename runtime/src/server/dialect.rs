@@ -169,10 +169,22 @@ mod tests {
             Dialect::RestProxyV3,
             Dialect::SchemaRegistry,
         ] {
-            let r = error(dialect, &RequestError::QueueFull("full".into()), "id", false, None);
+            let r = error(
+                dialect,
+                &RequestError::QueueFull("full".into()),
+                "id",
+                false,
+                None,
+            );
             assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(r.headers()[http::header::RETRY_AFTER], "1");
-            let r = error(dialect, &RequestError::BadRequest("x".into()), "id", false, None);
+            let r = error(
+                dialect,
+                &RequestError::BadRequest("x".into()),
+                "id",
+                false,
+                None,
+            );
             assert!(r.headers().get(http::header::RETRY_AFTER).is_none());
         }
     }
@@ -202,7 +214,13 @@ mod tests {
         assert_eq!(body(v2)["error_code"], 40401);
         let v3 = error(Dialect::RestProxyV3, &e, "r-1", false, None);
         assert_eq!(body(v3)["error_code"], 40403);
-        let registry = error(Dialect::SchemaRegistry, &RequestError::Overloaded, "r", false, None);
+        let registry = error(
+            Dialect::SchemaRegistry,
+            &RequestError::Overloaded,
+            "r",
+            false,
+            None,
+        );
         assert_eq!(registry.headers()["content-type"], SCHEMA_REGISTRY);
         assert!(body(registry).get("error").is_none());
     }

@@ -93,7 +93,9 @@ async fn dispatch(
         Endpoint::Offsets(read_route) => {
             read::offsets(call, services, &route, read_route, params, req).await
         }
-        Endpoint::RestProxy(op) => rest_proxy::serve(call, services, &route, *op, params, req).await,
+        Endpoint::RestProxy(op) => {
+            rest_proxy::serve(call, services, &route, *op, params, req).await
+        }
         Endpoint::SchemaRegistry => Err(RequestError::Internal(
             "the schema registry's route is served on its own listener".into(),
         )

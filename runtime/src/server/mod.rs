@@ -1,24 +1,24 @@
-//! HTTP. Every listener shares the accept loop (`listener`). A request on the public listener
-//! goes through small steps that every endpoint kind shares:
+//! HTTP. Every listener shares the accept loop (`listener`). Every API the gateway speaks (its
+//! own routes, the REST Proxy API v2 and v3, the Schema Registry API) is a dialect over one
+//! request path:
 //!
 //! ```text
 //! call       request id, timing; at the end the request-id header, metrics, access log
-//! dispatch   URI limit, route lookup (404, 405, 400), then the route's endpoint
-//! produce    body (limits), records (batch), filters (slots, chain), delivery, answer
-//! read       filters on the request, then a long-poll batch (read) or events (sse)
-//! rest_proxy the Confluent REST Proxy API: produce, metadata, consumers, v3 records
-//! rescue     a failure becomes its JSON answer, logged and counted where it happened
+//!            (a stream's at its end: `Finishing`)
+//! dispatch   memory budget, URI limit, route lookup (404, 405, 400), then the endpoint
+//! endpoint   the dialect: parses the request (`produce`, `read`/`sse`, `rest_proxy/`,
+//!            `schema_registry`) into what the pipeline takes, and nothing more
+//! pipeline   filters first (`admit`, or over the records), then the side effects:
+//!            topic checks, schemas, the request id on records, delivery
+//! dialect    the answer and every error in the API's own shape
+//! rescue     a failure becomes its answer, logged and counted where it happened
 //! ```
 //!
-//! `admin` and `schema_registry` serve listeners of their own:
+//! `admin` serves the admin listener (health, readiness, metrics, what is live).
 //!
-//! ```text
-//! admin            health, readiness, metrics, what is live
-//! schema_registry  Confluent's Schema Registry API over `crate::schemas`
-//! ```
-//!
-//! A new endpoint kind is a new module beside `produce` that uses `body`, `filters` and
-//! `answer`, and a new arm in `dispatch`; `call` and `rescue` wrap it unchanged.
+//! A new endpoint kind is a new module beside `produce` that parses its request, calls
+//! `pipeline` and renders through `dialect`, plus an arm in `dispatch`; `call`, `pipeline` and
+//! `rescue` serve it unchanged. `Services` is what endpoints share for the process's life.
 
 mod admin;
 mod answer;

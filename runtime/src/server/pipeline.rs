@@ -177,9 +177,10 @@ pub(crate) async fn produce(
     }
     let (mut key_schema_id, mut value_schema_id) = (None, None);
     if key.is_some() || value.is_some() {
-        let registry = with.schemas.as_deref().ok_or_else(|| {
-            RequestError::NoSchemaRegistry("records with a schema".into())
-        })?;
+        let registry = with
+            .schemas
+            .as_deref()
+            .ok_or_else(|| RequestError::NoSchemaRegistry("records with a schema".into()))?;
         key_schema_id = resolve(registry, key.as_ref(), "key").await?;
         value_schema_id = resolve(registry, value.as_ref(), "value").await?;
         let (k, v) = (using(&key, key_schema_id), using(&value, value_schema_id));

@@ -45,8 +45,14 @@ pub(crate) async fn serve(
         .as_ref()
         .map_or(1 << 20, |c| c.max_body_bytes) as u64;
     let timeout_ms = call.snapshot.config.server.request_timeout_ms;
-    let read = body::read_within(incoming, &parts.headers, limit, timeout_ms, &services.memory)
-        .await?;
+    let read = body::read_within(
+        incoming,
+        &parts.headers,
+        limit,
+        timeout_ms,
+        &services.memory,
+    )
+    .await?;
     let body = json(&read.bytes)?;
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
@@ -244,10 +250,9 @@ async fn answer(
                 json!({ "compatibilityLevel": registry.level(subject) })
             }
             None => {
-                return Err(RequestError::from(RegistryError::LevelNotSet(
-                    (*subject).to_owned(),
-                ))
-                .into());
+                return Err(
+                    RequestError::from(RegistryError::LevelNotSet((*subject).to_owned())).into(),
+                );
             }
         },
         (&Method::PUT, ["config"]) => set_level(registry, None, body).await?,

@@ -83,7 +83,11 @@ pub(super) async fn serve(
         (Op::Offsets | Op::Seek | Op::SeekBeginning | Op::SeekEnd | Op::Assignments, _) => {
             topics_of(body.as_ref())
         }
-        _ => found.as_ref().ok().and_then(|h| h.0.as_ref()).map_or_else(Vec::new, |i| i.topics()),
+        _ => found
+            .as_ref()
+            .ok()
+            .and_then(|h| h.0.as_ref())
+            .map_or_else(Vec::new, |i| i.topics()),
     };
     let request = allow(call, services, route, parts, params, &topics).await?;
     let held = found?;

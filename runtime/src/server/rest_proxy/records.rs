@@ -261,7 +261,10 @@ impl Stream {
         let mut ended = false;
         loop {
             while let Some(piece) = splitter.next(&buffer, ended) {
-                let sent = self.carried.records.load(std::sync::atomic::Ordering::Relaxed);
+                let sent = self
+                    .carried
+                    .records
+                    .load(std::sync::atomic::Ordering::Relaxed);
                 let report = match piece {
                     Piece::Record(range) => {
                         self.carried.sent(1, range.len());
@@ -383,13 +386,23 @@ impl Stream {
         let kind_of = move |typed: Option<Typed>, id: Option<u32>| match typed? {
             Typed::Plain(name) => Some(name),
             Typed::Schema(_) => {
-                let kind = id.and_then(|id| registry.as_ref()?.schema(id)).map(|s| s.kind);
+                let kind = id
+                    .and_then(|id| registry.as_ref()?.schema(id))
+                    .map(|s| s.kind);
                 Some(kind.and_then(Kind::name).unwrap_or("AVRO"))
             }
         };
         let shapes = [
-            ("key", kind_of(key, produced.key_schema_id), produced.first_sizes.0),
-            ("value", kind_of(value, produced.value_schema_id), produced.first_sizes.1),
+            (
+                "key",
+                kind_of(key, produced.key_schema_id),
+                produced.first_sizes.0,
+            ),
+            (
+                "value",
+                kind_of(value, produced.value_schema_id),
+                produced.first_sizes.1,
+            ),
         ];
         let (cluster_id, details, route) =
             (self.cluster_id.clone(), self.details, self.route.clone());
@@ -694,8 +707,8 @@ mod tests {
             kind: Some(Kind::Avro),
         };
         assert_eq!(value, Some(Typed::Schema(subject)));
-        let Parsed { value, .. } = parse(json!({"value": {"schema_id": 7, "data": 1}}), "t", true)
-            .unwrap();
+        let Parsed { value, .. } =
+            parse(json!({"value": {"schema_id": 7, "data": 1}}), "t", true).unwrap();
         let id = Schema::Id { id: 7, kind: None };
         assert_eq!(value, Some(Typed::Schema(id)));
         let Parsed { value, .. } = parse(json!({"value": {"data": 1}}), "t", true).unwrap();
