@@ -100,6 +100,29 @@ impl Stream {
         events
     }
 
+    /// Every event (heartbeats skipped) until the server ends the stream; panics when it is
+    /// still open after `wait`.
+    pub async fn rest(&mut self, wait: Duration) -> Vec<Event> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut events = Vec::new();
+        loop {
+            while let Some(event) = self.parse() {
+                events.push(event);
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame())
+                .await
+                .unwrap_or_else(|_| panic!("the stream is still open after {wait:?}"));
+            match frame {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buffer.push_str(&String::from_utf8_lossy(&data));
+                    }
+                }
+                Some(Err(_)) | None => return events,
+            }
+        }
+    }
+
     fn parse(&mut self) -> Option<Event> {
         loop {
             let end = self.buffer.find("\n\n")?;

@@ -17,7 +17,8 @@ on_both_brokers!(
     events_resume_after_the_last_event_id,
     a_group_commits_and_starts_where_it_committed,
     filters_refuse_reads_and_reshape_records,
-    bad_positions_and_parameters_answer_400
+    bad_positions_and_parameters_answer_400,
+    a_stream_is_logged_and_counted_when_it_ends
 );
 
 // Embedded only: tansu 0.6.0 answers a fetch from an offset inside a record batch with the
@@ -60,6 +61,19 @@ filters = [
   {{ name = "json-mask", config = {{ mask = ["/card"], only_matching = {{ pointer = "/tenant", header = "x-tenant" }} }} }},
 ]
 read = {{ max_wait_ms = 2000 }}
+
+[[routes]]
+name = "brief"
+path = "/v1/brief/{{source}}"
+topic = "events.{{source}}"
+read = {{ max_wait_ms = 1000, max_stream_ms = 1500 }}
+
+[[routes]]
+name = "trapped"
+path = "/v1/trapped/{{source}}"
+topic = "events.{{source}}"
+filters = [{{ name = "trap", config = {{ on = "records" }} }}]
+read = {{ max_wait_ms = 2000 }}
 "#,
         digest("k-acme")
     )
@@ -72,6 +86,7 @@ async fn gateway(broker: Broker) -> TestGateway {
         .filter("topic-router")
         .filter("api-key-auth")
         .filter("json-mask")
+        .filter("trap")
         .start()
         .await
 }
@@ -436,4 +451,100 @@ async fn bad_positions_and_parameters_answer_400(broker: Broker) {
         (400, "invalid_parameter")
     );
     gw.shutdown().await;
+}
+
+/// `metric{labels}` once it reaches `want`: a stream is counted when hyper lets go of its body,
+/// just after the client saw its end.
+async fn metric_reaches(gw: &TestGateway, name: &str, labels: &[(&str, &str)], want: f64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = wafka_tests::prometheus::value(&gw.metrics().await, name, labels);
+        if seen == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}{labels:?} is {seen}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn a_stream_is_logged_and_counted_when_it_ends(broker: Broker) {
+    let gw = gateway(broker).await;
+    produce(&gw, 3, "s").await;
+    let addr = gw.gateway().addr();
+    let brief = [("route", "brief")];
+
+    // Open and carrying records, the stream is not yet an answered request.
+    let mut stream = sse::open(addr, "/v1/brief/web?from=earliest", &[]).await;
+    assert_eq!(stream.status, 200);
+    let id = stream.headers["x-request-id"].to_str().unwrap().to_owned();
+    let events = stream.take(3, Duration::from_secs(10)).await;
+    let samples = gw.metrics().await;
+    let count = |name: &str| wafka_tests::prometheus::value(&samples, name, &brief);
+    assert_eq!(count("wafka_http_requests_total"), 0.0);
+    assert_eq!(count("wafka_http_request_duration_seconds_count"), 0.0);
+
+    // `max_stream_ms` ends it: then it is counted and logged once, with what it carried.
+    let rest = stream.rest(Duration::from_secs(10)).await;
+    assert!(rest.iter().all(|e| e.data.is_empty()), "{rest:?}");
+    let ended = [("route", "brief"), ("ended", "max_stream_ms")];
+    metric_reaches(&gw, "wafka_http_streams_ended_total", &ended, 1.0).await;
+    let samples = gw.metrics().await;
+    let count = |name: &str, labels: &[(&str, &str)]| {
+        wafka_tests::prometheus::value(&samples, name, labels)
+    };
+    let ok = [("route", "brief"), ("status", "200")];
+    assert_eq!(count("wafka_http_requests_total", &ok), 1.0);
+    assert_eq!(
+        count("wafka_http_request_duration_seconds_count", &brief),
+        1.0
+    );
+    let logged = wafka_tests::logs::lines_with(&id);
+    let line = logged
+        .iter()
+        .find(|l| l.contains("wafka::access"))
+        .unwrap_or_else(|| panic!("no access line for {id}: {logged:?}"));
+    let bytes: usize = events.iter().map(|e| e.data.len()).sum();
+    let logged_bytes: usize = field(line, "bytes").parse().unwrap();
+    assert!(
+        line.contains("records=3") && line.contains("ended=\"max_stream_ms\""),
+        "{line}"
+    );
+    assert!(
+        logged_bytes > bytes,
+        "{logged_bytes} bytes logged, {bytes} of data sent: {line}"
+    );
+
+    // A filter that fails on the records read ends the stream in its middle: the client gets an
+    // `error` event, and the route counts the failure and how the stream ended.
+    let mut stream = sse::open(addr, "/v1/trapped/web?from=earliest", &[]).await;
+    assert_eq!(stream.status, 200);
+    let rest = stream.rest(Duration::from_secs(10)).await;
+    let error = rest
+        .iter()
+        .find(|e| e.event == "error")
+        .unwrap_or_else(|| panic!("no error event: {rest:?}"));
+    assert_eq!(error.json()["code"], "filter_failed", "{}", error.data);
+    let trapped = [("route", "trapped"), ("ended", "failed")];
+    metric_reaches(&gw, "wafka_http_streams_ended_total", &trapped, 1.0).await;
+    let failed = [("route", "trapped"), ("code", "filter_failed")];
+    let samples = gw.metrics().await;
+    assert_eq!(
+        wafka_tests::prometheus::value(&samples, "wafka_http_request_errors_total", &failed),
+        1.0
+    );
+    gw.shutdown().await;
+}
+
+/// The value of `name=` in a log line (quotes removed).
+fn field<'a>(line: &'a str, name: &str) -> &'a str {
+    let start = line
+        .find(&format!(" {name}="))
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        + name.len()
+        + 2;
+    let value = &line[start..];
+    value[..value.find(' ').unwrap_or(value.len())].trim_matches('"')
 }

@@ -17,8 +17,7 @@ on_both_brokers!(a_caller_the_filters_refuse_changes_nothing);
 const V2: &str = "application/vnd.kafka.v2+json";
 const V2_AVRO: &str = "application/vnd.kafka.avro.v2+json";
 
-const ORDER: &str =
-    r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
+const ORDER: &str = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
 const PAYMENT: &str =
     r#"{"type":"record","name":"Payment","fields":[{"name":"id","type":"string"}]}"#;
 
@@ -26,7 +25,8 @@ const PAYMENT: &str =
 /// scope, `registry:read` reading only.
 fn config() -> String {
     let keys = format!(r#"keys = [{{ alg = "HS256", secret = "{SECRET}" }}]"#);
-    let topics = format!(r#"{{ name = "jwt-auth", config = {{ {keys}, topics_claim = "topics" }} }}"#);
+    let topics =
+        format!(r#"{{ name = "jwt-auth", config = {{ {keys}, topics_claim = "topics" }} }}"#);
     format!(
         r#"
 [rest_proxy]
@@ -94,7 +94,10 @@ fn refused_confluent(res: &Response, status: u16) {
     assert_eq!(res.status, status, "{body}");
     let code = u64::from(status) * 100 + 1;
     assert_eq!(res.json()["error_code"], json!(code), "{body}");
-    assert!(res.json().get("error").is_none(), "not Wafka's shape: {body}");
+    assert!(
+        res.json().get("error").is_none(),
+        "not Wafka's shape: {body}"
+    );
 }
 
 /// Wafka's own shape, with the filter's code.
@@ -117,7 +120,12 @@ struct World {
 async fn world(gw: &TestGateway, admin: &str) -> World {
     let kafka = gw.admin("/admin/kafka").await.json();
     let subjects = gw.registry_as(Some(admin), "GET", "/subjects", "").await;
-    assert_eq!(subjects.status, 200, "{}", String::from_utf8_lossy(&subjects.body));
+    assert_eq!(
+        subjects.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&subjects.body)
+    );
     let subscription = call(
         gw,
         Some(admin),
@@ -148,14 +156,37 @@ async fn a_caller_the_filters_refuse_changes_nothing(broker: Broker) {
     // consumer instance.
     let order = json!({"schema": ORDER}).to_string();
     let registered = gw
-        .registry_as(Some(&admin), "POST", "/subjects/orders-value/versions", order)
+        .registry_as(
+            Some(&admin),
+            "POST",
+            "/subjects/orders-value/versions",
+            order,
+        )
         .await;
     assert_eq!(registered.json(), json!({"id": 1}));
-    let clusters = call(&gw, Some(&admin), "GET", "/v3/clusters", "application/json", Value::Null)
-        .await
-        .json();
-    let cluster = clusters["data"][0]["cluster_id"].as_str().unwrap().to_owned();
-    let created = call(&gw, Some(&admin), "POST", "/consumers/g", V2, json!({"name": "c"})).await;
+    let clusters = call(
+        &gw,
+        Some(&admin),
+        "GET",
+        "/v3/clusters",
+        "application/json",
+        Value::Null,
+    )
+    .await
+    .json();
+    let cluster = clusters["data"][0]["cluster_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = call(
+        &gw,
+        Some(&admin),
+        "POST",
+        "/consumers/g",
+        V2,
+        json!({"name": "c"}),
+    )
+    .await;
     assert_eq!(created.status, 200, "{}", created.json());
     let before = world(&gw, &admin).await;
     assert_eq!(before.subjects, json!(["orders-value"]));
@@ -172,13 +203,33 @@ async fn a_caller_the_filters_refuse_changes_nothing(broker: Broker) {
     for (who, status) in [(None, 401), (Some(elsewhere.as_str()), 403)] {
         let rest = [
             ("POST", "/topics/payments", V2_AVRO, inline.clone()),
-            ("POST", v3_records.as_str(), "application/json", v3_record.clone()),
+            (
+                "POST",
+                v3_records.as_str(),
+                "application/json",
+                v3_record.clone(),
+            ),
             ("POST", v3_batch.as_str(), "application/json", batch.clone()),
-            ("POST", v3_topics.as_str(), "application/json", new_topic.clone()),
+            (
+                "POST",
+                v3_topics.as_str(),
+                "application/json",
+                new_topic.clone(),
+            ),
             ("GET", "/topics/orders", V2, Value::Null),
             ("GET", "/topics/orders/partitions", V2, Value::Null),
-            ("POST", "/consumers/g/instances/c/subscription", V2, subscribe.clone()),
-            ("POST", "/consumers/g/instances/c/assignments", V2, json!({"partitions": [{"topic": "orders", "partition": 0}]})),
+            (
+                "POST",
+                "/consumers/g/instances/c/subscription",
+                V2,
+                subscribe.clone(),
+            ),
+            (
+                "POST",
+                "/consumers/g/instances/c/assignments",
+                V2,
+                json!({"partitions": [{"topic": "orders", "partition": 0}]}),
+            ),
         ];
         for (method, path, content_type, body) in rest {
             let res = call(&gw, who, method, path, content_type, body).await;
@@ -187,42 +238,143 @@ async fn a_caller_the_filters_refuse_changes_nothing(broker: Broker) {
         if who.is_none() {
             // Calls that name no topic: only a token is asked for, and none is here. An unknown
             // instance is not told apart from a known one.
-            refused_confluent(&call(&gw, who, "POST", "/consumers/g2", V2, json!({"name": "c2"})).await, 401);
-            refused_confluent(&call(&gw, who, "GET", "/topics", V2, Value::Null).await, 401);
+            refused_confluent(
+                &call(&gw, who, "POST", "/consumers/g2", V2, json!({"name": "c2"})).await,
+                401,
+            );
+            refused_confluent(
+                &call(&gw, who, "GET", "/topics", V2, Value::Null).await,
+                401,
+            );
             let unknown = "/consumers/g/instances/nobody/records";
             refused_confluent(&call(&gw, who, "GET", unknown, V2, Value::Null).await, 401);
             let res = gw.registry_as(None, "GET", "/subjects", "").await;
             refused_confluent(&res, 401);
         }
-        let res = call(&gw, who, "POST", "/v1/orders", "application/json", json!({"id": "o-2"})).await;
-        refused_wafka(&res, status, if who.is_none() { "missing_token" } else { "topic_forbidden" });
-        let res = call(&gw, who, "GET", "/v1/read/orders?from=earliest", "", Value::Null).await;
-        refused_wafka(&res, status, if who.is_none() { "missing_token" } else { "topic_forbidden" });
+        let res = call(
+            &gw,
+            who,
+            "POST",
+            "/v1/orders",
+            "application/json",
+            json!({"id": "o-2"}),
+        )
+        .await;
+        refused_wafka(
+            &res,
+            status,
+            if who.is_none() {
+                "missing_token"
+            } else {
+                "topic_forbidden"
+            },
+        );
+        let res = call(
+            &gw,
+            who,
+            "GET",
+            "/v1/read/orders?from=earliest",
+            "",
+            Value::Null,
+        )
+        .await;
+        refused_wafka(
+            &res,
+            status,
+            if who.is_none() {
+                "missing_token"
+            } else {
+                "topic_forbidden"
+            },
+        );
         let bearer = who.map(|t| format!("Bearer {t}"));
-        let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("authorization", b.as_str())).collect();
+        let headers: Vec<(&str, &str)> = bearer
+            .iter()
+            .map(|b| ("authorization", b.as_str()))
+            .collect();
         let sse = wafka_tests::sse::open(gw.gateway().addr(), "/v1/read/orders", &headers).await;
-        assert_eq!(sse.status, status, "an event stream is refused before it opens");
+        assert_eq!(
+            sse.status, status,
+            "an event stream is refused before it opens"
+        );
         let registration = json!({"schema": PAYMENT}).to_string();
         let res = gw
-            .registry_as(who, "POST", "/subjects/payments-value/versions", registration)
+            .registry_as(
+                who,
+                "POST",
+                "/subjects/payments-value/versions",
+                registration,
+            )
             .await;
         refused_confluent(&res, status);
     }
-    assert_eq!(world(&gw, &admin).await, before, "a refused call changed something");
+    assert_eq!(
+        world(&gw, &admin).await,
+        before,
+        "a refused call changed something"
+    );
 
     // The same calls with a token that grants them happen: registered, created, subscribed,
     // followed, encoded, written.
-    let res = call(&gw, Some(&admin), "POST", "/topics/payments", V2_AVRO, inline).await;
+    let res = call(
+        &gw,
+        Some(&admin),
+        "POST",
+        "/topics/payments",
+        V2_AVRO,
+        inline,
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.json());
-    let res = call(&gw, Some(&admin), "POST", &v3_records, "application/json", v3_record).await;
+    let res = call(
+        &gw,
+        Some(&admin),
+        "POST",
+        &v3_records,
+        "application/json",
+        v3_record,
+    )
+    .await;
     assert_eq!(res.json()["error_code"], 200, "{}", res.json());
-    let res = call(&gw, Some(&admin), "POST", &v3_topics, "application/json", new_topic).await;
+    let res = call(
+        &gw,
+        Some(&admin),
+        "POST",
+        &v3_topics,
+        "application/json",
+        new_topic,
+    )
+    .await;
     assert_eq!(res.status, 201, "{}", res.json());
-    let res = call(&gw, Some(&admin), "POST", "/consumers/g/instances/c/subscription", V2, subscribe).await;
+    let res = call(
+        &gw,
+        Some(&admin),
+        "POST",
+        "/consumers/g/instances/c/subscription",
+        V2,
+        subscribe,
+    )
+    .await;
     assert_eq!(res.status, 204);
-    let res = call(&gw, Some(&admin), "POST", "/v1/orders", "application/json", json!({"id": "o-3"})).await;
+    let res = call(
+        &gw,
+        Some(&admin),
+        "POST",
+        "/v1/orders",
+        "application/json",
+        json!({"id": "o-3"}),
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.json());
-    let res = call(&gw, Some(&admin), "GET", "/v1/read/orders?from=earliest&timeout_ms=1", "", Value::Null).await;
+    let res = call(
+        &gw,
+        Some(&admin),
+        "GET",
+        "/v1/read/orders?from=earliest&timeout_ms=1",
+        "",
+        Value::Null,
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.json());
     let after = world(&gw, &admin).await;
     assert_eq!(after.subjects, json!(["orders-value", "payments-value"]));
@@ -277,8 +429,14 @@ async fn registry_clients_use_tokens_over_tls_and_grants_hold_per_subject() {
     let orders_reader = Some(token(&[], "orders:read"));
     let register = |subject: &str, schema: &str| args(&["register", subject, "AVRO", schema]);
 
-    assert_eq!(client(writer.clone(), register("orders-value", ORDER)).await, json!({"id": 1}));
-    assert_eq!(client(writer.clone(), register("payments-value", PAYMENT)).await, json!({"id": 2}));
+    assert_eq!(
+        client(writer.clone(), register("orders-value", ORDER)).await,
+        json!({"id": 1})
+    );
+    assert_eq!(
+        client(writer.clone(), register("payments-value", PAYMENT)).await,
+        json!({"id": 2})
+    );
     let refusal = |status: u64| json!({"status": status, "error_code": status * 100 + 1});
     let code = |v: Value| json!({"status": v["status"], "error_code": v["error_code"]});
     assert_eq!(code(client(None, args(&["subjects"])).await), refusal(401));
@@ -315,7 +473,9 @@ async fn registry_clients_use_tokens_over_tls_and_grants_hold_per_subject() {
     );
     let by_id = gw.registry_addr();
     assert!(
-        wafka_tests::http::try_request(by_id, "GET", "/subjects", &[], "").await.is_err(),
+        wafka_tests::http::try_request(by_id, "GET", "/subjects", &[], "")
+            .await
+            .is_err(),
         "the registry's listener speaks TLS only"
     );
     // What the writer may do, it did; nothing the others tried.
