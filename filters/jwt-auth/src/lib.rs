@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use keys::{Jwks, Key, KeyConfig};
 use token::Refusal;
+use wafka_sdk::Access;
 use wafka_sdk::identity;
 use wafka_sdk::prelude::*;
-use wafka_sdk::Access;
 
 /// The route's config.
 #[derive(Debug, Deserialize)]
@@ -120,7 +120,10 @@ impl Filter for JwtAuth {
             return Err("no verification keys: set `provider`, `keys` or `jwks`".to_owned());
         }
         if let Some(grants) = &config.grants {
-            for (field, granted) in [("topics", &grants.topics), ("read_topics", &grants.read_topics)] {
+            for (field, granted) in [
+                ("topics", &grants.topics),
+                ("read_topics", &grants.read_topics),
+            ] {
                 for p in granted.values().flatten() {
                     topic::check_pattern(p).map_err(|e| format!("grants.{field}: {e}"))?;
                 }
@@ -231,7 +234,14 @@ impl JwtAuth {
             for value in values(claims.get(&grants.claim)) {
                 granted.extend(grants.topics.get(&value).into_iter().flatten().cloned());
                 if reading {
-                    granted.extend(grants.read_topics.get(&value).into_iter().flatten().cloned());
+                    granted.extend(
+                        grants
+                            .read_topics
+                            .get(&value)
+                            .into_iter()
+                            .flatten()
+                            .cloned(),
+                    );
                 }
             }
         }

@@ -290,13 +290,32 @@ fn read_grants_allow_reading_only_and_write_grants_allow_both() {
             .build();
         run_filter::<JwtAuth>(&config.to_string(), &request, vec![Record::new(subject)])
     };
-    assert!(run_as("registry:read", Access::Read, "orders-value").records().is_some());
+    assert!(
+        run_as("registry:read", Access::Read, "orders-value")
+            .records()
+            .is_some()
+    );
     let (status, code, message) = refused(&run_as("registry:read", Access::Write, "orders-value"));
     assert_eq!((status, code.as_str()), (403, "topic_forbidden"));
-    assert!(message.contains("may not write to topic \"orders-value\""), "{message}");
-    assert!(run_as("registry:write", Access::Write, "orders-value").records().is_some());
-    assert!(run_as("registry:write", Access::Read, "orders-value").records().is_some());
-    assert!(run_as("orders:read", Access::Read, "orders-value").records().is_some());
+    assert!(
+        message.contains("may not write to topic \"orders-value\""),
+        "{message}"
+    );
+    assert!(
+        run_as("registry:write", Access::Write, "orders-value")
+            .records()
+            .is_some()
+    );
+    assert!(
+        run_as("registry:write", Access::Read, "orders-value")
+            .records()
+            .is_some()
+    );
+    assert!(
+        run_as("orders:read", Access::Read, "orders-value")
+            .records()
+            .is_some()
+    );
     let (status, _, message) = refused(&run_as("orders:read", Access::Read, "payments-value"));
     assert_eq!(status, 403);
     assert!(message.contains("may not read topic"), "{message}");
