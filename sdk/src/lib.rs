@@ -150,6 +150,15 @@ pub mod prelude {
     pub use serde_json::{Value, json};
 }
 
+/// The host's rules, natively: the gateway's host calls run this code, and the SDK's native
+/// stand-ins run it in unit tests, so the two cannot drift. Not part of the filter API.
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod host {
+    pub use crate::native::crypto::{check_key, verify};
+    pub use crate::native::state::{Keys, MAX_KEY_BYTES, MAX_KEYS, check_key as check_state_key};
+}
+
 /// Used by `export_filter!` from the filter's crate; not part of the API.
 #[doc(hidden)]
 pub mod __private {

@@ -17,7 +17,7 @@ pub mod python;
 pub mod sse;
 
 pub use broker::Broker;
-pub use gateway::TestGateway;
+pub use gateway::{TestGateway, TestGatewayBuilder};
 pub use http::{Response, request, try_request};
 
 /// Where `build.rs` put the compiled filter components (`json_enrich.wasm`, ...).

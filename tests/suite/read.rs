@@ -37,7 +37,17 @@ fn digest(key: &str) -> String {
     )
 }
 
-fn routes() -> String {
+/// Route names the stream test counts by carry the broker's name: metrics are per process,
+/// and the embedded and tansu runs of a scenario run at once.
+fn tag(broker: Broker) -> &'static str {
+    match broker {
+        Broker::Embedded => "embedded",
+        Broker::Tansu => "tansu",
+    }
+}
+
+fn routes(broker: Broker) -> String {
+    let tag = tag(broker);
     format!(
         r#"
 [[routes]]
@@ -63,13 +73,13 @@ filters = [
 read = {{ max_wait_ms = 2000 }}
 
 [[routes]]
-name = "brief"
+name = "brief-{tag}"
 path = "/v1/brief/{{source}}"
 topic = "events.{{source}}"
-read = {{ max_wait_ms = 1000, max_stream_ms = 1500 }}
+read = {{ max_wait_ms = 1000, max_stream_ms = 5000 }}
 
 [[routes]]
-name = "trapped"
+name = "trapped-{tag}"
 path = "/v1/trapped/{{source}}"
 topic = "events.{{source}}"
 filters = [{{ name = "trap", config = {{ on = "records" }} }}]
@@ -80,15 +90,19 @@ read = {{ max_wait_ms = 2000 }}
 }
 
 async fn gateway(broker: Broker) -> TestGateway {
-    TestGateway::builder(broker)
-        .routes(&routes())
+    builder(broker)
         .topics(&["events.web", "events.mobile"])
+        .start()
+        .await
+}
+
+fn builder(broker: Broker) -> wafka_tests::TestGatewayBuilder {
+    TestGateway::builder(broker)
+        .routes(&routes(broker))
         .filter("topic-router")
         .filter("api-key-auth")
         .filter("json-mask")
         .filter("trap")
-        .start()
-        .await
 }
 
 async fn produce(gw: &TestGateway, n: usize, tag: &str) {
@@ -165,11 +179,7 @@ async fn positions_resume_on_another_gateway_without_gap_or_duplicate(broker: Br
     produce(&first, 7, "a").await;
     // A second gateway on the same Kafka.
     let bootstrap = first.bootstrap.clone();
-    let second = TestGateway::builder(Broker::Embedded)
-        .routes(&routes())
-        .filter("topic-router")
-        .filter("api-key-auth")
-        .filter("json-mask")
+    let second = builder(Broker::Embedded)
         .configure(move |c| c.kafka.brokers = bootstrap)
         .start()
         .await;
@@ -474,7 +484,11 @@ async fn a_stream_is_logged_and_counted_when_it_ends(broker: Broker) {
     let gw = gateway(broker).await;
     produce(&gw, 3, "s").await;
     let addr = gw.gateway().addr();
-    let brief = [("route", "brief")];
+    let (brief_route, trapped_route) = (
+        format!("brief-{}", tag(broker)),
+        format!("trapped-{}", tag(broker)),
+    );
+    let brief = [("route", brief_route.as_str())];
 
     // Open and carrying records, the stream is not yet an answered request.
     let mut stream = sse::open(addr, "/v1/brief/web?from=earliest", &[]).await;
@@ -487,15 +501,15 @@ async fn a_stream_is_logged_and_counted_when_it_ends(broker: Broker) {
     assert_eq!(count("wafka_http_request_duration_seconds_count"), 0.0);
 
     // `max_stream_ms` ends it: then it is counted and logged once, with what it carried.
-    let rest = stream.rest(Duration::from_secs(10)).await;
+    let rest = stream.rest(Duration::from_secs(15)).await;
     assert!(rest.iter().all(|e| e.data.is_empty()), "{rest:?}");
-    let ended = [("route", "brief"), ("ended", "max_stream_ms")];
+    let ended = [("route", brief_route.as_str()), ("ended", "max_stream_ms")];
     metric_reaches(&gw, "wafka_http_streams_ended_total", &ended, 1.0).await;
     let samples = gw.metrics().await;
     let count = |name: &str, labels: &[(&str, &str)]| {
         wafka_tests::prometheus::value(&samples, name, labels)
     };
-    let ok = [("route", "brief"), ("status", "200")];
+    let ok = [("route", brief_route.as_str()), ("status", "200")];
     assert_eq!(count("wafka_http_requests_total", &ok), 1.0);
     assert_eq!(
         count("wafka_http_request_duration_seconds_count", &brief),
@@ -527,9 +541,9 @@ async fn a_stream_is_logged_and_counted_when_it_ends(broker: Broker) {
         .find(|e| e.event == "error")
         .unwrap_or_else(|| panic!("no error event: {rest:?}"));
     assert_eq!(error.json()["code"], "filter_failed", "{}", error.data);
-    let trapped = [("route", "trapped"), ("ended", "failed")];
+    let trapped = [("route", trapped_route.as_str()), ("ended", "failed")];
     metric_reaches(&gw, "wafka_http_streams_ended_total", &trapped, 1.0).await;
-    let failed = [("route", "trapped"), ("code", "filter_failed")];
+    let failed = [("route", trapped_route.as_str()), ("code", "filter_failed")];
     let samples = gw.metrics().await;
     assert_eq!(
         wafka_tests::prometheus::value(&samples, "wafka_http_request_errors_total", &failed),

@@ -176,7 +176,12 @@ mod tests {
                 false,
                 None,
             );
-            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            // REST Proxy answers Kafka's retriable failures 500 with `error_code` 50003.
+            let status = match dialect {
+                Dialect::RestProxyV2 | Dialect::RestProxyV3 => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            assert_eq!(r.status(), status, "{dialect:?}");
             assert_eq!(r.headers()[http::header::RETRY_AFTER], "1");
             let r = error(
                 dialect,

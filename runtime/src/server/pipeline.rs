@@ -66,6 +66,41 @@ pub(crate) async fn admit_each(
     }
 }
 
+/// Of `names`, those the filters let the caller read, in order: for list calls. One run over
+/// them all (in chunks a chain may hold, `server.max_records`); when the chain refuses with
+/// 403, as an auth filter does when one name of many is not granted, one run per name, leaving
+/// out those refused with 403. Any other answer of a filter (401, 429) ends the call.
+pub(crate) async fn visible(
+    filters: &Filters,
+    route: &Route,
+    request: Arc<RequestInfo>,
+    names: Vec<String>,
+) -> Result<Vec<String>, Failure> {
+    if route.steps.is_empty() || names.is_empty() {
+        return Ok(names);
+    }
+    let forbidden = |f: &Failure| matches!(f, Failure::Answered(a) if a.status() == http::StatusCode::FORBIDDEN);
+    let mut kept = Vec::with_capacity(names.len());
+    for chunk in names.chunks(route.limits.max_records.max(1)) {
+        match admit(filters, route, request.clone(), chunk).await {
+            Ok(allowed) => kept.extend(chunk.iter().filter(|n| allowed.contains(n)).cloned()),
+            Err(refused) if forbidden(&refused) => {
+                for name in chunk {
+                    let one = std::slice::from_ref(name);
+                    match admit(filters, route, request.clone(), one).await {
+                        Ok(allowed) if allowed.contains(name) => kept.push(name.clone()),
+                        Ok(_) => {}
+                        Err(refused) if forbidden(&refused) => {}
+                        Err(other) => return Err(other),
+                    }
+                }
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(kept)
+}
+
 /// What producing touches: services the gateway owns.
 #[derive(Clone)]
 pub(crate) struct Producing {

@@ -124,19 +124,10 @@ impl Guard<'_> {
         pipeline::admit_each(filters, self.route, self.request.clone(), subjects).await
     }
 
-    /// The subjects of `listed` the filters let through, in order.
+    /// The subjects of `listed` the filters let the caller read, in order.
     async fn readable(&self, listed: Vec<String>) -> Result<Vec<String>, Failure> {
-        if self.route.steps.is_empty() || listed.is_empty() {
-            return Ok(listed);
-        }
         let filters = &self.services.producing.filters;
-        let mut kept = Vec::with_capacity(listed.len());
-        // In chunks a chain may hold (`server.max_records`).
-        for chunk in listed.chunks(self.route.limits.max_records.max(1)) {
-            let allowed = pipeline::admit(filters, self.route, self.request.clone(), chunk).await?;
-            kept.extend(chunk.iter().filter(|s| allowed.contains(s)).cloned());
-        }
-        Ok(kept)
+        pipeline::visible(filters, self.route, self.request.clone(), listed).await
     }
 }
 

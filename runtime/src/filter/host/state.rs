@@ -1,5 +1,4 @@
 use crate::filter::bindings::wafka::filter::state;
-use crate::filter::shared_state::MAX_KEY_BYTES;
 use crate::filter::store::StoreData;
 
 impl state::Host for StoreData {
@@ -29,12 +28,7 @@ impl state::Host for StoreData {
     }
 }
 
+/// A key the rules refuse traps the instance (the SDK's native stand-in panics alike).
 fn check_key(key: &str) -> wasmtime::Result<()> {
-    if key.len() > MAX_KEY_BYTES {
-        wasmtime::bail!(
-            "state key of {} bytes is longer than {MAX_KEY_BYTES}",
-            key.len()
-        );
-    }
-    Ok(())
+    wafka_sdk::host::check_state_key(key).map_err(wasmtime::Error::msg)
 }
