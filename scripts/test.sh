@@ -6,9 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-if ! rustup target list --installed | grep -qx wasm32-wasip2; then
-  rustup target add wasm32-wasip2
-fi
+"$root/scripts/deps.sh"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 if [ -z "${TANSU:-}" ] && ! command -v tansu >/dev/null; then
   echo "installing tansu (a Kafka-protocol broker) for the real-broker tests; first time only" >&2
@@ -16,8 +14,8 @@ if [ -z "${TANSU:-}" ] && ! command -v tansu >/dev/null; then
 fi
 
 # Third-party programs the suite runs unchanged (tests/node: the eventsource package,
-# oidc-provider (an OpenID Connect provider), and
-# Chromium through playwright-core; Chromium itself is Debian's, see .ci/run).
+# oidc-provider (an OpenID Connect provider), and Chromium through playwright-core; Chromium
+# itself is Debian's, installed by scripts/deps.sh).
 if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
   (cd tests/node && npm ci --no-audit --no-fund)
 fi
