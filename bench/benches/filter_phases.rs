@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::json;
-use wafka::exchange::{Record, RequestInfo};
+use wafka::exchange::{Access, Record, RequestInfo};
 use wafka::filter::{FilterEngine, Limits, LoadedFilter, MemoryReset, RequestStore, Step};
 
 /// Nanoseconds spent in each phase, summed over requests and threads.
@@ -56,6 +56,7 @@ fn request(body: &Bytes) -> Arc<RequestInfo> {
         client_subject: None,
         received_at_ms: 1_795_517_628_123,
         body: body.clone(),
+        access: Access::Write,
     })
 }
 

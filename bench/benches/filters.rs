@@ -25,7 +25,7 @@ use rsa::pkcs8::EncodePublicKey as _;
 use rsa::signature::{SignatureEncoding as _, Signer as _};
 use serde_json::{Value, json};
 use sha2::Digest as _;
-use wafka::exchange::{Record, RequestInfo};
+use wafka::exchange::{Access, Record, RequestInfo};
 use wafka::filter::{self, FilterEngine, LoadedFilter, Step};
 
 /// A 1 KiB JSON event.
@@ -195,6 +195,7 @@ fn info(headers: &[(&'static str, String)], body: &Bytes) -> Arc<RequestInfo> {
         client_subject: None,
         received_at_ms: 1_795_517_628_123,
         body: body.clone(),
+        access: Access::Write,
     })
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use wafka::exchange::{Record, RequestInfo};
+use wafka::exchange::{Access, Record, RequestInfo};
 use wafka::filter::{self, FilterEngine, LoadedFilter, Step};
 
 fn request(body: Bytes) -> Arc<RequestInfo> {
@@ -30,6 +30,7 @@ fn request(body: Bytes) -> Arc<RequestInfo> {
         client_subject: None,
         received_at_ms: 0,
         body,
+        access: Access::Write,
     })
 }
 

@@ -103,11 +103,11 @@ async fn dispatch(
     }
 }
 
+/// A matched route and its path parameters.
+type Matched = (Arc<Route>, Vec<(String, String)>);
+
 /// The route `req` matches, and its path parameters; or 404, 405, 400.
-fn lookup(
-    call: &Call<'_>,
-    req: &http::Request<Incoming>,
-) -> Result<(Arc<Route>, Vec<(String, String)>), Failure> {
+fn lookup(call: &Call<'_>, req: &http::Request<Incoming>) -> Result<Matched, Failure> {
     match call
         .snapshot
         .router

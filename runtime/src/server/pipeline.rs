@@ -43,7 +43,7 @@ pub(crate) async fn admit(
 ) -> Result<Vec<String>, Failure> {
     let probes = topics.iter().map(Record::new).collect();
     match filters.run(route, request, probes).await? {
-        ChainOutcome::Respond(answer) => Err(Failure::Answered(answer)),
+        ChainOutcome::Respond(answer) => Err(Failure::Answered(Box::new(answer))),
         ChainOutcome::Forward(kept) => Ok(kept.into_iter().map(|r| r.topic).collect()),
     }
 }
@@ -204,7 +204,7 @@ pub(crate) async fn produce(
         deliver,
     } = input;
     let mut records = match with.filters.run(route, request.clone(), records).await? {
-        ChainOutcome::Respond(answer) => return Err(Failure::Answered(answer)),
+        ChainOutcome::Respond(answer) => return Err(Failure::Answered(Box::new(answer))),
         ChainOutcome::Forward(records) => records,
     };
     if topics_must_exist {

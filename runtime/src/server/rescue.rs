@@ -17,8 +17,9 @@ pub(crate) enum Failure {
         error: RequestError,
         records: Option<Vec<Value>>,
     },
-    /// A filter answered the client itself (a refusal, or an answer of its own).
-    Answered(http::Response<Bytes>),
+    /// A filter answered the client itself (a refusal, or an answer of its own). Boxed: a
+    /// response is large and every step returns `Result<_, Failure>`.
+    Answered(Box<http::Response<Bytes>>),
 }
 
 impl From<RequestError> for Failure {
@@ -33,7 +34,7 @@ impl From<RequestError> for Failure {
 /// The answer to `failure`.
 pub(crate) fn rescue(call: &mut Call<'_>, failure: Failure) -> HttpResponse {
     let (error, records) = match failure {
-        Failure::Answered(answer) => return dialect::filter_answer(call.dialect(), answer),
+        Failure::Answered(answer) => return dialect::filter_answer(call.dialect(), *answer),
         Failure::Error { error, records } => (error, records),
     };
     call.metrics().failed(&error);
