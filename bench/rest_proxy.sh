@@ -12,7 +12,8 @@
 #
 # After each target the topic is counted: it must hold every record acknowledged.
 # Usage: bench/rest_proxy.sh   Env: DURATION (5s), CONNECTIONS (8), STREAMS (8),
-#        STREAM_RECORDS (12500), RECORDS (200000, baseline count)
+#        STREAM_RECORDS (12500), RECORDS (200000, baseline count), WAFKA (the gateway binary
+#        to measure, default this tree's; e.g. an older commit's build, to compare)
 # Short runs: tansu (in memory) stops acknowledging for seconds once it holds a few million
 # records, which opens the breaker; the targets then measure tansu, not the gateway.
 set -euo pipefail
@@ -30,7 +31,7 @@ ensure_tools
 
 build_release
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-wafka="$target_dir/release/wafka"
+wafka="${WAFKA:-$target_dir/release/wafka}"
 plain_producer="$target_dir/release/plain-producer"
 v3_stream="$target_dir/release/v3-stream"
 
