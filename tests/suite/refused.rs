@@ -259,6 +259,11 @@ async fn a_caller_the_filters_refuse_changes_nothing(broker: Broker) {
             let res = gw.registry_as(None, "GET", "/subjects", "").await;
             refused_confluent(&res, 401);
         }
+        let wafka_code = if who.is_none() {
+            "missing_token"
+        } else {
+            "topic_forbidden"
+        };
         let res = call(
             &gw,
             who,
@@ -268,15 +273,7 @@ async fn a_caller_the_filters_refuse_changes_nothing(broker: Broker) {
             json!({"id": "o-2"}),
         )
         .await;
-        refused_wafka(
-            &res,
-            status,
-            if who.is_none() {
-                "missing_token"
-            } else {
-                "topic_forbidden"
-            },
-        );
+        refused_wafka(&res, status, wafka_code);
         let res = call(
             &gw,
             who,
@@ -286,15 +283,7 @@ async fn a_caller_the_filters_refuse_changes_nothing(broker: Broker) {
             Value::Null,
         )
         .await;
-        refused_wafka(
-            &res,
-            status,
-            if who.is_none() {
-                "missing_token"
-            } else {
-                "topic_forbidden"
-            },
-        );
+        refused_wafka(&res, status, wafka_code);
         let bearer = who.map(|t| format!("Bearer {t}"));
         let headers: Vec<(&str, &str)> = bearer
             .iter()
