@@ -15,13 +15,41 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::config::{KafkaConfig, SchemaRegistryConfig as Settings};
-use state::{State, config_record, schema_record};
-pub use state::{Stored, Version};
+use state::{SchemaRecord, State, config_record, mode_record, schema_key, schema_record};
+pub use state::{Reference, Stored, Version};
 use store::Store;
 pub use wafka_sdk::formats::{self as format, Kind, Parsed, framed};
 
 pub use crate::config::LEVELS;
 
+/// The modes a subject (or the registry) can be in.
+pub const MODES: [&str; 4] = ["READWRITE", "READONLY", "READONLY_OVERRIDE", "IMPORT"];
+
+/// A schema to register: its type, text and references, and in IMPORT mode its id and
+/// version.
+pub struct Registration {
+    /// `schemaType`.
+    pub kind: Kind,
+    /// `schema`.
+    pub text: String,
+    /// `references`.
+    pub references: Vec<Reference>,
+    /// `id`, in IMPORT mode only.
+    pub id: Option<u32>,
+    /// `version`, in IMPORT mode only.
+    pub version: Option<u32>,
+}
+
+/// Which versions a call sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// Live ones only.
+    Hidden,
+    /// Soft-deleted ones too.
+    Included,
+    /// Soft-deleted ones only.
+    Only,
+}
 /// A registry error, with Confluent's `error_code`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryError {
@@ -37,8 +65,24 @@ pub enum RegistryError {
     InvalidVersion(String),
     /// 42203.
     InvalidLevel(String),
+    /// 40404: the subject was soft-deleted already.
+    SubjectSoftDeleted(String),
+    /// 40405: a permanent delete of a subject not soft-deleted first.
+    SubjectNotSoftDeleted(String),
+    /// 40406: the version was soft-deleted already.
+    VersionSoftDeleted(String, u32),
+    /// 40407: a permanent delete of a version not soft-deleted first.
+    VersionNotSoftDeleted(String, u32),
+    /// 40409: the subject has no mode of its own.
+    ModeNotSet(String),
+    /// 42204.
+    InvalidMode(String),
     /// 42205: this registry does not write.
     ReadOnly,
+    /// 42205: the subject's mode does not allow it; why.
+    NotPermitted(String),
+    /// 42206: other schemas reference it.
+    Referenced(String),
     /// 409: the compatibility level refuses it; why.
     Incompatible(Vec<String>),
     /// 40408: the subject has no compatibility level of its own.
@@ -57,7 +101,14 @@ impl RegistryError {
             RegistryError::InvalidSchema(_) => (422, 42201),
             RegistryError::InvalidVersion(_) => (422, 42202),
             RegistryError::InvalidLevel(_) => (422, 42203),
-            RegistryError::ReadOnly => (422, 42205),
+            RegistryError::SubjectSoftDeleted(_) => (404, 40404),
+            RegistryError::SubjectNotSoftDeleted(_) => (404, 40405),
+            RegistryError::VersionSoftDeleted(..) => (404, 40406),
+            RegistryError::VersionNotSoftDeleted(..) => (404, 40407),
+            RegistryError::ModeNotSet(_) => (404, 40409),
+            RegistryError::InvalidMode(_) => (422, 42204),
+            RegistryError::ReadOnly | RegistryError::NotPermitted(_) => (422, 42205),
+            RegistryError::Referenced(_) => (422, 42206),
             RegistryError::Incompatible(_) => (409, 409),
             RegistryError::LevelNotSet(_) => (404, 40408),
             RegistryError::Store(_) => (500, 50001),
@@ -69,7 +120,31 @@ impl RegistryError {
         match self {
             RegistryError::SubjectNotFound(s) => format!("Subject '{s}' not found."),
             RegistryError::VersionNotFound(v) => format!("Version {v} not found."),
-            RegistryError::SchemaNotFound(s) => format!("Schema not found: {s}"),
+            RegistryError::SchemaNotFound(s) if s.is_empty() => "Schema not found".into(),
+            RegistryError::SchemaNotFound(s) => format!("Schema {s} not found"),
+            RegistryError::SubjectSoftDeleted(s) => format!(
+                "Subject '{s}' was soft deleted.Set permanent=true to delete permanently"
+            ),
+            RegistryError::SubjectNotSoftDeleted(s) => format!(
+                "Subject '{s}' was not deleted first before being permanently deleted"
+            ),
+            RegistryError::VersionSoftDeleted(s, v) => format!(
+                "Subject '{s}' Version {v} was soft deleted.Set permanent=true to delete permanently"
+            ),
+            RegistryError::VersionNotSoftDeleted(s, v) => format!(
+                "Subject '{s}' Version {v} was not deleted first before being permanently deleted"
+            ),
+            RegistryError::ModeNotSet(s) => {
+                format!("Subject '{s}' does not have subject-level mode configured")
+            }
+            RegistryError::InvalidMode(m) => format!(
+                "Invalid mode {m:?}. Valid values are {}.",
+                MODES.join(", ")
+            ),
+            RegistryError::NotPermitted(why) => why.clone(),
+            RegistryError::Referenced(what) => {
+                format!("One or more references exist to the schema {what}.")
+            }
             RegistryError::InvalidSchema(e) => format!("Invalid schema: {e}"),
             RegistryError::InvalidVersion(v) => format!(
                 "The specified version '{v}' is not a valid version id. Allowed values are between [1, 2^31-1] and the string \"latest\""
@@ -104,7 +179,15 @@ impl RegistryError {
             RegistryError::InvalidSchema(_) => "invalid_schema",
             RegistryError::InvalidVersion(_) => "invalid_version",
             RegistryError::InvalidLevel(_) => "invalid_compatibility_level",
+            RegistryError::SubjectSoftDeleted(_) => "subject_soft_deleted",
+            RegistryError::SubjectNotSoftDeleted(_) => "subject_not_soft_deleted",
+            RegistryError::VersionSoftDeleted(..) => "version_soft_deleted",
+            RegistryError::VersionNotSoftDeleted(..) => "version_not_soft_deleted",
+            RegistryError::ModeNotSet(_) => "mode_not_set",
+            RegistryError::InvalidMode(_) => "invalid_mode",
             RegistryError::ReadOnly => "registry_read_only",
+            RegistryError::NotPermitted(_) => "operation_not_permitted",
+            RegistryError::Referenced(_) => "schema_referenced",
             RegistryError::Incompatible(_) => "incompatible_schema",
             RegistryError::LevelNotSet(_) => "compatibility_not_set",
             RegistryError::Store(_) => "schema_store_failed",
@@ -222,36 +305,57 @@ impl Registry {
         self.state().schemas.get(&id).cloned()
     }
 
-    /// Subjects with at least one live version.
-    pub fn subjects(&self) -> Vec<String> {
+    /// Subjects with a version `deleted` lets through.
+    pub fn subjects(&self, deleted: Deleted) -> Vec<String> {
         let state = self.state();
         state
             .subjects
-            .keys()
-            .filter(|s| !state.live(s).is_empty())
-            .cloned()
+            .iter()
+            .filter(|(_, versions)| versions.iter().any(|v| shown(v, deleted)))
+            .map(|(s, _)| s.clone())
             .collect()
+    }
+
+    /// The versions of `subject` that `deleted` lets through.
+    pub fn versions_shown(
+        &self,
+        subject: &str,
+        deleted: Deleted,
+    ) -> Result<Vec<Version>, RegistryError> {
+        let state = self.state();
+        let shown: Vec<Version> = state
+            .subjects
+            .get(subject)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|v| shown(v, deleted))
+            .collect();
+        if shown.is_empty() {
+            return Err(RegistryError::SubjectNotFound(subject.to_owned()));
+        }
+        Ok(shown)
     }
 
     /// The live versions of `subject`.
     pub fn versions(&self, subject: &str) -> Result<Vec<Version>, RegistryError> {
-        let live = self.state().live(subject);
-        if live.is_empty() {
-            return Err(RegistryError::SubjectNotFound(subject.to_owned()));
-        }
-        Ok(live)
+        self.versions_shown(subject, Deleted::Hidden)
     }
 
-    /// A version of `subject` (`None`: the latest) and its schema.
-    pub fn version(
+    /// A version of `subject` (`None`: the latest live one) and its schema; a soft-deleted
+    /// one too when `deleted` says so.
+    pub fn version_shown(
         &self,
         subject: &str,
         version: Option<u32>,
+        deleted: Deleted,
     ) -> Result<(Version, Arc<Stored>), RegistryError> {
-        let live = self.versions(subject)?;
         let found = match version {
-            None => live.last().copied(),
-            Some(n) => live.iter().copied().find(|v| v.version == n),
+            None => self.versions(subject)?.last().copied(),
+            Some(n) => {
+                let all = self.versions_shown(subject, Deleted::Included)?;
+                all.into_iter().find(|v| v.version == n && shown(v, deleted))
+            }
         };
         let found = found.ok_or_else(|| {
             RegistryError::VersionNotFound(version.map_or("latest".into(), |v| v.to_string()))
@@ -262,38 +366,150 @@ impl Registry {
         Ok((found, stored))
     }
 
+    /// A live version of `subject` (`None`: the latest) and its schema.
+    pub fn version(
+        &self,
+        subject: &str,
+        version: Option<u32>,
+    ) -> Result<(Version, Arc<Stored>), RegistryError> {
+        self.version_shown(subject, version, Deleted::Hidden)
+    }
+
     /// Where schema `id` is registered: (subject, version) pairs.
-    pub fn uses(&self, id: u32) -> Vec<(String, u32)> {
+    pub fn uses(&self, id: u32, deleted: Deleted) -> Vec<(String, u32)> {
         let state = self.state();
         let mut uses = Vec::new();
-        for subject in state.subjects.keys() {
-            for v in state.live(subject).into_iter().filter(|v| v.id == id) {
+        for (subject, versions) in &state.subjects {
+            for v in versions.iter().filter(|v| v.id == id && shown(v, deleted)) {
                 uses.push((subject.clone(), v.version));
             }
         }
         uses
     }
 
+    /// The ids of schemas referencing a version of `subject` (`None`: the latest).
+    pub fn referenced_by(
+        &self,
+        subject: &str,
+        version: Option<u32>,
+    ) -> Result<Vec<u32>, RegistryError> {
+        let (found, _) = self.version_shown(subject, version, Deleted::Included)?;
+        Ok(self.state().referenced_by(subject, found.version))
+    }
+
+    /// `text` parsed with what `references` name; a reference that is not there is an invalid
+    /// schema, as Confluent's registry says.
+    pub fn parse(
+        &self,
+        kind: Kind,
+        text: &str,
+        references: &[Reference],
+    ) -> Result<Parsed, RegistryError> {
+        self.state()
+            .parse(kind, text, references)
+            .map_err(RegistryError::InvalidSchema)
+    }
+
     /// The version of `subject` that is this schema.
     pub fn lookup(
         &self,
         subject: &str,
-        kind: Kind,
-        text: &str,
+        schema: &Registration,
+        deleted: Deleted,
     ) -> Result<(Version, Arc<Stored>), RegistryError> {
-        let parsed = Parsed::parse(kind, text).map_err(RegistryError::InvalidSchema)?;
+        let parsed = self.parse(schema.kind, &schema.text, &schema.references)?;
+        let shown = self.versions_shown(subject, deleted)?;
         let state = self.state();
-        let live = state.live(subject);
-        if live.is_empty() {
-            return Err(RegistryError::SubjectNotFound(subject.to_owned()));
-        }
-        live.iter()
+        shown
+            .iter()
             .rev()
             .find_map(|v| {
                 let stored = state.schemas.get(&v.id)?;
-                stored.parsed.same(&parsed).then(|| (*v, stored.clone()))
+                (stored.references == schema.references && stored.parsed.same(&parsed))
+                    .then(|| (*v, stored.clone()))
             })
-            .ok_or_else(|| RegistryError::SchemaNotFound(format!("under subject '{subject}'")))
+            .ok_or_else(|| RegistryError::SchemaNotFound(String::new()))
+    }
+
+    /// The mode set for `subject` (or globally, `None`), if any.
+    pub fn mode_set(&self, subject: Option<&str>) -> Option<String> {
+        let state = self.state();
+        match subject {
+            Some(s) => state.modes.get(s).cloned(),
+            None => state.global_mode.clone(),
+        }
+    }
+
+    /// The registry's mode: as set, else READONLY when `read_only`, else READWRITE.
+    pub fn global_mode(&self) -> String {
+        if self.config.read_only {
+            return "READONLY".into();
+        }
+        self.mode_set(None).unwrap_or_else(|| "READWRITE".into())
+    }
+
+    /// The mode that applies to `subject` (a global READONLY_OVERRIDE wins).
+    pub fn mode(&self, subject: &str) -> String {
+        let global = self.global_mode();
+        if global == "READONLY_OVERRIDE" || self.config.read_only {
+            return global;
+        }
+        self.mode_set(Some(subject)).unwrap_or(global)
+    }
+
+    /// Refused when `subject`'s mode does not let it be changed.
+    fn writable(&self, subject: &str) -> Result<(), RegistryError> {
+        if self.config.read_only {
+            return Err(RegistryError::ReadOnly);
+        }
+        match self.mode(subject).as_str() {
+            "READONLY" | "READONLY_OVERRIDE" => Err(RegistryError::NotPermitted(format!(
+                "Subject {subject} is in read-only mode"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sets the mode of `subject` (`None`: the registry's); `mode` none unsets it. The mode
+    /// unset, or an error.
+    pub async fn set_mode(
+        &self,
+        subject: Option<&str>,
+        mode: Option<&str>,
+    ) -> Result<Option<String>, RegistryError> {
+        if let Some(m) = mode
+            && !MODES.contains(&m)
+        {
+            return Err(RegistryError::InvalidMode(m.to_owned()));
+        }
+        if self.config.read_only {
+            return Err(RegistryError::ReadOnly);
+        }
+        let previous = self.mode_set(subject);
+        if mode.is_none() && previous.is_none() {
+            return Err(RegistryError::SubjectNotFound(
+                subject.unwrap_or_default().to_owned(),
+            ));
+        }
+        if mode == Some("IMPORT") {
+            let in_use = match subject {
+                Some(s) => self.versions(s).is_ok(),
+                None => !self.subjects(Deleted::Hidden).is_empty(),
+            };
+            if in_use {
+                return Err(RegistryError::NotPermitted(
+                    "Cannot import since found existing subjects".into(),
+                ));
+            }
+        }
+        let _turn = self.writing.lock().await;
+        let (key, value) = mode_record(subject, mode);
+        self.store()?
+            .append_or_delete(&key, value.as_deref(), self.timeout())
+            .await
+            .map_err(RegistryError::Store)?;
+        tracing::info!(subject, mode, "schema registry mode set");
+        Ok(previous)
     }
 
     /// The level set for `subject` (or globally, `None`), if any.
@@ -323,8 +539,10 @@ impl Registry {
         if !LEVELS.contains(&level.as_str()) {
             return Err(RegistryError::InvalidLevel(level));
         }
-        if self.config.read_only {
-            return Err(RegistryError::ReadOnly);
+        match subject {
+            Some(s) => self.writable(s)?,
+            None if self.config.read_only => return Err(RegistryError::ReadOnly),
+            None => {}
         }
         let _turn = self.writing.lock().await;
         let (key, value) = config_record(subject, &level);
@@ -381,54 +599,101 @@ impl Registry {
         Ok(problems)
     }
 
-    /// Registers `text` under `subject`: the id of the same schema if it is there already, a
+    /// Registers a schema under `subject`: the id of the same schema if it is there already, a
     /// new version otherwise, when compatible.
     pub async fn register(
         &self,
         subject: &str,
-        kind: Kind,
-        text: &str,
+        schema: &Registration,
     ) -> Result<u32, RegistryError> {
-        let parsed = Parsed::parse(kind, text).map_err(RegistryError::InvalidSchema)?;
+        let parsed = self.parse(schema.kind, &schema.text, &schema.references)?;
         if let Some(remote) = &self.remote {
-            return remote.register(subject, kind, text, &self.state).await;
+            if !schema.references.is_empty() {
+                return Err(RegistryError::InvalidSchema(
+                    "schema references are registered with the external registry itself".into(),
+                ));
+            }
+            return remote
+                .register(subject, schema.kind, &schema.text, &self.state)
+                .await;
         }
         let _turn = self.writing.lock().await;
-        let (id, version) = {
+        let (id, version, text) = {
             let state = self.state();
             let live = state.live(subject);
-            if let Some(v) = live.iter().find(|v| {
-                state
-                    .schemas
-                    .get(&v.id)
-                    .is_some_and(|s| s.parsed.same(&parsed))
-            }) {
+            let known = live.iter().find(|v| {
+                state.schemas.get(&v.id).is_some_and(|s| {
+                    s.references == schema.references && s.parsed.same(&parsed)
+                })
+            });
+            if let Some(v) = known
+                && schema.id.is_none_or(|id| id == v.id)
+            {
                 return Ok(v.id);
             }
             drop(state);
-            if self.config.read_only {
-                return Err(RegistryError::ReadOnly);
+            self.writable(subject)?;
+            let import = self.mode(subject) == "IMPORT";
+            match (import, schema.id) {
+                (false, Some(_)) => {
+                    return Err(RegistryError::NotPermitted(format!(
+                        "Subject {subject} is not in import mode"
+                    )));
+                }
+                (true, None) => {
+                    return Err(RegistryError::NotPermitted(format!(
+                        "Subject {subject} is not in read-write mode"
+                    )));
+                }
+                _ => {}
             }
-            let problems = self.incompatibilities(subject, &parsed, None)?;
-            if !problems.is_empty() {
-                return Err(RegistryError::Incompatible(problems));
+            if !import {
+                let problems = self.incompatibilities(subject, &parsed, None)?;
+                if !problems.is_empty() {
+                    return Err(RegistryError::Incompatible(problems));
+                }
             }
             let state = self.state();
-            // The same schema under another subject keeps its id, as Confluent's registry does.
-            let id = state
-                .schemas
-                .values()
-                .find(|s| s.parsed.same(&parsed))
-                .map_or_else(|| state.next_id(), |s| s.id);
-            let version = state
+            // The same schema under another subject keeps its id (and its text), as
+            // Confluent's registry does: schemas are global, subjects point at them.
+            let same = state.find(&parsed, &schema.references);
+            let (id, text) = match (schema.id, same) {
+                (Some(id), _) => {
+                    if let Some(taken) = state.schemas.get(&id)
+                        && !(taken.references == schema.references && taken.parsed.same(&parsed))
+                    {
+                        return Err(RegistryError::NotPermitted(format!(
+                            "Overwrite new schema with id {id} is not permitted."
+                        )));
+                    }
+                    (id, schema.text.clone())
+                }
+                (None, Some(s)) => (s.id, s.text.clone()),
+                (None, None) => (state.next_id(), schema.text.clone()),
+            };
+            let next = state
                 .subjects
                 .get(subject)
                 .and_then(|v| v.iter().map(|v| v.version).max())
                 .unwrap_or(0)
                 + 1;
-            (id, version)
+            let version = schema.version.unwrap_or(next);
+            if state.any_version(subject, version).is_some() {
+                return Err(RegistryError::NotPermitted(format!(
+                    "Subject {subject} already has version {version}"
+                )));
+            }
+            (id, version, text)
         };
-        let (key, value) = schema_record(subject, version, id, kind, text, false);
+        let (key, value) = schema_record(&SchemaRecord {
+            subject,
+            version,
+            id,
+            kind: schema.kind,
+            text: &text,
+            references: &schema.references,
+            deleted: false,
+        });
         self.store()?
             .append(&key, &value, self.timeout())
             .await
@@ -447,28 +712,114 @@ impl Registry {
         Ok(id)
     }
 
-    /// Soft-deletes every version of `subject`, as Confluent's registry does (each version's
-    /// record again, marked deleted); the versions deleted.
-    pub async fn delete_subject(&self, subject: &str) -> Result<Vec<u32>, RegistryError> {
-        if self.config.read_only {
-            return Err(RegistryError::ReadOnly);
-        }
+    /// Deletes every version of `subject`: softly (each version's record again, marked
+    /// deleted), or for good (`permanent`, after a soft delete: tombstones). The versions
+    /// deleted.
+    pub async fn delete_subject(
+        &self,
+        subject: &str,
+        permanent: bool,
+    ) -> Result<Vec<u32>, RegistryError> {
         let store = self.store()?;
         let _turn = self.writing.lock().await;
-        let live = self.versions(subject)?;
-        for v in &live {
-            let stored = self
-                .schema(v.id)
-                .ok_or_else(|| RegistryError::SchemaNotFound(v.id.to_string()))?;
-            let (key, value) =
-                schema_record(subject, v.version, v.id, stored.kind, &stored.text, true);
-            store
-                .append(&key, &value, self.timeout())
-                .await
-                .map_err(RegistryError::Store)?;
+        let all = self.versions_shown(subject, Deleted::Included)?;
+        let live: Vec<Version> = all.iter().copied().filter(|v| !v.deleted).collect();
+        if !permanent && live.is_empty() {
+            return Err(RegistryError::SubjectSoftDeleted(subject.to_owned()));
         }
-        tracing::info!(subject, versions = live.len(), "subject deleted");
-        Ok(live.iter().map(|v| v.version).collect())
+        if permanent && !live.is_empty() {
+            return Err(RegistryError::SubjectNotSoftDeleted(subject.to_owned()));
+        }
+        self.writable(subject)?;
+        let targets = if permanent { all } else { live };
+        for v in &targets {
+            self.unreferenced(subject, v.version)?;
+        }
+        for v in &targets {
+            self.delete(store, subject, *v, permanent).await?;
+        }
+        tracing::info!(subject, versions = targets.len(), permanent, "subject deleted");
+        Ok(targets.iter().map(|v| v.version).collect())
+    }
+
+    /// Deletes one version of `subject` (`None`: the latest live one), softly or, after a soft
+    /// delete, for good. The version deleted.
+    pub async fn delete_version(
+        &self,
+        subject: &str,
+        version: Option<u32>,
+        permanent: bool,
+    ) -> Result<u32, RegistryError> {
+        let store = self.store()?;
+        let _turn = self.writing.lock().await;
+        let all = self.versions_shown(subject, Deleted::Included)?;
+        let found = match version {
+            None => all.iter().rev().find(|v| !v.deleted),
+            Some(n) => all.iter().find(|v| v.version == n),
+        };
+        let label = version.map_or("latest".into(), |v| v.to_string());
+        let found = *found.ok_or(RegistryError::VersionNotFound(label))?;
+        if found.deleted && !permanent {
+            return Err(RegistryError::VersionSoftDeleted(
+                subject.to_owned(),
+                found.version,
+            ));
+        }
+        if !found.deleted && permanent {
+            return Err(RegistryError::VersionNotSoftDeleted(
+                subject.to_owned(),
+                found.version,
+            ));
+        }
+        self.writable(subject)?;
+        self.unreferenced(subject, found.version)?;
+        self.delete(store, subject, found, permanent).await?;
+        tracing::info!(subject, version = found.version, permanent, "schema version deleted");
+        Ok(found.version)
+    }
+
+    /// Refused while another schema some subject holds references `subject` `version`.
+    fn unreferenced(&self, subject: &str, version: u32) -> Result<(), RegistryError> {
+        let by = self.state().referenced_by(subject, version);
+        if by.is_empty() {
+            return Ok(());
+        }
+        Err(RegistryError::Referenced(format!(
+            "{{subject={subject},version={version}}} (referenced by schema ids {by:?})"
+        )))
+    }
+
+    async fn delete(
+        &self,
+        store: &Store,
+        subject: &str,
+        v: Version,
+        permanent: bool,
+    ) -> Result<(), RegistryError> {
+        if permanent {
+            return store
+                .append_or_delete(&schema_key(subject, v.version), None, self.timeout())
+                .await
+                .map(drop)
+                .map_err(RegistryError::Store);
+        }
+        let stored = self
+            .schema(v.id)
+            .ok_or_else(|| RegistryError::SchemaNotFound(v.id.to_string()))?;
+        let (key, value) = schema_record(&SchemaRecord {
+            subject,
+            version: v.version,
+            id: v.id,
+            kind: stored.kind,
+            text: &stored.text,
+            references: &stored.references,
+            deleted: true,
+        });
+        store
+            .append(&key, &value, self.timeout())
+            .await
+            .map(drop)
+            .map_err(RegistryError::Store)
     }
 
     /// The latest version of `subject` and its schema, for encoding values.
@@ -547,5 +898,14 @@ impl Registry {
 
     fn timeout(&self) -> Duration {
         Duration::from_millis(self.config.timeout_ms)
+    }
+}
+
+/// Whether `deleted` lets version `v` through.
+fn shown(v: &Version, deleted: Deleted) -> bool {
+    match deleted {
+        Deleted::Hidden => !v.deleted,
+        Deleted::Included => true,
+        Deleted::Only => v.deleted,
     }
 }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::state::{State, schema_record};
+use super::state::{Reference, SchemaRecord, State, schema_record};
 use super::{Kind, Missing, RegistryError};
 use crate::config::SchemaRegistryConfig as Settings;
 use crate::http_client::{Answer, Client, basic_auth};
@@ -211,6 +211,13 @@ impl Remote {
             .as_str()
             .ok_or_else(|| unavailable("an answer without schema".into()))?;
         let kind = Kind::parse(answer["schemaType"].as_str()).map_err(unavailable)?;
+        // References resolve against what is kept here; a schema whose references were never
+        // fetched is not usable and said so.
+        let references: Vec<Reference> = match answer.get("references") {
+            Some(r) if !r.is_null() => serde_json::from_value(r.clone())
+                .map_err(|e| unavailable(format!("references: {e}")))?,
+            _ => Vec::new(),
+        };
         let id = match key {
             Key::Subject(_) => answer["id"]
                 .as_u64()
@@ -228,10 +235,18 @@ impl Remote {
         let kept = match key {
             Key::Subject(subject) => {
                 let version = answer["version"].as_u64().unwrap_or(1) as u32;
-                let (k, v) = schema_record(subject, version, id, kind, text, false);
+                let (k, v) = schema_record(&SchemaRecord {
+                    subject,
+                    version,
+                    id,
+                    kind,
+                    text,
+                    references: &references,
+                    deleted: false,
+                });
                 state.apply(&k, Some(&v))
             }
-            Key::Id(_) => state.insert_schema(id, kind, text),
+            Key::Id(_) => state.insert_schema(id, kind, text, &references),
         };
         kept.map_err(|e| unavailable(format!("schema {id}: {e}")))
     }

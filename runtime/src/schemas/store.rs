@@ -96,10 +96,22 @@ impl Store {
 
     /// Appends a record and waits until it is applied; its offset.
     pub async fn append(&self, key: &[u8], value: &[u8], timeout: Duration) -> Result<i64, String> {
-        let record = FutureRecord::to(&self.topic)
+        self.append_or_delete(key, Some(value), timeout).await
+    }
+
+    /// Appends a record, or a tombstone when `value` is none, and waits until it is applied.
+    pub async fn append_or_delete(
+        &self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<i64, String> {
+        let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic)
             .partition(0)
-            .key(key)
-            .payload(value);
+            .key(key);
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
         let delivered = self
             .producer
             .send(record, timeout)

@@ -315,7 +315,14 @@ async fn resolve(
             kind,
             text,
         }) => {
-            let id = registry.register(subject, *kind, text).await.map_err(|e| {
+            let schema = crate::schemas::Registration {
+                kind: *kind,
+                text: text.clone(),
+                references: Vec::new(),
+                id: None,
+                version: None,
+            };
+            let id = registry.register(subject, &schema).await.map_err(|e| {
                 let message = format!("{which}_schema: {}", e.message());
                 match e {
                     crate::schemas::RegistryError::Store(_) => RequestError::Internal(message),

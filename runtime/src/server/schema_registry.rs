@@ -21,7 +21,7 @@ use super::rescue::Failure;
 use super::{HttpResponse, Services, body, dialect, pipeline};
 use crate::error::RequestError;
 use crate::exchange::{Access, RequestInfo};
-use crate::schemas::{Kind, LEVELS, Parsed, Registry, RegistryError};
+use crate::schemas::{Deleted, Kind, LEVELS, Reference, Registration, Registry, RegistryError};
 use crate::snapshot::{Dialect, Route};
 
 /// The subject the filters see for the registry-wide compatibility level.
@@ -100,12 +100,13 @@ fn touches(method: &Method, segments: &[&str]) -> (Access, Vec<String>) {
     let one = |s: &str| vec![s.to_owned()];
     match (method, segments) {
         (&Method::POST, ["subjects", s, "versions"])
-        | (&Method::DELETE, ["subjects", s])
-        | (&Method::PUT, ["config", s]) => (Access::Write, one(s)),
-        (&Method::PUT, ["config"]) => (Access::Write, one(GLOBAL)),
-        (_, ["subjects", s, ..] | ["config", s] | ["compatibility", "subjects", s, ..]) => {
-            (Access::Read, one(s))
-        }
+        | (&Method::DELETE, ["subjects", s] | ["subjects", s, "versions", _])
+        | (&Method::PUT | &Method::DELETE, ["config", s] | ["mode", s]) => (Access::Write, one(s)),
+        (&Method::PUT | &Method::DELETE, ["config"] | ["mode"]) => (Access::Write, one(GLOBAL)),
+        (
+            _,
+            ["subjects", s, ..] | ["config", s] | ["mode", s] | ["compatibility", "subjects", s, ..],
+        ) => (Access::Read, one(s)),
         _ => (Access::Read, Vec::new()),
     }
 }
@@ -151,6 +152,17 @@ impl Asked<'_> {
             .split('&')
             .find_map(|kv| kv.strip_prefix("format="))
     }
+
+    /// Which versions `deleted=true` / `deletedOnly=true` ask to see.
+    fn deleted(&self) -> Deleted {
+        if self.flag("deletedOnly") {
+            Deleted::Only
+        } else if self.flag("deleted") {
+            Deleted::Included
+        } else {
+            Deleted::Hidden
+        }
+    }
 }
 
 async fn answer(
@@ -165,47 +177,62 @@ async fn answer(
     };
     let answer = match (asked.method, asked.segments) {
         (&Method::GET, [""]) => json!({}),
-        (&Method::GET, ["subjects"]) => json!(guard.readable(registry.subjects()).await?),
+        (&Method::GET, ["subjects"]) => {
+            json!(guard.readable(registry.subjects(asked.deleted())).await?)
+        }
         (&Method::GET, ["subjects", subject, "versions"]) => {
-            let versions = registry.versions(subject).map_err(RequestError::from)?;
+            let versions = registry
+                .versions_shown(subject, asked.deleted())
+                .map_err(RequestError::from)?;
             json!(versions.iter().map(|v| v.version).collect::<Vec<_>>())
         }
         (&Method::POST, ["subjects", subject, "versions"]) => {
-            let (kind, text) = schema_of(body)?;
+            let schema = schema_of(body)?;
             let id = registry
-                .register(subject, kind, &text)
+                .register(subject, &schema)
                 .await
                 .map_err(RequestError::from)?;
             json!({ "id": id })
         }
         (&Method::POST, ["subjects", subject]) => {
-            let (kind, text) = schema_of(body)?;
+            let schema = schema_of(body)?;
             let (version, stored) = registry
-                .lookup(subject, kind, &text)
+                .lookup(subject, &schema, asked.deleted())
                 .map_err(RequestError::from)?;
             described(subject, version.version, &stored, format)
         }
         (&Method::DELETE, ["subjects", subject]) => json!(
             registry
-                .delete_subject(subject)
+                .delete_subject(subject, asked.flag("permanent"))
+                .await
+                .map_err(RequestError::from)?
+        ),
+        (&Method::DELETE, ["subjects", subject, "versions", v]) => json!(
+            registry
+                .delete_version(subject, version_of(v)?, asked.flag("permanent"))
                 .await
                 .map_err(RequestError::from)?
         ),
         (&Method::GET, ["subjects", subject, "versions", v]) => {
             let (version, stored) = registry
-                .version(subject, version_of(v)?)
+                .version_shown(subject, version_of(v)?, asked.deleted())
                 .map_err(RequestError::from)?;
             described(subject, version.version, &stored, format)
         }
         (&Method::GET, ["subjects", subject, "versions", v, "schema"]) => {
             let (_, stored) = registry
-                .version(subject, version_of(v)?)
+                .version_shown(subject, version_of(v)?, asked.deleted())
                 .map_err(RequestError::from)?;
-            serde_json::from_str(&stored.text).map_err(|e| RequestError::Internal(e.to_string()))?
+            serde_json::from_str(&stored.text).unwrap_or_else(|_| json!(stored.text))
         }
+        (&Method::GET, ["subjects", subject, "versions", v, "referencedby"]) => json!(
+            registry
+                .referenced_by(subject, version_of(v)?)
+                .map_err(RequestError::from)?
+        ),
         (&Method::GET, ["schemas", "ids", id, rest @ ..]) => {
             let stored = schema_by_id(registry, id)?;
-            let uses = registry.uses(stored.id);
+            let uses = registry.uses(stored.id, asked.deleted());
             let mut subjects: Vec<String> = uses.iter().map(|(s, _)| s.clone()).collect();
             subjects.dedup();
             let readable = guard.readable(subjects.clone()).await?;
@@ -221,8 +248,13 @@ async fn answer(
                     if let Some(kind) = stored.kind.name() {
                         out["schemaType"] = json!(kind);
                     }
+                    if !stored.references.is_empty() {
+                        out["references"] = json!(stored.references);
+                    }
                     out
                 }
+                ["schema"] => serde_json::from_str(&stored.text)
+                    .unwrap_or_else(|_| json!(stored.text)),
                 ["subjects"] => json!(readable),
                 ["versions"] => json!(
                     uses.into_iter()
@@ -255,20 +287,40 @@ async fn answer(
                     .or_else(|| registry.version(subject, None).ok().map(|(v, _)| v.version)),
                 _ => return Err(not_found().into()),
             };
-            let (kind, text) = schema_of(body)?;
-            let parsed = Parsed::parse(kind, &text)
-                .map_err(|e| RequestError::from(RegistryError::InvalidSchema(e)))?;
-            let problems = registry
-                .incompatibilities(subject, &parsed, version)
-                .map_err(RequestError::from)?;
+            let schema = schema_of(body)?;
+            let verbose = asked.flag("verbose");
+            let problems = match registry.parse(schema.kind, &schema.text, &schema.references) {
+                Ok(parsed) => registry
+                    .incompatibilities(subject, &parsed, version)
+                    .map_err(RequestError::from)?,
+                // Verbose, an invalid schema is a reason, as Confluent's registry gives it.
+                Err(e) if verbose => vec![e.message()],
+                Err(e) => return Err(RequestError::from(e).into()),
+            };
             let mut out = json!({ "is_compatible": problems.is_empty() });
-            if asked.flag("verbose") {
+            if verbose {
                 out["messages"] = json!(problems);
             }
             out
         }
-        (&Method::GET, ["mode"]) => {
-            json!({ "mode": if registry.read_only() { "READONLY" } else { "READWRITE" } })
+        (&Method::GET, ["mode"]) => json!({ "mode": registry.global_mode() }),
+        (&Method::GET, ["mode", subject]) => match registry.mode_set(Some(subject)) {
+            Some(mode) => json!({ "mode": mode }),
+            None if asked.flag("defaultToGlobal") => json!({ "mode": registry.mode(subject) }),
+            None => {
+                return Err(
+                    RequestError::from(RegistryError::ModeNotSet((*subject).to_owned())).into(),
+                );
+            }
+        },
+        (&Method::PUT, ["mode"]) => set_mode(registry, None, body).await?,
+        (&Method::PUT, ["mode", subject]) => set_mode(registry, Some(subject), body).await?,
+        (&Method::DELETE, ["mode", subject]) => {
+            let previous = registry
+                .set_mode(Some(subject), None)
+                .await
+                .map_err(RequestError::from)?;
+            json!({ "mode": previous })
         }
         _ => return Err(not_found().into()),
     };
@@ -291,20 +343,37 @@ fn described(
     out
 }
 
-/// `{"schema": "...", "schemaType": "...", "references": [...]}` of a register or lookup.
-fn schema_of(body: Option<Value>) -> Result<(Kind, String), RequestError> {
+/// `{"schema": "...", "schemaType": "...", "references": [...]}` of a register or lookup
+/// (and in IMPORT mode `id` and `version`).
+fn schema_of(body: Option<Value>) -> Result<Registration, RequestError> {
     let body = body.unwrap_or(Value::Null);
     let invalid = |m: String| RequestError::from(RegistryError::InvalidSchema(m));
     let text = body["schema"]
         .as_str()
         .ok_or_else(|| invalid("the body has no \"schema\" string".into()))?;
-    if body["references"].as_array().is_some_and(|r| !r.is_empty()) {
-        return Err(invalid(
-            "schema references are not supported by this registry".into(),
-        ));
-    }
+    let references: Vec<Reference> = match body.get("references") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(r) => serde_json::from_value(r.clone())
+            .map_err(|e| invalid(format!("references: each is {{name, subject, version}}: {e}")))?,
+    };
     let kind = Kind::parse(body["schemaType"].as_str()).map_err(invalid)?;
-    Ok((kind, text.to_owned()))
+    let number = |field: &str| -> Result<Option<u32>, RequestError> {
+        match &body[field] {
+            Value::Null => Ok(None),
+            v => v
+                .as_u64()
+                .filter(|n| (1..=i32::MAX as u64).contains(n))
+                .map(|n| Some(n as u32))
+                .ok_or_else(|| invalid(format!("{field}: a number from 1 to 2^31-1"))),
+        }
+    };
+    Ok(Registration {
+        kind,
+        text: text.to_owned(),
+        references,
+        id: number("id")?,
+        version: number("version")?,
+    })
 }
 
 /// A version in a path: a number from 1, `latest` or `-1` (`None`).
@@ -342,4 +411,18 @@ async fn set_level(
     }
     registry.set_level(subject, &level).await?;
     Ok(json!({ "compatibility": level }))
+}
+
+async fn set_mode(
+    registry: &Registry,
+    subject: Option<&str>,
+    body: Option<Value>,
+) -> Result<Value, RequestError> {
+    let mode = body
+        .as_ref()
+        .and_then(|b| b["mode"].as_str())
+        .ok_or_else(|| RegistryError::InvalidMode("(none)".into()))?
+        .to_ascii_uppercase();
+    registry.set_mode(subject, Some(&mode)).await?;
+    Ok(json!({ "mode": mode }))
 }

@@ -4,11 +4,15 @@
 //! and the SDK's testing stand-in use it, so unit tests accept exactly what the gateway does.
 
 mod avro;
+mod json_schema;
 mod protobuf;
+mod references;
+
+pub use references::Dependency;
 
 use apache_avro::Schema as AvroSchema;
 use apache_avro::schema::{Names, ResolvedSchema};
-use apache_avro::schema_compatibility::SchemaCompatibility;
+use apache_avro::schema_compatibility::{Compatibility, SchemaCompatibility};
 use serde_json::Value;
 
 /// The wire format's first byte.
@@ -66,8 +70,25 @@ pub enum Parsed {
 impl Parsed {
     /// Parses `text` as a `kind` schema; the error says what is wrong.
     pub fn parse(kind: Kind, text: &str) -> Result<Parsed, String> {
+        Parsed::parse_with(kind, text, &[])
+    }
+
+    /// Parses `text`, which may use what `dependencies` define (schema references: every one
+    /// it needs, directly or not, those needed first).
+    pub fn parse_with(
+        kind: Kind,
+        text: &str,
+        dependencies: &[Dependency<'_>],
+    ) -> Result<Parsed, String> {
         match kind {
             Kind::Avro => {
+                let inlined;
+                let text = if dependencies.is_empty() {
+                    text
+                } else {
+                    inlined = references::avro_inlined(text, dependencies)?;
+                    &inlined
+                };
                 let schema = AvroSchema::parse_str(text).map_err(|e| e.to_string())?;
                 let names = ResolvedSchema::new(&schema)
                     .map_err(|e| e.to_string())?
@@ -79,13 +100,16 @@ impl Parsed {
             }
             Kind::Json => {
                 let document: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-                let validator = jsonschema::validator_for(&document).map_err(|e| e.to_string())?;
+                let validator = json_schema::validator(&document, dependencies)?;
                 Ok(Parsed::Json {
                     document,
                     validator,
                 })
             }
-            Kind::Protobuf => Ok(Parsed::Protobuf(Box::new(protobuf::Proto::parse(text)?))),
+            Kind::Protobuf => Ok(Parsed::Protobuf(Box::new(protobuf::Proto::parse_with(
+                text,
+                dependencies,
+            )?))),
         }
     }
 
@@ -197,56 +221,19 @@ pub fn framed(value: &[u8]) -> Option<(u32, &[u8])> {
 /// Whether data written with `writer` can be read with `reader`; why not otherwise.
 pub fn can_read(writer: &Parsed, reader: &Parsed) -> Result<(), String> {
     match (writer, reader) {
-        (Parsed::Avro(w, _), Parsed::Avro(r, _)) => SchemaCompatibility::can_read(w, r)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        (Parsed::Json { document: w, .. }, Parsed::Json { document: r, .. }) => json_can_read(w, r),
+        // Avro's resolution rules: a reader that can read only some of what the writer writes
+        // (an enum symbol or a union branch it lacks) cannot read it.
+        (Parsed::Avro(w, _), Parsed::Avro(r, _)) => match SchemaCompatibility::can_read(w, r) {
+            Ok(Compatibility::Full) => Ok(()),
+            Ok(Compatibility::Partial) => Err(
+                "the reader lacks an enum symbol or a union branch the writer can write".into(),
+            ),
+            Err(e) => Err(e.to_string()),
+        },
+        (Parsed::Json { document: w, .. }, Parsed::Json { document: r, .. }) => {
+            json_schema::can_read(w, r)
+        }
         (Parsed::Protobuf(w), Parsed::Protobuf(r)) => protobuf::can_read(w, r),
         _ => Err("the schema type changed".into()),
     }
-}
-
-/// JSON Schema, top-level object properties only: a reader must not require what the writer
-/// does not, must not close (`additionalProperties: false`) over what the writer has, and
-/// properties both name must keep their `type`.
-fn json_can_read(writer: &Value, reader: &Value) -> Result<(), String> {
-    let required = |s: &Value| -> Vec<String> {
-        s["required"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect()
-    };
-    let (w_required, r_required) = (required(writer), required(reader));
-    if let Some(p) = r_required.iter().find(|p| !w_required.contains(p)) {
-        return Err(format!(
-            "property {p:?} is required by the reader, not by the writer"
-        ));
-    }
-    let empty = serde_json::Map::new();
-    let props = |s: &Value| {
-        s["properties"]
-            .as_object()
-            .cloned()
-            .unwrap_or_else(|| empty.clone())
-    };
-    let (w_props, r_props) = (props(writer), props(reader));
-    if reader["additionalProperties"] == Value::Bool(false)
-        && let Some(p) = w_props.keys().find(|p| !r_props.contains_key(*p))
-    {
-        return Err(format!(
-            "property {p:?} of the writer is not allowed by the reader"
-        ));
-    }
-    for (name, r) in &r_props {
-        if let Some(w) = w_props.get(name)
-            && w.get("type").is_some()
-            && r.get("type").is_some()
-            && w["type"] != r["type"]
-        {
-            return Err(format!("property {name:?} changed type"));
-        }
-    }
-    Ok(())
 }

@@ -1,6 +1,6 @@
 //! Protobuf schemas as registries keep them: `.proto` text, or (as Confluent's serializers send
 //! it) a base64 `FileDescriptorProto`. Compiled with `protox` (imports of Google's well-known
-//! types resolve; other imports need schema references, which are refused), used with
+//! types resolve; other imports are schema references, resolved by their names), used with
 //! `prost-reflect`. Values carry Confluent's message indexes before the message: which message
 //! of the file wrote it.
 
@@ -13,6 +13,8 @@ use prost_reflect::{
 };
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 use serde_json::Value;
+
+use super::Dependency;
 
 /// The name the registered file is compiled under.
 const FILE: &str = "schema.proto";
@@ -27,41 +29,58 @@ pub struct Proto {
     serialized: Vec<u8>,
 }
 
-/// Serves the registered file to the compiler.
-struct Registered(File);
+/// Serves the registered file and the files it references to the compiler.
+struct Registered(Vec<File>);
 
 impl FileResolver for Registered {
     fn open_file(&self, name: &str) -> Result<File, protox::Error> {
-        if name == self.0.name() {
-            Ok(self.0.clone())
-        } else {
-            Err(protox::Error::file_not_found(name))
+        self.0
+            .iter()
+            .find(|f| f.name() == name)
+            .cloned()
+            .ok_or_else(|| protox::Error::file_not_found(name))
+    }
+}
+
+/// `.proto` text, or a base64 `FileDescriptorProto`, as the file `name`.
+fn file(name: &str, text: &str) -> Result<File, String> {
+    match File::from_source(name, text) {
+        Ok(file) => Ok(file),
+        Err(source_error) => {
+            let mut descriptor = STANDARD
+                .decode(text.trim())
+                .ok()
+                .and_then(|bytes| prost_types::FileDescriptorProto::decode(&bytes[..]).ok())
+                .ok_or_else(|| source_error.to_string())?;
+            descriptor.name = Some(name.to_owned());
+            Ok(File::from_file_descriptor_proto(descriptor))
         }
     }
 }
 
 impl Proto {
     /// Compiles `.proto` text, or a base64 `FileDescriptorProto`.
+    #[cfg(test)]
     pub fn parse(text: &str) -> Result<Proto, String> {
-        let file = match File::from_source(FILE, text) {
-            Ok(file) => file,
-            Err(source_error) => {
-                let descriptor = STANDARD
-                    .decode(text.trim())
-                    .ok()
-                    .and_then(|bytes| prost_types::FileDescriptorProto::decode(&bytes[..]).ok())
-                    .ok_or_else(|| source_error.to_string())?;
-                File::from_file_descriptor_proto(descriptor)
-            }
-        };
-        let name = file.name().to_owned();
+        Proto::parse_with(text, &[])
+    }
+
+    /// Compiles it; its imports other than Google's well-known types are `dependencies`.
+    pub fn parse_with(text: &str, dependencies: &[Dependency<'_>]) -> Result<Proto, String> {
+        let mut files = vec![file(FILE, text)?];
+        for dependency in dependencies {
+            let named = file(dependency.name, dependency.text)
+                .map_err(|e| format!("reference {:?}: {e}", dependency.name))?;
+            files.push(named);
+        }
+        let name = FILE.to_owned();
         let mut resolver = ChainFileResolver::new();
-        resolver.add(Registered(file));
+        resolver.add(Registered(files));
         resolver.add(GoogleFileResolver::new());
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.open_file(&name).map_err(|e| {
             if e.is_file_not_found() {
-                format!("{e} (schema references are not supported by this registry)")
+                format!("{e} (an import needs a schema reference of that name)")
             } else {
                 e.to_string()
             }
@@ -135,7 +154,10 @@ impl Proto {
         }
         let message = message.ok_or("no message indexes")?;
         let dynamic = DynamicMessage::decode(message, payload).map_err(|e| e.to_string())?;
-        let options = SerializeOptions::new().use_proto_field_name(true);
+        // Fields at their default value shown, as Confluent's JSON printing does.
+        let options = SerializeOptions::new()
+            .use_proto_field_name(true)
+            .skip_default_fields(false);
         dynamic
             .serialize_with_options(serde_json::value::Serializer, &options)
             .map_err(|e| e.to_string())
@@ -252,43 +274,78 @@ fn scalar(kind: &FieldKind, value: &Value, at: &str, out: &mut Vec<String>) {
     }
 }
 
-/// Whether data written with `writer` can be read with `reader`: messages both define keep each
-/// shared field number's wire type (and message type), and the first message stays.
+/// Whether data written with `writer` can be read with `reader`, by Confluent's Protobuf rules:
+/// the package and every message the writer defines stay (matched by full name; map entries
+/// aside); fields match by number and keep their kind within Protobuf's wire-compatible groups
+/// (a message field keeps its message type), their label (string and bytes aside) and their
+/// oneof membership; proto2 `required` fields are neither added nor removed. Adding messages,
+/// fields, enums and enum values, renaming fields and removing fields are compatible.
 pub fn can_read(writer: &Proto, reader: &Proto) -> Result<(), String> {
-    let (w, r) = (writer.first(), reader.first());
-    if w.full_name() != r.full_name() {
+    if writer.file.package_name() != reader.file.package_name() {
         return Err(format!(
-            "the first message changed from {} to {}",
-            w.full_name(),
-            r.full_name()
+            "the package changed from {:?} to {:?}",
+            writer.file.package_name(),
+            reader.file.package_name()
         ));
     }
+    let mut problems = Vec::new();
     for old in writer.file.parent_pool().all_messages() {
+        if old.is_map_entry() || old.parent_file().name() != writer.file.name() {
+            continue;
+        }
         let Some(new) = reader
             .file
             .parent_pool()
             .get_message_by_name(old.full_name())
         else {
+            problems.push(format!("message {} was removed", old.full_name()));
             continue;
         };
         for field in old.fields() {
+            let place = || format!("field {} of {}", field.number(), old.full_name());
             let Some(other) = new.get_field(field.number()) else {
+                if field.cardinality() == prost_reflect::Cardinality::Required {
+                    problems.push(format!("{}: a required field was removed", place()));
+                }
                 continue;
             };
-            if wire(&field.kind()) != wire(&other.kind()) || field.is_list() != other.is_list() {
-                return Err(format!(
-                    "field {} of {} changed type",
+            let text = |k: &FieldKind| matches!(k, FieldKind::String | FieldKind::Bytes);
+            if field.is_map() != other.is_map() || group(&field.kind()) != group(&other.kind()) {
+                problems.push(format!("{}: its type changed", place()));
+            } else if field.is_list() != other.is_list() && !text(&field.kind()) {
+                problems.push(format!("{}: changed between repeated and singular", place()));
+            }
+            let oneof = |f: &prost_reflect::FieldDescriptor| {
+                f.containing_oneof()
+                    .filter(|o| !o.is_synthetic())
+                    .map(|o| o.name().to_owned())
+            };
+            if oneof(&field).is_some() && oneof(&other).is_none() {
+                problems.push(format!("{}: removed from its oneof", place()));
+            }
+        }
+        for field in new.fields() {
+            if old.get_field(field.number()).is_none()
+                && field.cardinality() == prost_reflect::Cardinality::Required
+            {
+                problems.push(format!(
+                    "field {} of {}: a required field was added",
                     field.number(),
-                    old.full_name()
+                    new.full_name()
                 ));
             }
         }
     }
-    Ok(())
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }
 
-/// What a kind is on the wire, so compatible changes (int32 to int64, string to bytes) pass.
-fn wire(kind: &FieldKind) -> String {
+/// The group of kinds a field may change within (Protobuf's wire-compatible scalar groups;
+/// a message field keeps its message type).
+fn group(kind: &FieldKind) -> String {
     match kind {
         FieldKind::Int32
         | FieldKind::Int64
@@ -297,8 +354,10 @@ fn wire(kind: &FieldKind) -> String {
         | FieldKind::Bool
         | FieldKind::Enum(_) => "varint".into(),
         FieldKind::Sint32 | FieldKind::Sint64 => "zigzag".into(),
-        FieldKind::Fixed32 | FieldKind::Sfixed32 | FieldKind::Float => "fixed32".into(),
-        FieldKind::Fixed64 | FieldKind::Sfixed64 | FieldKind::Double => "fixed64".into(),
+        FieldKind::Fixed32 | FieldKind::Sfixed32 => "fixed32".into(),
+        FieldKind::Fixed64 | FieldKind::Sfixed64 => "fixed64".into(),
+        FieldKind::Float => "float".into(),
+        FieldKind::Double => "double".into(),
         FieldKind::String | FieldKind::Bytes => "bytes".into(),
         FieldKind::Message(m) => format!("message {}", m.full_name()),
     }
@@ -336,7 +395,7 @@ mod tests {
         assert!(
             Proto::parse("syntax = \"proto3\"; import \"other.proto\";")
                 .err()
-                .is_some_and(|e| e.contains("references"))
+                .is_some_and(|e| e.contains("reference"))
         );
     }
 
@@ -347,5 +406,9 @@ mod tests {
         assert!(can_read(&old, &wider).is_ok());
         let other = Proto::parse(&ORDER.replace("int32 qty", "string qty")).unwrap();
         assert!(can_read(&old, &other).unwrap_err().contains("field 2"));
+        let renamed = Proto::parse(&ORDER.replace("message Order", "message Purchase")).unwrap();
+        assert!(can_read(&old, &renamed).unwrap_err().contains("acme.Order was removed"));
+        let field_renamed = Proto::parse(&ORDER.replace("int32 qty", "int32 quantity")).unwrap();
+        assert!(can_read(&old, &field_renamed).is_ok());
     }
 }
