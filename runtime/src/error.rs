@@ -190,6 +190,9 @@ pub enum RequestError {
     /// The subject a route encodes with has no schema in the registry.
     #[error("no schema is registered under subject {0:?}")]
     SchemaNotFound(String),
+    /// A request names a schema id the registry does not have.
+    #[error("Schema {0} not found")]
+    SchemaIdNotFound(u32),
     /// The external registry could not be asked for a schema the gateway does not keep.
     #[error("the schema registry is unavailable: {0}")]
     SchemaRegistryUnavailable(String),
@@ -291,7 +294,9 @@ impl RequestError {
             RequestError::InvalidData(_) => "invalid_data",
             RequestError::SchemaMissing { .. } => "schema_missing",
             RequestError::SchemaMismatch { .. } => "schema_mismatch",
-            RequestError::SchemaNotFound(_) => "schema_not_found",
+            RequestError::SchemaNotFound(_) | RequestError::SchemaIdNotFound(_) => {
+                "schema_not_found"
+            }
             RequestError::SchemaRegistryUnavailable(_) => "schema_registry_unavailable",
             RequestError::NoSchemaRegistry(_) => "no_schema_registry",
             RequestError::KafkaBadRequest(_) => "kafka_bad_request",
@@ -345,6 +350,7 @@ impl RequestError {
             | RequestError::SchemaMissing { .. }
             | RequestError::SchemaMismatch { .. }
             | RequestError::SchemaNotFound(_)
+            | RequestError::SchemaIdNotFound(_)
             | RequestError::NoSchemaRegistry(_) => StatusCode::UNPROCESSABLE_ENTITY,
             RequestError::KafkaBadRequest(_) => StatusCode::BAD_REQUEST,
             RequestError::ConsumerNotFound { .. } => StatusCode::NOT_FOUND,
@@ -381,6 +387,7 @@ impl RequestError {
             | RequestError::SchemaMissing { .. }
             | RequestError::SchemaMismatch { .. }
             | RequestError::SchemaNotFound(_)
+            | RequestError::SchemaIdNotFound(_)
             | RequestError::NoSchemaRegistry(_)
             | RequestError::KafkaBadRequest(_)
             | RequestError::ConsumerNotFound { .. }

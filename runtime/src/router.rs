@@ -175,8 +175,18 @@ impl<R: Methods> Router<R> {
         Router { routes }
     }
 
-    /// Finds the first route whose pattern and method match.
+    /// Finds the first route whose pattern and method match. A path with one trailing slash
+    /// matches as the path without it, as REST Proxy (Jersey) matches: clients send both.
     pub fn lookup(&self, method: &str, path: &str) -> Match<R> {
+        match self.lookup_exact(method, path) {
+            Match::NotFound if path.len() > 1 && path.ends_with('/') => {
+                self.lookup_exact(method, &path[..path.len() - 1])
+            }
+            found => found,
+        }
+    }
+
+    fn lookup_exact(&self, method: &str, path: &str) -> Match<R> {
         let mut allowed = Vec::new();
         for (pattern, route) in &self.routes {
             if let Some(params) = pattern.matches(path) {

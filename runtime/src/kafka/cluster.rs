@@ -171,6 +171,19 @@ impl Cluster {
         Ok(self.id.get_or_init(|| id).clone())
     }
 
+    /// The controller broker's id, when the cluster says (it blocks: call it off the runtime).
+    pub fn controller(&self) -> Result<Option<i32>, RequestError> {
+        self.asked("metadata");
+        let client = self.client()?;
+        let timeout = i32::try_from(ASK_TIMEOUT.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: the handle lives as long as `client`, held across the call; librdkafka
+        // answers -1 when it does not know.
+        let id = unsafe {
+            rdkafka::bindings::rd_kafka_controllerid(client.client().native_ptr(), timeout)
+        };
+        Ok((id >= 0).then_some(id))
+    }
+
     /// Broker ids, sorted.
     pub fn brokers(&self) -> Result<Vec<i32>, RequestError> {
         self.asked("metadata");

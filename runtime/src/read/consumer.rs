@@ -36,6 +36,9 @@ pub struct Consumers {
 /// Catch-up consumers kept idle.
 const IDLE_CONSUMERS: usize = 4;
 
+/// Longest a time lookup reads on the embedded cluster, which has no time index.
+const SCAN_TIME: Duration = Duration::from_secs(5);
+
 impl Consumers {
     /// Consumers for `kafka` at `bootstrap`.
     pub fn new(kafka: &KafkaConfig, bootstrap: &str) -> Self {
@@ -112,6 +115,9 @@ impl Consumers {
         partitions: &[i32],
         millis: i64,
     ) -> Result<Position, RequestError> {
+        if self.kafka.is_embedded() {
+            return self.scan_time(consumer, topic, partitions, millis);
+        }
         let mut asked = TopicPartitionList::new();
         for &p in partitions {
             asked
@@ -129,6 +135,59 @@ impl Consumers {
                 _ => ends.0.get(&element.partition()).copied().unwrap_or(0),
             };
             position.insert(element.partition(), offset);
+        }
+        Ok(Position(position))
+    }
+
+    /// [`at_time`](Self::at_time) by reading: the embedded (mock) cluster does not look offsets
+    /// up by time (it answers the end), so each partition is read from its start to the first
+    /// record at or after `millis`, for at most [`SCAN_TIME`] in all; past that the request is
+    /// refused, never answered from the wrong place.
+    fn scan_time(
+        &self,
+        consumer: &BaseConsumer,
+        topic: &str,
+        partitions: &[i32],
+        millis: i64,
+    ) -> Result<Position, RequestError> {
+        let deadline = Instant::now() + SCAN_TIME;
+        let mut position = BTreeMap::new();
+        for &p in partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p, ASK_TIMEOUT)
+                .map_err(|e| kafka_error(&e, topic))?;
+            let mut found = high;
+            if high > low {
+                let mut at = TopicPartitionList::new();
+                at.add_partition_offset(topic, p, Offset::Offset(low))
+                    .map_err(|e| RequestError::Internal(e.to_string()))?;
+                consumer
+                    .assign(&at)
+                    .map_err(|e| kafka_error(&e, topic))?;
+                loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(RequestError::InvalidParameter(format!(
+                            "from=<time>: the embedded cluster has no time index, and reading \
+                             {topic} to find {millis} took over {SCAN_TIME:?}; start from an \
+                             offset position, earliest or latest"
+                        )));
+                    }
+                    let Some(message) = consumer.poll(left.min(Duration::from_millis(200))) else {
+                        continue;
+                    };
+                    let message = message.map_err(|e| kafka_error(&e, topic))?;
+                    if message.timestamp().to_millis().is_some_and(|t| t >= millis) {
+                        found = message.offset();
+                        break;
+                    }
+                    if message.offset() + 1 >= high {
+                        break;
+                    }
+                }
+                let _ = consumer.unassign();
+            }
+            position.insert(p, found);
         }
         Ok(Position(position))
     }

@@ -27,6 +27,9 @@ pub fn code(error: &RequestError, v3: bool) -> (StatusCode, u32) {
             (StatusCode::UNPROCESSABLE_ENTITY, 42203)
         }
         RequestError::SchemaNotFound(_) => (StatusCode::NOT_FOUND, 40403),
+        RequestError::SchemaIdNotFound(_) => (StatusCode::UNPROCESSABLE_ENTITY, 40403),
+        // Not a produce request, or no records: REST Proxy's validation answers 422.
+        RequestError::InvalidBatch(_) if !v3 => (StatusCode::UNPROCESSABLE_ENTITY, 422),
         RequestError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, 40601),
         RequestError::KafkaBadRequest(_) => (StatusCode::BAD_REQUEST, 40002),
         RequestError::InvalidParameter(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42204),

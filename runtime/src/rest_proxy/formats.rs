@@ -142,8 +142,8 @@ pub fn encode(format: Format, value: Value, key: bool) -> Result<Option<Bytes>, 
         (Format::Binary, Value::String(text)) => STANDARD
             .decode(text.as_bytes())
             .map(|bytes| Some(Bytes::from(bytes)))
-            .map_err(|e| RequestError::InvalidData(format!("{which}: not valid base64: {e}"))),
-        (Format::Binary, _) => Err(RequestError::InvalidData(format!(
+            .map_err(|e| RequestError::BadRequest(format!("{which}: not valid base64: {e}"))),
+        (Format::Binary, _) => Err(RequestError::BadRequest(format!(
             "{which}: binary data must be a base64 string"
         ))),
         (Format::String, Value::String(text)) => Ok(Some(Bytes::from(text))),

@@ -43,6 +43,10 @@ pub struct Settings {
     pub offset_reset: String,
     /// `auto.commit.enable`.
     pub auto_commit: bool,
+    /// `fetch.min.bytes`, when set above 0.
+    pub fetch_min_bytes: Option<u32>,
+    /// `consumer.request.timeout.ms`: how long a records call waits at most.
+    pub request_wait: std::time::Duration,
 }
 
 /// The gateway's consumer instances.
@@ -68,6 +72,8 @@ pub struct Instance {
     pub name: String,
     /// How its records are shown.
     pub format: Format,
+    /// `consumer.request.timeout.ms`.
+    pub request_wait: std::time::Duration,
     consumer: Mutex<BaseConsumer>,
     /// One call at a time, waited for without a thread: a blocking thread is taken only by the
     /// call whose turn it is.
@@ -163,6 +169,10 @@ impl Instances {
             )
             .set("fetch.max.bytes", buffer.to_string())
             .set("max.partition.fetch.bytes", buffer.to_string());
+        if let Some(bytes) = settings.fetch_min_bytes {
+            // Checked against REST Proxy's range (1 to 10,000,000) first: within librdkafka's.
+            config.set("fetch.min.bytes", bytes.to_string());
+        }
         let consumer: BaseConsumer = config
             .create()
             .map_err(|e| RequestError::InvalidParameter(format!("consumer config: {e}")))?;
@@ -170,6 +180,7 @@ impl Instances {
             group: group.to_owned(),
             name: settings.name.clone(),
             format: settings.format,
+            request_wait: settings.request_wait,
             consumer: Mutex::new(consumer),
             turn: Arc::default(),
             state: Mutex::default(),

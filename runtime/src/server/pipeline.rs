@@ -340,7 +340,7 @@ async fn resolve(
             kind_name(stored.kind),
             kind.map_or("", kind_name)
         ))),
-        None => Err(RequestError::SchemaNotFound(format!("(schema id {id})"))),
+        None => Err(RequestError::SchemaIdNotFound(id)),
     }
 }
 

@@ -26,6 +26,13 @@ use crate::snapshot::{Dialect, Route};
 /// REST Proxy's default wait of a records call (`consumer.request.timeout.ms`).
 const DEFAULT_WAIT: Duration = Duration::from_millis(1000);
 
+/// The longest `consumer.request.timeout.ms` an instance may set: a records call holds a
+/// connection and the instance's turn that long.
+const MAX_WAIT_MS: i64 = 300_000;
+
+/// REST Proxy's range of `fetch.min.bytes`.
+const FETCH_MIN_BYTES: std::ops::RangeInclusive<i64> = -1..=10_000_000;
+
 #[derive(Deserialize)]
 struct Partition {
     topic: String,
@@ -285,7 +292,23 @@ fn settings(body: &Value, request_id: &str, registry: bool) -> Result<Settings, 
         format: Format::Binary,
         offset_reset: "latest".into(),
         auto_commit: true,
+        fetch_min_bytes: None,
+        request_wait: DEFAULT_WAIT,
     };
+    let number = |key: &str, value: &Value, range: std::ops::RangeInclusive<i64>| {
+        let n = match value {
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            v => v.as_i64(),
+        };
+        n.filter(|n| range.contains(n)).ok_or_else(|| {
+            invalid(format!(
+                "{key} {value}: a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ))
+        })
+    };
+    let mut ignored = Vec::new();
     for (key, value) in fields {
         if value.is_null() {
             continue;
@@ -319,13 +342,22 @@ fn settings(body: &Value, request_id: &str, registry: bool) -> Result<Settings, 
                     other => return Err(invalid(format!("auto.commit.enable {other:?}"))),
                 }
             }
-            // Accepted for compatibility: the gateway's own fetch settings apply.
-            "fetch.min.bytes"
-            | "consumer.request.timeout.ms"
-            | "responseMinBytes"
-            | "requestWaitMs" => {}
-            other => return Err(invalid(format!("unknown setting {other:?}"))),
+            "fetch.min.bytes" => {
+                let n = number(key, value, FETCH_MIN_BYTES)?;
+                settings.fetch_min_bytes = u32::try_from(n).ok().filter(|n| *n > 0);
+            }
+            "consumer.request.timeout.ms" => {
+                let ms = number(key, value, 0..=MAX_WAIT_MS)?;
+                settings.request_wait = Duration::from_millis(ms as u64);
+            }
+            // Anything else (librdkafka or Java client settings) is ignored, as REST Proxy's
+            // older versions do, and said so: the gateway's own consumer settings apply, and
+            // nothing a client sends reaches librdkafka unchecked.
+            other => ignored.push(other.to_owned()),
         }
+    }
+    if !ignored.is_empty() {
+        tracing::info!(request_id, ?ignored, "consumer settings ignored");
     }
     let valid = !settings.name.is_empty()
         && settings.name.len() <= 249
@@ -359,7 +391,7 @@ async fn records(
         .rest_proxy
         .as_ref()
         .map_or(1 << 20, |c| c.consumer_buffer_bytes);
-    let (mut wait, mut max_bytes) = (DEFAULT_WAIT, limit);
+    let (mut wait, mut max_bytes) = (instance.request_wait, limit);
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let number = || {
             value.parse::<i64>().map_err(|_| {
@@ -367,9 +399,11 @@ async fn records(
             })
         };
         match &*key {
+            // Used when shorter than the instance's `consumer.request.timeout.ms`, as REST
+            // Proxy documents.
             "timeout" => {
                 if let Ok(ms @ 0..) = number() {
-                    wait = Duration::from_millis(ms as u64);
+                    wait = wait.min(Duration::from_millis(ms as u64));
                 } else {
                     number()?;
                 }
@@ -424,6 +458,8 @@ async fn records(
                 "value": shown_as(format, schemas, r.value.as_deref()),
                 "partition": r.partition,
                 "offset": r.offset,
+                // Not in Confluent's v2 answers (Karapace has it): the record's time, in ms.
+                "timestamp": r.timestamp,
             })
         })
         .collect();
@@ -530,7 +566,7 @@ mod tests {
     }
 
     #[test]
-    fn consumer_settings_take_strings_or_values_and_refuse_unknowns() {
+    fn consumer_settings_take_strings_or_values_and_ignore_unknowns() {
         let s = settings(&json!({"name": "c1", "format": "JSON", "auto.offset.reset": "smallest", "auto.commit.enable": "false"}), "r", false).unwrap();
         assert_eq!(
             (
@@ -547,12 +583,13 @@ mod tests {
                 .name
                 .ends_with("r1")
         );
-        assert_eq!(
-            settings(&json!({"group.id": "x"}), "r", false)
-                .unwrap_err()
-                .code(),
-            "invalid_parameter"
-        );
+        assert!(settings(&json!({"topic.metadata.refresh.interval.ms": "100"}), "r", false).is_ok());
+        for bad in [json!({"fetch.min.bytes": -10}), json!({"fetch.min.bytes": "x"}),
+            json!({"consumer.request.timeout.ms": -1}), json!({"fetch.min.bytes": 10_000_001})] {
+            assert_eq!(settings(&bad, "r", false).unwrap_err().code(), "invalid_parameter");
+        }
+        let s = settings(&json!({"fetch.min.bytes": "512", "consumer.request.timeout.ms": 250}), "r", false).unwrap();
+        assert_eq!((s.fetch_min_bytes, s.request_wait), (Some(512), Duration::from_millis(250)));
         assert_eq!(
             settings(&json!({"format": "avro"}), "r", false)
                 .unwrap_err()

@@ -197,12 +197,19 @@ pub(super) async fn v3(
         return Ok(no_content());
     }
     let body = match op {
-        Op::Clusters => json!({
-            "kind": "KafkaClusterList",
-            "metadata": {"self": cluster.base, "next": null},
-            "data": [cluster.cluster()],
-        }),
-        Op::Cluster => cluster.cluster(),
+        Op::Clusters | Op::Cluster => {
+            let asked = backend.clone();
+            let controller = blocking(move || asked.controller()).await?;
+            let one = cluster.cluster(controller);
+            match op {
+                Op::Cluster => one,
+                _ => json!({
+                    "kind": "KafkaClusterList",
+                    "metadata": {"self": cluster.base, "next": null},
+                    "data": [one],
+                }),
+            }
+        }
         Op::V3Topics => {
             let topics = blocking(move || backend.topics()).await?;
             json!({
@@ -285,12 +292,13 @@ impl Links {
         json!({ "related": format!("{}{path}", self.url()) })
     }
 
-    fn cluster(&self) -> Value {
+    /// The cluster; `controller` links its controller broker (`null` when unknown).
+    fn cluster(&self, controller: Option<i32>) -> Value {
         json!({
             "kind": "KafkaCluster",
             "metadata": {"self": self.url(), "resource_name": format!("crn:///kafka={}", self.id)},
             "cluster_id": self.id,
-            "controller": null,
+            "controller": controller.map(|id| self.related(&format!("/brokers/{id}"))),
             "acls": self.related("/acls"),
             "brokers": self.related("/brokers"),
             "broker_configs": self.related("/broker-configs"),

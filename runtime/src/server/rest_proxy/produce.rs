@@ -179,7 +179,12 @@ fn parse(
             body.get(&format!("{which}_schema")),
         ) {
             (Some(id), _) if !id.is_null() => {
-                let id = id.as_u64().and_then(|id| u32::try_from(id).ok());
+                // A number, or (as REST Proxy's JSON binding takes it) a string of one.
+                let id = match id {
+                    Value::String(s) => s.trim().parse::<u64>().ok(),
+                    n => n.as_u64(),
+                };
+                let id = id.and_then(|id| u32::try_from(id).ok());
                 Ok(Some(Declared::Id(
                     id.ok_or_else(|| bad("_id: expected a schema id"))?,
                 )))
@@ -265,6 +270,7 @@ fn parse(
 fn at_record(i: usize, error: RequestError) -> RequestError {
     match error {
         RequestError::InvalidData(m) => RequestError::InvalidData(format!("records[{i}].{m}")),
+        RequestError::BadRequest(m) => RequestError::BadRequest(format!("records[{i}].{m}")),
         other => other,
     }
 }
