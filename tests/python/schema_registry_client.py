@@ -1,7 +1,7 @@
 """Confluent's own Python Schema Registry client and serializers, used unchanged against Wafka's
 embedded registry (tests/suite/schemas.rs runs this). Each command prints one JSON line.
 
-    schema_registry_client.py REGISTRY_URL register SUBJECT TYPE SCHEMA
+    schema_registry_client.py REGISTRY_URL register SUBJECT TYPE SCHEMA [REFERENCES_JSON]
     schema_registry_client.py REGISTRY_URL compatible SUBJECT TYPE SCHEMA
     schema_registry_client.py REGISTRY_URL level SUBJECT LEVEL
     schema_registry_client.py REGISTRY_URL consume BOOTSTRAP TOPIC TYPE COUNT
@@ -21,13 +21,14 @@ import sys
 import uuid
 
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf import timestamp_pb2  # noqa: F401  (the well-known types a schema imports)
 
 
 def deserializer(client, kind, first):
@@ -38,15 +39,36 @@ def deserializer(client, kind, first):
     # Protobuf needs the message class: built from the writer's schema, as fetched from the
     # registry in its serialized form (no generated code).
     schema_id = int.from_bytes(first[1:5], "big")
-    serialized = client.get_schema(schema_id, fmt="serialized").schema_str
-    file = descriptor_pb2.FileDescriptorProto.FromString(base64.standard_b64decode(serialized))
+    schema = client.get_schema(schema_id, fmt="serialized")
     pool = descriptor_pool.DescriptorPool()
-    pool.Add(file)
+    file = add_file(client, pool, schema, None)
     message = pool.FindFileByName(file.name).message_types_by_name[file.message_type[0].name]
     decode = ProtobufDeserializer(message_factory.GetMessageClass(message), {"use.deprecated.format": False})
     return lambda data, context: json_format.MessageToDict(
         decode(data, context), preserving_proto_field_name=True
     )
+
+
+def add_file(client, pool, schema, name):
+    """Adds a serialized schema to the pool, after the files it imports: its references (as
+    the registry names them) and Google's well-known types."""
+    for reference in schema.references or []:
+        registered = client.get_version(reference.subject, reference.version, fmt="serialized")
+        add_file(client, pool, registered.schema, reference.name)
+    file = descriptor_pb2.FileDescriptorProto.FromString(base64.standard_b64decode(schema.schema_str))
+    if name:
+        file.name = name
+    for dependency in file.dependency:
+        if dependency.startswith("google/protobuf/"):
+            known = descriptor_pool.Default().FindFileByName(dependency)
+            proto = descriptor_pb2.FileDescriptorProto()
+            known.CopyToProto(proto)
+            try:
+                pool.Add(proto)
+            except TypeError:
+                pass  # already there
+    pool.Add(file)
+    return file
 
 
 def serializer(client, kind, schema):
@@ -70,8 +92,13 @@ def main(url, command, *args):
     client = SchemaRegistryClient(client_config(url))
     try:
         if command == "register":
-            subject, kind, schema = args
-            print(json.dumps({"id": client.register_schema(subject, Schema(schema, kind))}))
+            subject, kind, schema, *references = args
+            references = [
+                SchemaReference(r["name"], r["subject"], r["version"])
+                for r in json.loads(references[0] if references else "[]")
+            ]
+            schema = Schema(schema, kind, references=references)
+            print(json.dumps({"id": client.register_schema(subject, schema)}))
         elif command == "compatible":
             subject, kind, schema = args
             ok = client.test_compatibility(subject, Schema(schema, kind))

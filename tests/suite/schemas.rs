@@ -88,7 +88,7 @@ async fn gateway(broker: Broker) -> TestGateway {
 }
 
 /// One command of the Confluent client script; its JSON answer.
-async fn client(gw: &TestGateway, args: &[&str]) -> Value {
+pub(crate) async fn client(gw: &TestGateway, args: &[&str]) -> Value {
     let url = gw.registry_url();
     let mut all = vec![url.as_str()];
     all.extend_from_slice(args);
@@ -559,7 +559,7 @@ async fn ids_survive_a_restart_and_two_gateways_share_them() {
 }
 
 /// `count` records from a read route, following its `next` position across long polls.
-async fn read_route(gw: &TestGateway, path: &str, count: usize) -> Vec<Value> {
+pub(crate) async fn read_route(gw: &TestGateway, path: &str, count: usize) -> Vec<Value> {
     let (mut records, mut from) = (Vec::new(), "earliest".to_owned());
     while records.len() < count {
         let res = gw

@@ -139,10 +139,14 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
         }
     }
 
-    if config.routes.is_empty() && config.rest_proxy.is_none() {
+    // A gateway that only serves the registry (or REST Proxy) is a gateway too.
+    let serves_something = !config.routes.is_empty()
+        || config.rest_proxy.is_some()
+        || config.schema_registry.is_some();
+    if !serves_something {
         return fail(
             "routes",
-            "at least one [[routes]] entry (or [rest_proxy]) is needed",
+            "at least one [[routes]] entry (or [rest_proxy], or [schema_registry]) is needed",
         );
     }
     let mut names = HashSet::new();

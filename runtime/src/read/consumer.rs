@@ -36,7 +36,8 @@ pub struct Consumers {
 /// Catch-up consumers kept idle.
 const IDLE_CONSUMERS: usize = 4;
 
-/// Longest a time lookup reads on the embedded cluster, which has no time index.
+/// Longest a time lookup reads to check the broker's answer (or, on the embedded cluster,
+/// which has no time index, to find it).
 const SCAN_TIME: Duration = Duration::from_secs(5);
 
 impl Consumers {
@@ -107,7 +108,12 @@ impl Consumers {
     }
 
     /// Each partition's first offset at or after `millis` since the epoch (its end when there
-    /// is none).
+    /// is none). The broker's answer is checked by reading the record it names: brokers without
+    /// a time index answer wrongly (the embedded mock cluster says the end, tansu 0.6.0 the last
+    /// record for a time after it), so from the named offset (the start, on the embedded
+    /// cluster) the partition is read to the first record at or after `millis`, for at most
+    /// [`SCAN_TIME`] in all; past that the request is refused, never answered from the wrong
+    /// place.
     pub fn at_time(
         &self,
         consumer: &BaseConsumer,
@@ -115,81 +121,82 @@ impl Consumers {
         partitions: &[i32],
         millis: i64,
     ) -> Result<Position, RequestError> {
-        if self.kafka.is_embedded() {
-            return self.scan_time(consumer, topic, partitions, millis);
-        }
-        let mut asked = TopicPartitionList::new();
-        for &p in partitions {
-            asked
-                .add_partition_offset(topic, p, Offset::Offset(millis))
-                .map_err(|e| RequestError::Internal(e.to_string()))?;
-        }
-        let found = consumer
-            .offsets_for_times(asked, ASK_TIMEOUT)
-            .map_err(|e| kafka_error(&e, topic))?;
         let ends = self.ends(consumer, topic, partitions, false)?;
+        let starts = if self.kafka.is_embedded() {
+            self.ends(consumer, topic, partitions, true)?
+        } else {
+            let mut asked = TopicPartitionList::new();
+            for &p in partitions {
+                asked
+                    .add_partition_offset(topic, p, Offset::Offset(millis))
+                    .map_err(|e| RequestError::Internal(e.to_string()))?;
+            }
+            let found = consumer
+                .offsets_for_times(asked, ASK_TIMEOUT)
+                .map_err(|e| kafka_error(&e, topic))?;
+            let mut position = BTreeMap::new();
+            for element in found.elements() {
+                let end = ends.0.get(&element.partition()).copied().unwrap_or(0);
+                let offset = match element.offset() {
+                    Offset::Offset(o) => o.min(end),
+                    _ => end,
+                };
+                position.insert(element.partition(), offset);
+            }
+            Position(position)
+        };
+        let deadline = Instant::now() + SCAN_TIME;
         let mut position = BTreeMap::new();
-        for element in found.elements() {
-            let offset = match element.offset() {
-                Offset::Offset(o) => o,
-                _ => ends.0.get(&element.partition()).copied().unwrap_or(0),
-            };
-            position.insert(element.partition(), offset);
+        for &p in partitions {
+            let end = ends.0.get(&p).copied().unwrap_or(0);
+            let start = starts.0.get(&p).copied().unwrap_or(end);
+            let found = self.first_at(consumer, topic, p, (start, end), millis, deadline)?;
+            position.insert(p, found);
         }
         Ok(Position(position))
     }
 
-    /// [`at_time`](Self::at_time) by reading: the embedded (mock) cluster does not look offsets
-    /// up by time (it answers the end), so each partition is read from its start to the first
-    /// record at or after `millis`, for at most [`SCAN_TIME`] in all; past that the request is
-    /// refused, never answered from the wrong place.
-    fn scan_time(
+    /// The offset of the first record of partition `p` in `start..end` whose time is at or
+    /// after `millis`; `end` when none is.
+    fn first_at(
         &self,
         consumer: &BaseConsumer,
         topic: &str,
-        partitions: &[i32],
+        p: i32,
+        (start, end): (i64, i64),
         millis: i64,
-    ) -> Result<Position, RequestError> {
-        let deadline = Instant::now() + SCAN_TIME;
-        let mut position = BTreeMap::new();
-        for &p in partitions {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, p, ASK_TIMEOUT)
-                .map_err(|e| kafka_error(&e, topic))?;
-            let mut found = high;
-            if high > low {
-                let mut at = TopicPartitionList::new();
-                at.add_partition_offset(topic, p, Offset::Offset(low))
-                    .map_err(|e| RequestError::Internal(e.to_string()))?;
-                consumer
-                    .assign(&at)
-                    .map_err(|e| kafka_error(&e, topic))?;
-                loop {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(RequestError::InvalidParameter(format!(
-                            "from=<time>: the embedded cluster has no time index, and reading \
-                             {topic} to find {millis} took over {SCAN_TIME:?}; start from an \
-                             offset position, earliest or latest"
-                        )));
-                    }
-                    let Some(message) = consumer.poll(left.min(Duration::from_millis(200))) else {
-                        continue;
-                    };
-                    let message = message.map_err(|e| kafka_error(&e, topic))?;
-                    if message.timestamp().to_millis().is_some_and(|t| t >= millis) {
-                        found = message.offset();
-                        break;
-                    }
-                    if message.offset() + 1 >= high {
-                        break;
-                    }
-                }
-                let _ = consumer.unassign();
-            }
-            position.insert(p, found);
+        deadline: Instant,
+    ) -> Result<i64, RequestError> {
+        if start >= end {
+            return Ok(end);
         }
-        Ok(Position(position))
+        let mut at = TopicPartitionList::new();
+        at.add_partition_offset(topic, p, Offset::Offset(start))
+            .map_err(|e| RequestError::Internal(e.to_string()))?;
+        consumer.assign(&at).map_err(|e| kafka_error(&e, topic))?;
+        let found = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let _ = consumer.unassign();
+                return Err(RequestError::InvalidParameter(format!(
+                    "from=<time>: the broker has no usable time index, and reading {topic} \
+                     to find {millis} took over {SCAN_TIME:?}; start from an offset \
+                     position, earliest or latest"
+                )));
+            }
+            let Some(message) = consumer.poll(left.min(Duration::from_millis(200))) else {
+                continue;
+            };
+            let message = message.map_err(|e| kafka_error(&e, topic))?;
+            if message.timestamp().to_millis().is_some_and(|t| t >= millis) {
+                break message.offset();
+            }
+            if message.offset() + 1 >= end {
+                break end;
+            }
+        };
+        let _ = consumer.unassign();
+        Ok(found)
     }
 
     /// What `group` committed for `topic`'s partitions (those it has).

@@ -55,7 +55,13 @@ pub struct Instances {
     bootstrap: String,
     memory: Arc<Memory>,
     held: Mutex<Held>,
+    /// Deleted instances still leaving their groups: shutdown waits for them while the
+    /// cluster is there (a consumer closing against a cluster that is gone waits forever).
+    closing: watch::Sender<usize>,
 }
+
+/// Longest shutdown waits for deleted instances to leave their groups.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 /// Instances by group and name, and how many are being created (they count against the bound).
 #[derive(Default)]
@@ -100,6 +106,7 @@ impl Instances {
             bootstrap: bootstrap.to_owned(),
             memory,
             held: Mutex::default(),
+            closing: watch::Sender::new(0),
         }
     }
 
@@ -219,6 +226,16 @@ impl Instances {
         Ok(removed)
     }
 
+    /// Closes a removed instance in the background; shutdown waits for it.
+    pub fn close_later(self: &Arc<Self>, instance: Arc<Instance>) {
+        self.closing.send_modify(|n| *n += 1);
+        let this = self.clone();
+        tokio::spawn(async move {
+            close(vec![instance]).await;
+            this.closing.send_modify(|n| *n -= 1);
+        });
+    }
+
     /// Instances held, for `/admin`.
     pub fn list(&self) -> Vec<serde_json::Value> {
         self.held()
@@ -268,6 +285,16 @@ impl Instances {
         }
         let all: Vec<_> = self.held().by_name.drain().map(|(_, i)| i).collect();
         close(all).await;
+        let mut closing = self.closing.subscribe();
+        if tokio::time::timeout(CLOSE_WAIT, closing.wait_for(|n| *n == 0))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                pending = *closing.borrow(),
+                "consumer instances still leaving their groups at shutdown"
+            );
+        }
     }
 }
 

@@ -15,8 +15,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::config::{KafkaConfig, SchemaRegistryConfig as Settings};
-use state::{SchemaRecord, State, config_record, mode_record, schema_key, schema_record};
 pub use state::{Reference, Stored, Version};
+use state::{SchemaRecord, State, config_record, mode_record, schema_key, schema_record};
 use store::Store;
 pub use wafka_sdk::formats::{self as format, Kind, Parsed, framed};
 
@@ -122,12 +122,12 @@ impl RegistryError {
             RegistryError::VersionNotFound(v) => format!("Version {v} not found."),
             RegistryError::SchemaNotFound(s) if s.is_empty() => "Schema not found".into(),
             RegistryError::SchemaNotFound(s) => format!("Schema {s} not found"),
-            RegistryError::SubjectSoftDeleted(s) => format!(
-                "Subject '{s}' was soft deleted.Set permanent=true to delete permanently"
-            ),
-            RegistryError::SubjectNotSoftDeleted(s) => format!(
-                "Subject '{s}' was not deleted first before being permanently deleted"
-            ),
+            RegistryError::SubjectSoftDeleted(s) => {
+                format!("Subject '{s}' was soft deleted.Set permanent=true to delete permanently")
+            }
+            RegistryError::SubjectNotSoftDeleted(s) => {
+                format!("Subject '{s}' was not deleted first before being permanently deleted")
+            }
             RegistryError::VersionSoftDeleted(s, v) => format!(
                 "Subject '{s}' Version {v} was soft deleted.Set permanent=true to delete permanently"
             ),
@@ -137,10 +137,9 @@ impl RegistryError {
             RegistryError::ModeNotSet(s) => {
                 format!("Subject '{s}' does not have subject-level mode configured")
             }
-            RegistryError::InvalidMode(m) => format!(
-                "Invalid mode {m:?}. Valid values are {}.",
-                MODES.join(", ")
-            ),
+            RegistryError::InvalidMode(m) => {
+                format!("Invalid mode {m:?}. Valid values are {}.", MODES.join(", "))
+            }
             RegistryError::NotPermitted(why) => why.clone(),
             RegistryError::Referenced(what) => {
                 format!("One or more references exist to the schema {what}.")
@@ -354,7 +353,8 @@ impl Registry {
             None => self.versions(subject)?.last().copied(),
             Some(n) => {
                 let all = self.versions_shown(subject, Deleted::Included)?;
-                all.into_iter().find(|v| v.version == n && shown(v, deleted))
+                all.into_iter()
+                    .find(|v| v.version == n && shown(v, deleted))
             }
         };
         let found = found.ok_or_else(|| {
@@ -622,9 +622,10 @@ impl Registry {
             let state = self.state();
             let live = state.live(subject);
             let known = live.iter().find(|v| {
-                state.schemas.get(&v.id).is_some_and(|s| {
-                    s.references == schema.references && s.parsed.same(&parsed)
-                })
+                state
+                    .schemas
+                    .get(&v.id)
+                    .is_some_and(|s| s.references == schema.references && s.parsed.same(&parsed))
             });
             if let Some(v) = known
                 && schema.id.is_none_or(|id| id == v.id)
@@ -738,7 +739,12 @@ impl Registry {
         for v in &targets {
             self.delete(store, subject, *v, permanent).await?;
         }
-        tracing::info!(subject, versions = targets.len(), permanent, "subject deleted");
+        tracing::info!(
+            subject,
+            versions = targets.len(),
+            permanent,
+            "subject deleted"
+        );
         Ok(targets.iter().map(|v| v.version).collect())
     }
 
@@ -774,7 +780,12 @@ impl Registry {
         self.writable(subject)?;
         self.unreferenced(subject, found.version)?;
         self.delete(store, subject, found, permanent).await?;
-        tracing::info!(subject, version = found.version, permanent, "schema version deleted");
+        tracing::info!(
+            subject,
+            version = found.version,
+            permanent,
+            "schema version deleted"
+        );
         Ok(found.version)
     }
 

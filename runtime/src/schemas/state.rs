@@ -250,8 +250,9 @@ impl State {
                 let kind = Kind::parse(value["schemaType"].as_str())?;
                 let references: Vec<Reference> = match value.get("references") {
                     None | Some(Value::Null) => Vec::new(),
-                    Some(r) => serde_json::from_value(r.clone())
-                        .map_err(|e| format!("references: {e}"))?,
+                    Some(r) => {
+                        serde_json::from_value(r.clone()).map_err(|e| format!("references: {e}"))?
+                    }
                 };
                 self.insert_schema(id, kind, text, &references)?;
                 let deleted = value["deleted"].as_bool().unwrap_or(false);

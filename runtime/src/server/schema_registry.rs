@@ -105,7 +105,10 @@ fn touches(method: &Method, segments: &[&str]) -> (Access, Vec<String>) {
         (&Method::PUT | &Method::DELETE, ["config"] | ["mode"]) => (Access::Write, one(GLOBAL)),
         (
             _,
-            ["subjects", s, ..] | ["config", s] | ["mode", s] | ["compatibility", "subjects", s, ..],
+            ["subjects", s, ..]
+            | ["config", s]
+            | ["mode", s]
+            | ["compatibility", "subjects", s, ..],
         ) => (Access::Read, one(s)),
         _ => (Access::Read, Vec::new()),
     }
@@ -253,8 +256,9 @@ async fn answer(
                     }
                     out
                 }
-                ["schema"] => serde_json::from_str(&stored.text)
-                    .unwrap_or_else(|_| json!(stored.text)),
+                ["schema"] => {
+                    serde_json::from_str(&stored.text).unwrap_or_else(|_| json!(stored.text))
+                }
                 ["subjects"] => json!(readable),
                 ["versions"] => json!(
                     uses.into_iter()
@@ -340,6 +344,9 @@ fn described(
     if let Some(kind) = stored.kind.name() {
         out["schemaType"] = json!(kind);
     }
+    if !stored.references.is_empty() {
+        out["references"] = json!(stored.references);
+    }
     out
 }
 
@@ -353,8 +360,11 @@ fn schema_of(body: Option<Value>) -> Result<Registration, RequestError> {
         .ok_or_else(|| invalid("the body has no \"schema\" string".into()))?;
     let references: Vec<Reference> = match body.get("references") {
         None | Some(Value::Null) => Vec::new(),
-        Some(r) => serde_json::from_value(r.clone())
-            .map_err(|e| invalid(format!("references: each is {{name, subject, version}}: {e}")))?,
+        Some(r) => serde_json::from_value(r.clone()).map_err(|e| {
+            invalid(format!(
+                "references: each is {{name, subject, version}}: {e}"
+            ))
+        })?,
     };
     let kind = Kind::parse(body["schemaType"].as_str()).map_err(invalid)?;
     let number = |field: &str| -> Result<Option<u32>, RequestError> {

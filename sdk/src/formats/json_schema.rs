@@ -184,7 +184,9 @@ fn properties(writer: &Value, reader: &Value, at: &str, out: &mut Vec<String>) {
     let w_props = writer["properties"].as_object().unwrap_or(&empty);
     let r_props = reader["properties"].as_object().unwrap_or(&empty);
     for name in r_required.iter().filter(|p| !w_required.contains(p)) {
-        let has_default = r_props.get(name).is_some_and(|p| p.get("default").is_some());
+        let has_default = r_props
+            .get(name)
+            .is_some_and(|p| p.get("default").is_some());
         if !has_default {
             out.push(format!(
                 "{at}/properties/{name}: required by the reader, not by the writer"
@@ -266,7 +268,8 @@ mod tests {
 
     #[test]
     fn references_resolve_by_name() {
-        let address = r#"{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}"#;
+        let address =
+            r#"{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}"#;
         let deps = [Dependency {
             name: "address.json",
             text: address,

@@ -225,9 +225,9 @@ pub fn can_read(writer: &Parsed, reader: &Parsed) -> Result<(), String> {
         // (an enum symbol or a union branch it lacks) cannot read it.
         (Parsed::Avro(w, _), Parsed::Avro(r, _)) => match SchemaCompatibility::can_read(w, r) {
             Ok(Compatibility::Full) => Ok(()),
-            Ok(Compatibility::Partial) => Err(
-                "the reader lacks an enum symbol or a union branch the writer can write".into(),
-            ),
+            Ok(Compatibility::Partial) => {
+                Err("the reader lacks an enum symbol or a union branch the writer can write".into())
+            }
             Err(e) => Err(e.to_string()),
         },
         (Parsed::Json { document: w, .. }, Parsed::Json { document: r, .. }) => {

@@ -313,7 +313,10 @@ pub fn can_read(writer: &Proto, reader: &Proto) -> Result<(), String> {
             if field.is_map() != other.is_map() || group(&field.kind()) != group(&other.kind()) {
                 problems.push(format!("{}: its type changed", place()));
             } else if field.is_list() != other.is_list() && !text(&field.kind()) {
-                problems.push(format!("{}: changed between repeated and singular", place()));
+                problems.push(format!(
+                    "{}: changed between repeated and singular",
+                    place()
+                ));
             }
             let oneof = |f: &prost_reflect::FieldDescriptor| {
                 f.containing_oneof()
@@ -407,7 +410,11 @@ mod tests {
         let other = Proto::parse(&ORDER.replace("int32 qty", "string qty")).unwrap();
         assert!(can_read(&old, &other).unwrap_err().contains("field 2"));
         let renamed = Proto::parse(&ORDER.replace("message Order", "message Purchase")).unwrap();
-        assert!(can_read(&old, &renamed).unwrap_err().contains("acme.Order was removed"));
+        assert!(
+            can_read(&old, &renamed)
+                .unwrap_err()
+                .contains("acme.Order was removed")
+        );
         let field_renamed = Proto::parse(&ORDER.replace("int32 qty", "int32 quantity")).unwrap();
         assert!(can_read(&old, &field_renamed).is_ok());
     }

@@ -126,6 +126,9 @@ mod tests {
         let (_, payload) = crate::formats::framed(&encoded).unwrap();
         let decoded = parsed.decode(payload).unwrap();
         assert_eq!(decoded["to"]["city"], "Oslo");
-        assert!(Parsed::parse(Kind::Avro, order).is_err(), "Address is unknown alone");
+        assert!(
+            Parsed::parse(Kind::Avro, order).is_err(),
+            "Address is unknown alone"
+        );
     }
 }

@@ -103,7 +103,7 @@ pub(super) async fn serve(
     match (op, method) {
         (Op::DeleteConsumer, _) => {
             let removed = services.consumers.remove(&group, &name)?;
-            tokio::spawn(crate::rest_proxy::instances::close(vec![removed]));
+            services.consumers.close_later(removed);
             Ok(no_content())
         }
         (Op::Subscription, Method::POST) => {
@@ -583,13 +583,35 @@ mod tests {
                 .name
                 .ends_with("r1")
         );
-        assert!(settings(&json!({"topic.metadata.refresh.interval.ms": "100"}), "r", false).is_ok());
-        for bad in [json!({"fetch.min.bytes": -10}), json!({"fetch.min.bytes": "x"}),
-            json!({"consumer.request.timeout.ms": -1}), json!({"fetch.min.bytes": 10_000_001})] {
-            assert_eq!(settings(&bad, "r", false).unwrap_err().code(), "invalid_parameter");
+        assert!(
+            settings(
+                &json!({"topic.metadata.refresh.interval.ms": "100"}),
+                "r",
+                false
+            )
+            .is_ok()
+        );
+        for bad in [
+            json!({"fetch.min.bytes": -10}),
+            json!({"fetch.min.bytes": "x"}),
+            json!({"consumer.request.timeout.ms": -1}),
+            json!({"fetch.min.bytes": 10_000_001}),
+        ] {
+            assert_eq!(
+                settings(&bad, "r", false).unwrap_err().code(),
+                "invalid_parameter"
+            );
         }
-        let s = settings(&json!({"fetch.min.bytes": "512", "consumer.request.timeout.ms": 250}), "r", false).unwrap();
-        assert_eq!((s.fetch_min_bytes, s.request_wait), (Some(512), Duration::from_millis(250)));
+        let s = settings(
+            &json!({"fetch.min.bytes": "512", "consumer.request.timeout.ms": 250}),
+            "r",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.fetch_min_bytes, s.request_wait),
+            (Some(512), Duration::from_millis(250))
+        );
         assert_eq!(
             settings(&json!({"format": "avro"}), "r", false)
                 .unwrap_err()
