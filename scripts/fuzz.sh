@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for a bounded time: scripts/fuzz.sh TARGET [SECONDS]
-# Targets: config (config file parsing), route (path patterns and matching).
+# Targets: config (config file parsing), route (path patterns and matching), batch (batch
+# bodies), rest_proxy (every REST Proxy request body).
 # cargo-fuzz needs nightly-only flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -237,12 +237,26 @@ impl Gateway {
         let public = bind(start.listen).await?;
         let admin = bind(start.admin_listen).await?;
         let (addr, admin_addr) = (local_addr(&public)?, local_addr(&admin)?);
+        // The embedded registry's own listener (an external one is served elsewhere).
+        let registry = services.producing.schemas.as_deref();
+        let registry_listener = match (registry, &start.schema_registry) {
+            (Some(r), Some(settings)) if r.remote_url().is_none() => {
+                Some(bind(settings.listen).await?)
+            }
+            _ => None,
+        };
+        let schema_registry_addr = registry_listener.as_ref().map(local_addr).transpose()?;
         let admin_state = Arc::new(Admin {
             services: services.clone(),
             reloads: Arc::new(Reloads::default()),
             prometheus,
             kafka: (bootstrap.clone(), embedded.is_some()),
-            listening: (addr, admin_addr, tls.is_some()),
+            listening: server::Listening {
+                public: addr,
+                admin: admin_addr,
+                registry: schema_registry_addr,
+                tls: tls.is_some(),
+            },
         });
         let handler = {
             let services = services.clone();
@@ -271,16 +285,13 @@ impl Gateway {
                 None,
             )),
         ];
-        let mut schema_registry_addr = None;
-        let registry = services.producing.schemas.as_deref();
         if let Some(url) = registry.and_then(|r| r.remote_url()) {
             tracing::info!(
                 url,
                 "schema registry: external, asked once per schema and kept"
             );
-        } else if let (Some(_), Some(settings)) = (registry, &start.schema_registry) {
-            let listener = bind(settings.listen).await?;
-            schema_registry_addr = Some(local_addr(&listener)?);
+        } else if let (Some(listener), Some(settings)) = (registry_listener, &start.schema_registry)
+        {
             let handler = {
                 let services = services.clone();
                 move |req, peer| server::handle_registry(services.clone(), req, peer)

@@ -37,16 +37,22 @@ async fn quick_start(edit: impl FnOnce(&mut wafka::config::Config) + 'static) ->
 /// The served document, with the test's listener addresses put back to the example's.
 async fn served(gw: &TestGateway) -> Value {
     let mut document = gw.admin("/openapi.json").await.json();
-    let (public, admin) = (
+    let (public, admin, registry) = (
         gw.gateway().addr().to_string(),
         gw.gateway().admin_addr().to_string(),
+        gw.registry_addr().to_string(),
     );
     assert_eq!(document["servers"][0]["url"], format!("http://{public}"));
     document["servers"][0]["url"] = "http://127.0.0.1:8080".into();
     for (_, path) in document["paths"].as_object_mut().unwrap() {
         if let Some(servers) = path.get_mut("servers") {
-            assert_eq!(servers[0]["url"], format!("http://{admin}"));
-            servers[0]["url"] = "http://127.0.0.1:9090".into();
+            let url = servers[0]["url"].as_str().unwrap().to_owned();
+            servers[0]["url"] = if url == format!("http://{admin}") {
+                "http://127.0.0.1:9090".into()
+            } else {
+                assert_eq!(url, format!("http://{registry}"));
+                "http://127.0.0.1:8081".into()
+            };
         }
     }
     document
@@ -83,6 +89,8 @@ async fn the_kept_document_is_the_quick_starts() {
         "/consumers/{group}",
         "/v3/clusters/{cluster_id}/topics/{topic}/records",
         "/admin/memory",
+        "/subjects/{subject}/versions/{version}",
+        "/mode/{subject}",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }
@@ -97,7 +105,7 @@ fn schemathesis(gw: &TestGateway, url: String, only: &str, skip: &str) -> std::p
         .arg(format!("http://{}/openapi.json", gw.gateway().admin_addr()))
         .args(["--url", &url])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
-        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--phases", "examples,coverage,fuzzing", "--mode", "all"])
         .args(["--max-examples", "25", "--workers", "1", "--request-timeout", "10", "--seed", "1"]);
     if !only.is_empty() {
         run.args(["--include-path-regex", only]);
@@ -114,6 +122,9 @@ fn schemathesis(gw: &TestGateway, url: String, only: &str, skip: &str) -> std::p
         .expect("schemathesis is installed (scripts/test.sh does)")
 }
 
+/// Every listener, with schemathesis's negative and boundary cases (`--mode all`, the
+/// coverage phase) and topic administration on: no answer may be a server error, and each
+/// must be as documented.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_the_gateway_as_documented() {
     // Waits are short so that generated reads do not each wait half a minute.
@@ -125,13 +136,21 @@ async fn schemathesis_finds_the_gateway_as_documented() {
         }
         if let Some(rest_proxy) = &mut c.rest_proxy {
             rest_proxy.max_consumers = 4;
+            rest_proxy.topic_admin = true;
         }
     })
     .await;
     let admin = "^/(healthz|readyz|metrics|admin/.*|openapi.json)$";
+    let registry = "^/($|subjects|schemas|config|mode|compatibility)";
     let public = format!("http://{}", gw.gateway().addr());
     let admin_url = format!("http://{}", gw.gateway().admin_addr());
-    for (url, only, skip) in [(public, "", admin), (admin_url, admin, "")] {
+    let registry_url = format!("http://{}", gw.registry_addr());
+    let not_public = format!("{admin}|{registry}");
+    for (url, only, skip) in [
+        (public, "", not_public.as_str()),
+        (admin_url, admin, ""),
+        (registry_url, registry, ""),
+    ] {
         let output = tokio::task::block_in_place(|| schemathesis(&gw, url.clone(), only, skip));
         let report = String::from_utf8_lossy(&output.stdout);
         assert!(

@@ -539,15 +539,36 @@ impl Registry {
         if !LEVELS.contains(&level.as_str()) {
             return Err(RegistryError::InvalidLevel(level));
         }
+        self.write_level(subject, Some(&level)).await
+    }
+
+    /// Unsets the level of `subject` (`None`: the global one, back to
+    /// `schema_registry.compatibility`); the level it had.
+    pub async fn unset_level(&self, subject: Option<&str>) -> Result<String, RegistryError> {
+        let previous = match subject {
+            Some(s) => self
+                .level_set(Some(s))
+                .ok_or_else(|| RegistryError::SubjectNotFound(s.to_owned()))?,
+            None => self.global_level(),
+        };
+        self.write_level(subject, None).await?;
+        Ok(previous)
+    }
+
+    async fn write_level(
+        &self,
+        subject: Option<&str>,
+        level: Option<&str>,
+    ) -> Result<(), RegistryError> {
         match subject {
             Some(s) => self.writable(s)?,
             None if self.config.read_only => return Err(RegistryError::ReadOnly),
             None => {}
         }
         let _turn = self.writing.lock().await;
-        let (key, value) = config_record(subject, &level);
+        let (key, value) = config_record(subject, level);
         self.store()?
-            .append(&key, &value, self.timeout())
+            .append_or_delete(&key, value.as_deref(), self.timeout())
             .await
             .map_err(RegistryError::Store)?;
         Ok(())

@@ -364,11 +364,12 @@ pub fn mode_record(subject: Option<&str>, mode: Option<&str>) -> (Vec<u8>, Optio
     (key.to_string().into_bytes(), value)
 }
 
-/// The key and value of a CONFIG record (`subject` none: the global level).
-pub fn config_record(subject: Option<&str>, level: &str) -> (Vec<u8>, Vec<u8>) {
+/// The key and value of a CONFIG record (`subject` none: the global level; `level` none:
+/// unset, a tombstone).
+pub fn config_record(subject: Option<&str>, level: Option<&str>) -> (Vec<u8>, Option<Vec<u8>>) {
     let key = json!({"keytype": "CONFIG", "subject": subject, "magic": 0});
-    let value = json!({"compatibilityLevel": level});
-    (key.to_string().into_bytes(), value.to_string().into_bytes())
+    let value = level.map(|l| json!({"compatibilityLevel": l}).to_string().into_bytes());
+    (key.to_string().into_bytes(), value)
 }
 
 #[cfg(test)]
@@ -398,11 +399,11 @@ mod tests {
         let (k, v) = schema_record(&record("b-value", 1, Kind::Json, "{}"));
         assert!(state.apply(&k, Some(&v)).unwrap_err().contains("id 1"));
         assert!(!state.subjects.contains_key("b-value"));
-        let (k, v) = config_record(Some("a-value"), "FULL");
-        state.apply(&k, Some(&v)).unwrap();
+        let (k, v) = config_record(Some("a-value"), Some("FULL"));
+        state.apply(&k, v.as_deref()).unwrap();
         assert_eq!(state.levels["a-value"], "FULL");
-        let (k, v) = config_record(None, "NONE");
-        state.apply(&k, Some(&v)).unwrap();
+        let (k, v) = config_record(None, Some("NONE"));
+        state.apply(&k, v.as_deref()).unwrap();
         assert_eq!(state.global_level.as_deref(), Some("NONE"));
         assert_eq!(state.next_id(), 2);
         let key = br#"{"keytype":"SCHEMA","subject":"a-value","version":1,"magic":1}"#;

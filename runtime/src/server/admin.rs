@@ -21,9 +21,19 @@ pub(crate) struct Admin {
     pub prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The `bootstrap.servers` the gateway uses, and whether they are the embedded cluster's.
     pub kafka: (String, bool),
-    /// The public and admin listeners' addresses as bound, and whether the public one serves
-    /// TLS (the OpenAPI document's servers).
-    pub listening: (std::net::SocketAddr, std::net::SocketAddr, bool),
+    /// The listeners' addresses as bound (the OpenAPI document's servers).
+    pub listening: Listening,
+}
+
+/// Where the gateway listens, as bound.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Listening {
+    pub public: std::net::SocketAddr,
+    pub admin: std::net::SocketAddr,
+    /// The embedded registry's listener.
+    pub registry: Option<std::net::SocketAddr>,
+    /// Whether the public and registry listeners serve TLS.
+    pub tls: bool,
 }
 
 /// Handles one request on the admin listener.
@@ -138,12 +148,16 @@ pub(crate) async fn admin(
         "/admin/memory" => json_response(StatusCode::OK, &shared.memory.status()),
         "/openapi.json" => {
             let snapshot = shared.live.load();
-            let (public, admin, tls) = admin.listening;
-            let scheme = if tls { "https" } else { "http" };
-            let (public, admin) = (format!("{scheme}://{public}"), format!("http://{admin}"));
+            let at = admin.listening;
+            let scheme = if at.tls { "https" } else { "http" };
+            let servers = crate::openapi::Servers {
+                public: format!("{scheme}://{}", at.public),
+                admin: format!("http://{}", at.admin),
+                registry: at.registry.map(|r| format!("{scheme}://{r}")),
+            };
             json_response(
                 StatusCode::OK,
-                &crate::openapi::document(&snapshot, &public, &admin),
+                &crate::openapi::document(&snapshot, &servers),
             )
         }
         "/admin/identity" => json_response(

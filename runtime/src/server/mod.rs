@@ -43,11 +43,13 @@ use std::convert::Infallible;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 
-pub(crate) use admin::{Admin, admin};
+pub(crate) use admin::{Admin, Listening, admin};
 pub(crate) use dispatch::{handle, handle_registry};
 pub(crate) use filters::Filters;
 pub(crate) use listener::{ConnLimits, Peer, serve};
 pub(crate) use pipeline::Producing;
+#[doc(hidden)]
+pub use rest_proxy::fuzz_bodies;
 pub(crate) use services::Services;
 
 /// The body of every response: whole (JSON answers) or streamed.

@@ -284,6 +284,20 @@ async fn answer(
         },
         (&Method::PUT, ["config"]) => set_level(registry, None, body).await?,
         (&Method::PUT, ["config", subject]) => set_level(registry, Some(subject), body).await?,
+        (&Method::DELETE, ["config"]) => {
+            let previous = registry
+                .unset_level(None)
+                .await
+                .map_err(RequestError::from)?;
+            json!({ "compatibilityLevel": previous })
+        }
+        (&Method::DELETE, ["config", subject]) => {
+            let previous = registry
+                .unset_level(Some(subject))
+                .await
+                .map_err(RequestError::from)?;
+            json!({ "compatibilityLevel": previous })
+        }
         (&Method::POST, ["compatibility", "subjects", subject, "versions", rest @ ..]) => {
             let version = match rest {
                 [] => None,

@@ -277,7 +277,11 @@ fn shown_as(
 
 /// A create request's settings; REST Proxy's names, strings or JSON values alike.
 /// Schema-based formats need the embedded registry (`registry`).
-fn settings(body: &Value, request_id: &str, registry: bool) -> Result<Settings, RequestError> {
+pub(super) fn settings(
+    body: &Value,
+    request_id: &str,
+    registry: bool,
+) -> Result<Settings, RequestError> {
     let Value::Object(fields) = body else {
         return Err(RequestError::BadRequest("expected a JSON object".into()));
     };
@@ -510,7 +514,7 @@ fn topics_of(body: Option<&Value>) -> Vec<String> {
 }
 
 /// `{"partitions": [{"topic", "partition"}]}`.
-fn partitions(body: &Value) -> Result<Vec<(String, i32)>, RequestError> {
+pub(super) fn partitions(body: &Value) -> Result<Vec<(String, i32)>, RequestError> {
     let listed: Vec<Partition> = field(body, "partitions")?.unwrap_or_default();
     Ok(listed.into_iter().map(|p| (p.topic, p.partition)).collect())
 }
@@ -518,7 +522,7 @@ fn partitions(body: &Value) -> Result<Vec<(String, i32)>, RequestError> {
 /// What a commit commits. REST Proxy's `{"offsets": [...]}` names the last record processed,
 /// so the next offset is one more; Redpanda's `{"partitions": [...]}` names the next offset
 /// itself. No body: what the instance has handed out.
-fn commit_offsets(body: &Value) -> Result<Option<Vec<Place>>, RequestError> {
+pub(super) fn commit_offsets(body: &Value) -> Result<Option<Vec<Place>>, RequestError> {
     let next = |listed: Vec<PartitionOffset>, add: i64| {
         listed
             .into_iter()

@@ -240,7 +240,7 @@ pub(super) async fn v3(
 }
 
 /// A v3 `POST …/topics` body.
-struct CreateTopic {
+pub(super) struct CreateTopic {
     name: String,
     partitions: Option<i32>,
     replication: Option<i32>,
@@ -249,7 +249,7 @@ struct CreateTopic {
 }
 
 impl CreateTopic {
-    fn from(body: &Value) -> Result<CreateTopic, RequestError> {
+    pub(super) fn from(body: &Value) -> Result<CreateTopic, RequestError> {
         let name: String = field(body, "topic_name")?
             .ok_or_else(|| RequestError::InvalidParameter("topic_name is required".into()))?;
         wafka_sdk::topic::check_name(&name).map_err(RequestError::InvalidParameter)?;

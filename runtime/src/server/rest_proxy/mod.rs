@@ -166,3 +166,37 @@ pub(super) fn base_url(
         .unwrap_or_else(|| listen.to_string());
     format!("{scheme}://{host}{prefix}")
 }
+
+/// Every REST Proxy body parser over one body, for the fuzz target (`runtime/fuzz`, target
+/// `rest_proxy`): the v3 stream splitter cut at every chunk size given, v2 produce in each
+/// format, a v3 record, consumer settings, commits, assignments and v3 topic creation. Each
+/// answers or refuses; none panics. How many accepted it.
+#[doc(hidden)]
+pub fn fuzz_bodies(body: &[u8], chunk: usize) -> usize {
+    use crate::rest_proxy::formats::Format;
+    let mut accepted = 0;
+    let mut splitter = splitter::Splitter::default();
+    let mut seen = 0;
+    let chunk = chunk.max(1);
+    while seen < body.len() {
+        seen = (seen + chunk).min(body.len());
+        let end = seen == body.len();
+        while let Some(piece) = splitter.next(&body[..seen], end) {
+            let (splitter::Piece::Record(range) | splitter::Piece::Garbage(range)) = piece;
+            assert!(range.end <= seen && range.start <= range.end);
+            accepted += usize::from(serde_json::from_slice::<Value>(&body[range]).is_ok());
+        }
+    }
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return accepted;
+    };
+    for format in [Format::Binary, Format::Json, Format::Avro, Format::Protobuf] {
+        accepted += usize::from(produce::parse(value.clone(), "t", None, format, 100).is_ok());
+    }
+    accepted += usize::from(records::parse(value.clone(), "t", true).is_ok());
+    accepted += usize::from(consumers::settings(&value, "r", true).is_ok());
+    accepted += usize::from(consumers::commit_offsets(&value).is_ok());
+    accepted += usize::from(consumers::partitions(&value).is_ok());
+    accepted += usize::from(metadata::CreateTopic::from(&value).is_ok());
+    accepted
+}

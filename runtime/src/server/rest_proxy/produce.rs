@@ -153,14 +153,14 @@ impl Declared {
 
 /// The schemas of a request in a schema-based format.
 #[derive(Debug, Default, PartialEq)]
-struct Schemas {
+pub(super) struct Schemas {
     key: Option<Declared>,
     value: Option<Declared>,
 }
 
 /// The body's records for `topic`, each with the path's partition unless it names its own,
 /// and the schemas it names when its format is schema-based (values stay JSON until encoded).
-fn parse(
+pub(super) fn parse(
     body: Value,
     topic: &str,
     partition: Option<i32>,

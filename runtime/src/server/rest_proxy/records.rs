@@ -471,7 +471,7 @@ fn ready(report: Value) -> Report {
 }
 
 /// A v3 record as parsed: the record, and how its key and value are typed.
-struct Parsed {
+pub(super) struct Parsed {
     record: Record,
     key: Option<Typed>,
     value: Option<Typed>,
@@ -496,7 +496,7 @@ impl Typed {
 }
 
 /// A v3 record for `topic`. Schema-based keys and values need a registry (`registry`).
-fn parse(value: Value, topic: &str, registry: bool) -> Result<Parsed, RequestError> {
+pub(super) fn parse(value: Value, topic: &str, registry: bool) -> Result<Parsed, RequestError> {
     let Value::Object(fields) = value else {
         return Err(RequestError::BadRequest("a record is a JSON object".into()));
     };

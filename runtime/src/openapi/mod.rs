@@ -1,7 +1,9 @@
 //! The OpenAPI 3.0 document of what this gateway serves, built from its live config: each
-//! route (produce, read, offsets), the REST Proxy API under its prefix, and the admin API on
-//! the admin listener. Served at the admin listener's `/openapi.json`; the quick-start
+//! route (produce, read, offsets), the REST Proxy API under its prefix, the admin API on the
+//! admin listener, and the embedded schema registry's API on its own listener. Served at the admin listener's `/openapi.json`; the quick-start
 //! config's document is kept in `docs/openapi.json` (a test keeps the two equal).
+
+mod registry;
 
 use serde_json::{Map, Value, json};
 
@@ -9,8 +11,19 @@ use crate::config::BodyKind;
 use crate::rest_proxy::Op;
 use crate::snapshot::{Endpoint, Route, Snapshot};
 
-/// The document for `snapshot`, with the public and admin listeners' URLs.
-pub fn document(snapshot: &Snapshot, public: &str, admin: &str) -> Value {
+/// The listeners' URLs.
+pub struct Servers {
+    /// The public listener's.
+    pub public: String,
+    /// The admin listener's.
+    pub admin: String,
+    /// The embedded registry's, when it serves.
+    pub registry: Option<String>,
+}
+
+/// The document for `snapshot`, on `servers`.
+pub fn document(snapshot: &Snapshot, servers: &Servers) -> Value {
+    let (public, admin) = (servers.public.as_str(), servers.admin.as_str());
     let mut paths = Map::new();
     for route in snapshot.router.routes() {
         let (path, methods) = match &route.endpoint {
@@ -48,12 +61,17 @@ pub fn document(snapshot: &Snapshot, public: &str, admin: &str) -> Value {
             }),
         );
     }
+    if let Some(url) = &servers.registry {
+        for (path, entry) in registry::paths(url) {
+            paths.entry(path).or_insert(entry);
+        }
+    }
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "Wafka",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "An HTTP gateway to Apache Kafka: the configured routes, the Confluent REST Proxy API ([rest_proxy]) and the admin API (on the admin listener).",
+            "description": "An HTTP gateway to Apache Kafka: the configured routes, the Confluent REST Proxy API ([rest_proxy]), the admin API (on the admin listener) and the Confluent Schema Registry API ([schema_registry], on its own listener).",
         },
         "servers": [{"url": public}],
         "paths": paths,
