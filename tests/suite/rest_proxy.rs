@@ -619,7 +619,7 @@ async fn v3_clusters_topics_and_batches(broker: Broker) {
         .send("DELETE", &format!("{base}/topics/made"), &[], "")
         .await;
     match broker {
-        Broker::Embedded => rest_error(&deleted, 501, 501),
+        Broker::Embedded => rest_error(&deleted, 400, 40002),
         Broker::Tansu => assert_eq!(
             deleted.status,
             204,

@@ -16,7 +16,8 @@ on_both_brokers!(
     consumers_take_trailing_slashes_and_the_settings_clients_send,
     produce_mistakes_answer_rest_proxys_statuses,
     the_v3_cluster_links_its_controller,
-    read_routes_start_at_a_time
+    read_routes_start_at_a_time,
+    numbers_librdkafka_would_misread_are_refused_first
 );
 
 const V2: &str = "application/vnd.kafka.v2+json";
@@ -24,6 +25,7 @@ const V2_BINARY: &str = "application/vnd.kafka.binary.v2+json";
 
 const CONFIG: &str = r#"
 [rest_proxy]
+topic_admin = true
 
 [[routes]]
 name = "read-times"
@@ -276,4 +278,142 @@ async fn read_routes_start_at_a_time(broker: Broker) {
     assert_eq!(tail[0]["timestamp"], json!(later));
     let none = from(later + 1).await.json();
     assert_eq!(none["records"], json!([]));
+}
+
+/// Every number a client sends that reaches librdkafka (partition counts, replication factors,
+/// partitions, offsets, sizes, waits) is checked first: out of range is a 4xx in the API's
+/// shape, nothing is created, and the gateway goes on answering.
+async fn numbers_librdkafka_would_misread_are_refused_first(broker: Broker) {
+    let gw = gateway(broker, false).await;
+    let cluster = gw.send("GET", "/v3/clusters", &[], "").await.json()["data"][0]["cluster_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let topics = format!("/v3/clusters/{cluster}/topics");
+    let json_type = "application/json";
+    for (field, value) in [
+        ("partitions_count", json!(-123)),
+        ("partitions_count", json!(0)),
+        ("partitions_count", json!(2147483647)),
+        ("partitions_count", json!(-2147483648_i64)),
+        ("replication_factor", json!(-5)),
+        ("replication_factor", json!(0)),
+        ("replication_factor", json!(40000)),
+    ] {
+        let mut body = json!({"topic_name": "q1", "partitions_count": 1});
+        body[field] = value.clone();
+        let res = call(&gw, "POST", &topics, json_type, body).await;
+        assert_eq!(res.status, 400, "{field} {value}: {}", res.json());
+        assert_eq!(res.json()["error_code"], 40002, "{}", res.json());
+    }
+    let gone = gw.send("GET", &format!("{topics}/q1"), &[], "").await;
+    assert_eq!(gone.status, 404, "nothing was created: {}", gone.json());
+
+    // Produce to partitions that cannot exist.
+    for partition in ["-1", "-2", "2147483647", "99999999999"] {
+        let res = call(
+            &gw,
+            "POST",
+            &format!("/topics/habits/partitions/{partition}"),
+            V2_BINARY,
+            json!({"records": [{"value": "aGk="}]}),
+        )
+        .await;
+        // Refused whole (a path that is no partition number), or the record's own error
+        // (REST Proxy answers 200 with each record's result): never sent.
+        let record_error = res.json()["offsets"][0]["error_code"].as_u64();
+        assert!(
+            (400..500).contains(&res.status) || record_error == Some(40402),
+            "partition {partition}: {}",
+            res.json()
+        );
+    }
+    let res = call(
+        &gw,
+        "POST",
+        "/topics/habits",
+        V2_BINARY,
+        json!({"records": [{"value": "aGk=", "partition": -7}]}),
+    )
+    .await;
+    assert!(
+        (400..500).contains(&res.status) || res.json()["offsets"][0]["error_code"].is_number(),
+        "{}",
+        res.json()
+    );
+    let v3 = format!("{topics}/habits/records");
+    for partition in [json!(-1), json!(-9), json!(2147483648_i64)] {
+        let body = json!({"partition_id": partition, "value": {"type": "JSON", "data": 1}});
+        let res = call(&gw, "POST", &v3, json_type, body).await;
+        let report = res.json();
+        let code = report["error_code"].as_u64().unwrap_or(0);
+        // A v3 record's report carries its own status or code (the stream answers 200).
+        let refused = (400..500).contains(&res.status)
+            || (400..500).contains(&code)
+            || (40000..50000).contains(&code);
+        assert!(refused, "{partition}: {report}");
+    }
+
+    // A consumer's partitions, offsets and sizes.
+    let create = json!({"name": "n1", "format": "binary"});
+    assert_eq!(
+        call(&gw, "POST", "/consumers/n", V2, create).await.status,
+        200
+    );
+    let base = "/consumers/n/instances/n1";
+    for (path, body) in [
+        (
+            "assignments",
+            json!({"partitions": [{"topic": "habits", "partition": -1}]}),
+        ),
+        (
+            "positions",
+            json!({"offsets": [{"topic": "habits", "partition": 0, "offset": -2}]}),
+        ),
+        (
+            "positions",
+            json!({"offsets": [{"topic": "habits", "partition": -3, "offset": 0}]}),
+        ),
+        (
+            "positions/beginning",
+            json!({"partitions": [{"topic": "habits", "partition": -1}]}),
+        ),
+        (
+            "offsets",
+            json!({"offsets": [{"topic": "habits", "partition": -1, "offset": 0}]}),
+        ),
+        (
+            "offsets",
+            json!({"offsets": [{"topic": "habits", "partition": 0, "offset": -5}]}),
+        ),
+    ] {
+        let res = call(&gw, "POST", &format!("{base}/{path}"), V2, body.clone()).await;
+        assert_eq!(res.status, 422, "{path} {body}: {}", res.json());
+    }
+    for query in ["max_bytes=-1", "timeout=-5", "max_bytes=abc"] {
+        let res = gw
+            .send(
+                "GET",
+                &format!("{base}/records?{query}"),
+                &[("accept", V2_BINARY)],
+                "",
+            )
+            .await;
+        assert_eq!(res.status, 422, "{query}: {}", res.json());
+    }
+    // Read routes' numbers.
+    for query in [
+        "max_records=0",
+        "max_records=-1",
+        "max_bytes=0",
+        "timeout_ms=-1",
+        "from=-5",
+    ] {
+        let res = gw.send("GET", &format!("/v1/times?{query}"), &[], "").await;
+        assert_eq!(res.status, 400, "{query}: {}", res.json());
+    }
+    let res = gw.send("DELETE", base, &[("content-type", V2)], "").await;
+    assert_eq!(res.status, 204);
+    assert_eq!(gw.admin("/healthz").await.status, 200);
+    gw.shutdown().await;
 }

@@ -101,6 +101,8 @@ const J_MAX_10: &str = r#"{"type":"string","maxLength":10}"#;
 const J_MAX_5: &str = r#"{"type":"string","maxLength":5}"#;
 const J_REQ: &str = r#"{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}"#;
 const J_TUPLE: &str = r#"{"type":"array","items":[{"type":"string"},{"type":"integer"}]}"#;
+const J_ENUM_A: &str = r#"{"enum":["a"]}"#;
+const J_ENUM_AC: &str = r#"{"enum":["a","c"]}"#;
 const J_TUPLE_NUM: &str = r#"{"type":"array","items":[{"type":"string"},{"type":"number"}]}"#;
 
 const P_V1: &str =
@@ -291,6 +293,14 @@ const ROWS: &[Row] = &[
         J_TUPLE_NUM,
         Expect::Pair(true, false),
     ),
+    // Transitive: v1 {a, b}, v2 {a}, v3 {a, c}: v3 accepts all v2 does, not v1's "b".
+    row(
+        "json-transitive",
+        "JSON",
+        &[J_ENUM_AB, J_ENUM_A],
+        J_ENUM_AC,
+        Expect::Levels([true, false, false, false, false, false, true]),
+    ),
     // Protobuf, Confluent's rules.
     // FIELD_ADDED, FIELD_REMOVED and FIELD_NAME_CHANGED are compatible.
     row(
@@ -359,6 +369,15 @@ const ROWS: &[Row] = &[
         &[P_V1],
         P_PACKAGE,
         Expect::Pair(false, false),
+    ),
+    // Transitive: v1 has qty = 2 as int32, v2 drops it, v3 brings field 2 back as a string:
+    // fine against v2, FIELD_SCALAR_KIND_CHANGED against v1.
+    row(
+        "proto-transitive",
+        "PROTOBUF",
+        &[P_V1, P_REMOVED],
+        P_STRING,
+        Expect::Levels([true, false, true, false, true, false, true]),
     ),
     // MESSAGE_ADDED is compatible backward; forward, the old schema lacks it (removed).
     row(

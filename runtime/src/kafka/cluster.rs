@@ -293,11 +293,13 @@ impl Cluster {
         admin_result(results)
     }
 
-    /// Deletes a topic; not on the embedded cluster.
+    /// Deletes a topic; not on the embedded cluster, which refuses as a broker with
+    /// `delete.topic.enable=false` does (Kafka's `TOPIC_DELETION_DISABLED`: the client's
+    /// request, not the gateway, is what cannot be done).
     pub async fn delete_topic(&self, name: &str) -> Result<(), RequestError> {
         if self.embedded.is_some() {
-            return Err(RequestError::NotSupported(
-                "the embedded cluster cannot delete topics".into(),
+            return Err(RequestError::KafkaBadRequest(
+                "the embedded cluster cannot delete topics (as a broker with delete.topic.enable=false)".into(),
             ));
         }
         let options = AdminOptions::new().operation_timeout(Some(ASK_TIMEOUT));

@@ -27,8 +27,8 @@ use crate::snapshot::{Dialect, Route};
 const DEFAULT_WAIT: Duration = Duration::from_millis(1000);
 
 /// The longest `consumer.request.timeout.ms` an instance may set: a records call holds a
-/// connection and the instance's turn that long.
-const MAX_WAIT_MS: i64 = 300_000;
+/// connection and the instance's turn that long (a fetch waits at most this anyway).
+const MAX_WAIT_MS: i64 = crate::rest_proxy::instances::MAX_FETCH_WAIT.as_millis() as i64;
 
 /// REST Proxy's range of `fetch.min.bytes`.
 const FETCH_MIN_BYTES: std::ops::RangeInclusive<i64> = -1..=10_000_000;
@@ -164,11 +164,7 @@ pub(super) async fn serve(
             ok(StatusCode::OK, false, &json!({ "offsets": listed }))
         }
         (Op::Seek, _) => {
-            let listed: Vec<PartitionOffset> = field(&body, "offsets")?.unwrap_or_default();
-            let places: Vec<_> = listed
-                .into_iter()
-                .map(|p| (p.topic, p.partition, Offset::Offset(p.offset)))
-                .collect();
+            let places = seek_places(&body)?;
             run(&instance, move |i| i.seek(&places)).await?;
             Ok(no_content())
         }
@@ -397,28 +393,22 @@ async fn records(
         .map_or(1 << 20, |c| c.consumer_buffer_bytes);
     let (mut wait, mut max_bytes) = (instance.request_wait, limit);
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        let number = || {
-            value.parse::<i64>().map_err(|_| {
-                RequestError::InvalidParameter(format!("{key}: expected a whole number"))
-            })
+        let number = |least: u64| {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= least)
+                .ok_or_else(|| {
+                    RequestError::InvalidParameter(format!(
+                        "{key} {value:?}: expected a whole number from {least}"
+                    ))
+                })
         };
         match &*key {
             // Used when shorter than the instance's `consumer.request.timeout.ms`, as REST
             // Proxy documents.
-            "timeout" => {
-                if let Ok(ms @ 0..) = number() {
-                    wait = wait.min(Duration::from_millis(ms as u64));
-                } else {
-                    number()?;
-                }
-            }
-            "max_bytes" => {
-                if let Ok(bytes @ 1..) = number() {
-                    max_bytes = (bytes as usize).min(limit);
-                } else {
-                    number()?;
-                }
-            }
+            "timeout" => wait = wait.min(Duration::from_millis(number(0)?)),
+            "max_bytes" => max_bytes = usize::try_from(number(1)?).unwrap_or(limit).min(limit),
             _ => {}
         }
     }
@@ -516,7 +506,42 @@ fn topics_of(body: Option<&Value>) -> Vec<String> {
 /// `{"partitions": [{"topic", "partition"}]}`.
 pub(super) fn partitions(body: &Value) -> Result<Vec<(String, i32)>, RequestError> {
     let listed: Vec<Partition> = field(body, "partitions")?.unwrap_or_default();
-    Ok(listed.into_iter().map(|p| (p.topic, p.partition)).collect())
+    listed
+        .into_iter()
+        .map(|p| place(&p.topic, p.partition).map(|()| (p.topic, p.partition)))
+        .collect()
+}
+
+/// A topic and partition a client names, checked before librdkafka sees them (it reads
+/// negative partitions as "unassigned" and worse).
+fn place(topic: &str, partition: i32) -> Result<(), RequestError> {
+    wafka_sdk::topic::check_name(topic).map_err(RequestError::InvalidParameter)?;
+    if partition < 0 {
+        return Err(RequestError::InvalidParameter(format!(
+            "partition {partition} of {topic}: partitions are numbered from 0"
+        )));
+    }
+    Ok(())
+}
+
+/// `{"offsets": [{"topic", "partition", "offset"}]}` of a seek: real offsets only (librdkafka
+/// reads negative ones as "the end", "the beginning" or "n from the end").
+pub(super) fn seek_places(body: &Value) -> Result<Vec<(String, i32, Offset)>, RequestError> {
+    let listed: Vec<PartitionOffset> = field(body, "offsets")?.unwrap_or_default();
+    listed
+        .into_iter()
+        .map(|p| {
+            place(&p.topic, p.partition)?;
+            if p.offset < 0 {
+                return Err(RequestError::InvalidParameter(format!(
+                    "offset {} of {} partition {}: offsets are from 0 (seek to the beginning \
+                     or end with positions/beginning and positions/end)",
+                    p.offset, p.topic, p.partition
+                )));
+            }
+            Ok((p.topic, p.partition, Offset::Offset(p.offset)))
+        })
+        .collect()
 }
 
 /// What a commit commits. REST Proxy's `{"offsets": [...]}` names the last record processed,
@@ -526,12 +551,15 @@ pub(super) fn commit_offsets(body: &Value) -> Result<Option<Vec<Place>>, Request
     let next = |listed: Vec<PartitionOffset>, add: i64| {
         listed
             .into_iter()
-            .map(|p| match p.offset.checked_add(add).filter(|o| *o >= 0) {
-                Some(offset) => Ok((p.topic, p.partition, offset)),
-                None => Err(RequestError::InvalidParameter(format!(
-                    "offset {} of {} partition {} is not an offset",
-                    p.offset, p.topic, p.partition
-                ))),
+            .map(|p| {
+                place(&p.topic, p.partition)?;
+                match p.offset.checked_add(add).filter(|o| *o >= 0) {
+                    Some(offset) => Ok((p.topic, p.partition, offset)),
+                    None => Err(RequestError::InvalidParameter(format!(
+                        "offset {} of {} partition {} is not an offset",
+                        p.offset, p.topic, p.partition
+                    ))),
+                }
             })
             .collect::<Result<Vec<_>, _>>()
     };
@@ -567,6 +595,13 @@ mod tests {
             commit_offsets(&huge).unwrap_err().code(),
             "invalid_parameter"
         );
+        let negative = json!({"offsets": [{"topic": "t", "partition": -1, "offset": 1}]});
+        assert!(commit_offsets(&negative).is_err());
+        assert!(seek_places(&negative).is_err());
+        assert!(partitions(&json!({"partitions": [{"topic": "t", "partition": -2}]})).is_err());
+        assert!(partitions(&json!({"partitions": [{"topic": "a/b", "partition": 0}]})).is_err());
+        let back = json!({"offsets": [{"topic": "t", "partition": 0, "offset": -2}]});
+        assert!(seek_places(&back).is_err());
     }
 
     #[test]

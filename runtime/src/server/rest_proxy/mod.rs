@@ -169,7 +169,7 @@ pub(super) fn base_url(
 
 /// Every REST Proxy body parser over one body, for the fuzz target (`runtime/fuzz`, target
 /// `rest_proxy`): the v3 stream splitter cut at every chunk size given, v2 produce in each
-/// format, a v3 record, consumer settings, commits, assignments and v3 topic creation. Each
+/// format, a v3 record, consumer settings, commits, assignments, seeks and v3 topic creation. Each
 /// answers or refuses; none panics. How many accepted it.
 #[doc(hidden)]
 pub fn fuzz_bodies(body: &[u8], chunk: usize) -> usize {
@@ -197,6 +197,7 @@ pub fn fuzz_bodies(body: &[u8], chunk: usize) -> usize {
     accepted += usize::from(consumers::settings(&value, "r", true).is_ok());
     accepted += usize::from(consumers::commit_offsets(&value).is_ok());
     accepted += usize::from(consumers::partitions(&value).is_ok());
+    accepted += usize::from(consumers::seek_places(&value).is_ok());
     accepted += usize::from(metadata::CreateTopic::from(&value).is_ok());
     accepted
 }
