@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(encode(Format::Json, json!(null), true).unwrap(), None);
         assert_eq!(decode(Format::Json, Some(b"not json")), json!("not json"));
         let bad = encode(Format::Binary, json!("!!"), true).unwrap_err();
-        assert_eq!(bad.code(), "invalid_data");
+        assert_eq!(bad.code(), "bad_request");
         let avro = encode(Format::Avro, json!(1), true).unwrap_err();
         assert_eq!(avro.code(), "no_schema_registry");
     }

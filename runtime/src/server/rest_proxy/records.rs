@@ -731,9 +731,10 @@ mod tests {
             code(json!({"value": {"type": "AVRO", "data": 1}})).code(),
             "no_schema_registry"
         );
+        // Not base64: a bad request, as REST Proxy answers it.
         assert_eq!(
             code(json!({"value": {"type": "BINARY", "data": "%%"}})).code(),
-            "invalid_data"
+            "bad_request"
         );
         assert_eq!(
             code(json!({"value": {"type": "JSON", "schema_id": 1}})).code(),
