@@ -38,7 +38,7 @@ async fn gateway(broker: Broker, rest_proxy: &str, topics: &[&str]) -> TestGatew
         .await
 }
 
-async fn call(
+pub(crate) async fn call(
     gw: &TestGateway,
     method: &str,
     path: &str,

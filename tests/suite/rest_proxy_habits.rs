@@ -11,6 +11,7 @@ use wafka_tests::kafka::read_all;
 use wafka_tests::{Broker, Response, TestGateway};
 
 use crate::on_both_brokers;
+use crate::rest_proxy::call;
 
 on_both_brokers!(
     consumers_take_trailing_slashes_and_the_settings_clients_send,
@@ -44,22 +45,6 @@ async fn gateway(broker: Broker, schemas: bool) -> TestGateway {
         builder
     };
     builder.start().await
-}
-
-async fn call(
-    gw: &TestGateway,
-    method: &str,
-    path: &str,
-    content_type: &str,
-    body: Value,
-) -> Response {
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    gw.send(method, path, &[("content-type", content_type)], body)
-        .await
 }
 
 fn status_and_code(res: &Response) -> (u16, Value) {
