@@ -425,7 +425,8 @@ impl Registry {
             .rev()
             .find_map(|v| {
                 let stored = state.schemas.get(&v.id)?;
-                (stored.references == schema.references && stored.parsed.same(&parsed))
+                stored
+                    .is(&parsed, &schema.references)
                     .then(|| (*v, stored.clone()))
             })
             .ok_or_else(|| RegistryError::SchemaNotFound(String::new()))
@@ -646,7 +647,7 @@ impl Registry {
                 state
                     .schemas
                     .get(&v.id)
-                    .is_some_and(|s| s.references == schema.references && s.parsed.same(&parsed))
+                    .is_some_and(|s| s.is(&parsed, &schema.references))
             });
             if let Some(v) = known
                 && schema.id.is_none_or(|id| id == v.id)
@@ -682,7 +683,7 @@ impl Registry {
             let (id, text) = match (schema.id, same) {
                 (Some(id), _) => {
                     if let Some(taken) = state.schemas.get(&id)
-                        && !(taken.references == schema.references && taken.parsed.same(&parsed))
+                        && !taken.is(&parsed, &schema.references)
                     {
                         return Err(RegistryError::NotPermitted(format!(
                             "Overwrite new schema with id {id} is not permitted."

@@ -38,6 +38,12 @@ pub struct Reference {
 const MAX_DEPENDENCIES: usize = 256;
 
 impl Stored {
+    /// Whether this is `parsed` with `references`: the same schema is the same text up to
+    /// its format's equivalence, and the same references.
+    pub fn is(&self, parsed: &Parsed, references: &[Reference]) -> bool {
+        self.references == references && self.parsed.same(parsed)
+    }
+
     /// The schema text an API answer shows: as registered, or with `format=serialized` a
     /// Protobuf schema as a base64 `FileDescriptorProto` (what Confluent's clients ask for).
     pub fn text_in(&self, format: Option<&str>) -> String {
@@ -164,7 +170,7 @@ impl State {
         let mut found: Vec<&Arc<Stored>> = self
             .schemas
             .values()
-            .filter(|s| s.references == references && s.parsed.same(parsed))
+            .filter(|s| s.is(parsed, references))
             .collect();
         found.sort_by_key(|s| s.id);
         found.first().copied()
@@ -202,10 +208,9 @@ impl State {
     ) -> Result<(), String> {
         if let Some(known) = self.schemas.get(&id) {
             let same = known.text == text
-                || (known.references == references
-                    && self
-                        .parse(kind, text, references)
-                        .is_ok_and(|p| p.same(&known.parsed)));
+                || self
+                    .parse(kind, text, references)
+                    .is_ok_and(|p| known.is(&p, references));
             if !same {
                 return Err(format!("id {id} is already another schema; record ignored"));
             }
