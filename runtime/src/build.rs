@@ -349,6 +349,9 @@ impl Builder {
                 sees_records,
                 identity: identity.clone(),
                 schemas: self.schemas.clone(),
+                pool: filter
+                    .reuse
+                    .map(|policy| self.engine.pool(policy, &filter.name)),
             }));
         }
         Ok(steps)

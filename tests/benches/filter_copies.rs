@@ -40,6 +40,7 @@ fn copies(c: &mut Criterion) {
     let peek = Arc::new(LoadedFilter::load(&engine, "peek", &wafka_tests::wasm("peek")).unwrap());
     let step = |read: &str| {
         vec![Arc::new(Step {
+            pool: None,
             filter: peek.clone(),
             config_json: format!(r#"{{"read":"{read}"}}"#).into(),
             state: Default::default(),

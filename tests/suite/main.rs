@@ -23,6 +23,7 @@ mod refused;
 mod reload;
 mod rest_proxy;
 mod rest_proxy_habits;
+mod reuse;
 mod schema_compatibility;
 mod schema_external;
 mod schema_filters;

@@ -355,6 +355,38 @@ pub struct FilterRef {
     /// The filter's own settings, handed to it as JSON. Default: empty.
     #[serde(default)]
     pub config: toml::Table,
+    /// Serve many requests from one instance, one request at a time (docs/security.md says
+    /// what that gives up). Default: none, a fresh instance per request.
+    #[serde(default)]
+    pub reuse: Option<ReuseConfig>,
+}
+
+/// `reuse = { … }` in a filter entry: when an instance serving this route's requests one after
+/// another is retired. It is always retired after a failure (a trap, its deadline, a limit, a
+/// host call made wrongly), or when it keeps a handle or writes to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReuseConfig {
+    /// Requests one instance serves. Default 1000.
+    #[serde(default = "defaults::reuse_max_requests")]
+    pub max_requests: u32,
+    /// Milliseconds an instance lives. Default 60000.
+    #[serde(default = "defaults::reuse_max_age_ms")]
+    pub max_age_ms: u64,
+    /// Linear memory an instance may have grown to and still serve another request, in MiB
+    /// (1 to 64). Default 16.
+    #[serde(default = "defaults::reuse_max_memory_mib")]
+    pub max_memory_mib: u32,
+}
+
+impl Default for ReuseConfig {
+    fn default() -> Self {
+        ReuseConfig {
+            max_requests: defaults::reuse_max_requests(),
+            max_age_ms: defaults::reuse_max_age_ms(),
+            max_memory_mib: defaults::reuse_max_memory_mib(),
+        }
+    }
 }
 
 impl RouteConfig {
@@ -593,6 +625,15 @@ mod defaults {
     }
     pub fn max_filter_instances() -> usize {
         1000
+    }
+    pub fn reuse_max_requests() -> u32 {
+        1000
+    }
+    pub fn reuse_max_age_ms() -> u64 {
+        60_000
+    }
+    pub fn reuse_max_memory_mib() -> u32 {
+        16
     }
     pub fn max_streams() -> usize {
         10_000

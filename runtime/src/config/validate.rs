@@ -19,6 +19,31 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     if server.filter_timeout_ms == 0 {
         return fail("server.filter_timeout_ms", "must be at least 1");
     }
+    let chains = config
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("routes[{i}]"), &r.filters));
+    let chains = chains
+        .chain(
+            config
+                .rest_proxy
+                .iter()
+                .map(|r| ("rest_proxy".to_owned(), &r.filters)),
+        )
+        .chain(
+            config
+                .schema_registry
+                .iter()
+                .map(|r| ("schema_registry".to_owned(), &r.filters)),
+        );
+    for (owner, filters) in chains {
+        for (k, filter) in filters.iter().enumerate() {
+            if let Some(reuse) = &filter.reuse {
+                reuse_limits(&format!("{owner}.filters[{k}].reuse"), reuse)?;
+            }
+        }
+    }
     for (field, value) in [
         (
             "request_header_timeout_ms",
@@ -259,6 +284,22 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+fn reuse_limits(field: &str, reuse: &super::ReuseConfig) -> Result<(), Failure> {
+    if reuse.max_requests == 0 {
+        return fail(format!("{field}.max_requests"), "must be at least 1");
+    }
+    if reuse.max_age_ms == 0 {
+        return fail(format!("{field}.max_age_ms"), "must be at least 1");
+    }
+    if !(1..=64).contains(&reuse.max_memory_mib) {
+        return fail(
+            format!("{field}.max_memory_mib"),
+            "must be 1 to 64 (an instance's memory never grows past 64 MiB)",
+        );
     }
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! Runs a route's filters over one request.
 //!
-//! One store per request holds every filter of the chain, so records pass from one filter to
-//! the next as table handles, never copied through guest memory. Each filter is one
-//! instantiation and one call in that store; dropping the store gives the instances back to
-//! the pool, which resets their memory (see [`crate::config::MemoryReset`]).
+//! Filters with fresh instances (the default) share one store per request, so records pass from
+//! one to the next as table handles, never copied through guest memory; each is one
+//! instantiation and one call, and dropping the store gives the instances back to the pool
+//! allocator, which resets their memory (see [`crate::config::MemoryReset`]). A filter whose
+//! route reuses its instances runs in the store of an instance from its [`InstancePool`]: the
+//! records move into that store's table and out again, without a copy either.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +18,7 @@ use super::bindings::{Outcome, Response};
 use super::host::RequestRef;
 use super::loaded::LoadedFilter;
 use super::output::{InvalidOutput, OutputBudget, OutputLimit, ShortOfMemory};
+use super::reuse::{InstancePool, Pooled};
 use super::store::StoreData;
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
@@ -35,6 +38,8 @@ pub struct Step {
     pub identity: Arc<crate::identity::Providers>,
     /// The schema registry it may use by subject and id, when the gateway has one.
     pub schemas: Option<Arc<crate::schemas::Registry>>,
+    /// Its idle instances when the route reuses them; none: a fresh instance per request.
+    pub pool: Option<InstancePool>,
 }
 
 /// What one request's filters may do.
@@ -57,6 +62,15 @@ pub enum ChainOutcome {
     Respond(http::Response<Bytes>),
 }
 
+/// Which export a chain calls.
+#[derive(Debug, Clone, Copy)]
+enum Export {
+    /// `produce.on-request`: a request on its way to Kafka.
+    OnRequest,
+    /// `consume.on-records`: records read for a client.
+    OnRecords,
+}
+
 /// Runs `steps` in order over `records`, within `limits`; what they create is charged to
 /// `memory` when given.
 pub async fn run(
@@ -70,32 +84,13 @@ pub async fn run(
     if steps.is_empty() {
         return Ok(ChainOutcome::Forward(records));
     }
-    let mut store = RequestStore::new(engine, request, records, limits, memory)?;
+    let mut chain = Chain::new(engine, request, records, limits, memory);
     for step in steps {
-        let metrics = &step.filter.metrics;
-        let started = Instant::now();
-        let result = match store.instantiate(step).await {
-            Ok(instance) => store.call(&instance).await,
-            Err(e) => Err(e),
-        };
-        metrics.duration.record(started.elapsed());
-        match result {
-            Ok(None) => metrics.ok.increment(1),
-            Ok(Some(response)) => {
-                metrics.rejected.increment(1);
-                return Ok(ChainOutcome::Respond(response));
-            }
-            Err(error) => {
-                match error {
-                    RequestError::FilterTimeout { .. } => metrics.timed_out.increment(1),
-                    RequestError::FilterInvalidOutput { .. } => metrics.invalid.increment(1),
-                    _ => metrics.trapped.increment(1),
-                }
-                return Err(error);
-            }
+        if let Some(response) = chain.step(step, Export::OnRequest).await? {
+            return Ok(ChainOutcome::Respond(response));
         }
     }
-    store.into_records().map(ChainOutcome::Forward)
+    chain.into_records().map(ChainOutcome::Forward)
 }
 
 /// Runs `on-records` of the `steps` that see records over `records` read for `request`, in
@@ -112,26 +107,154 @@ pub async fn run_consume(
     if seeing.is_empty() || records.is_empty() {
         return Ok(records);
     }
-    let mut store = RequestStore::new(engine, request, records, limits, memory)?;
+    let mut chain = Chain::new(engine, request, records, limits, memory);
     for step in seeing {
+        chain.step(step, Export::OnRecords).await?;
+    }
+    chain.into_records()
+}
+
+/// Where one request's records are between filters.
+enum Held {
+    /// On the host, with what filters may still create.
+    Host(Vec<Record>, OutputBudget),
+    /// In the store of the fresh instances run so far.
+    Fresh(RequestStore),
+    /// Lost with a failure that ended the request.
+    Gone,
+}
+
+/// One request going through a chain.
+struct Chain<'a> {
+    engine: &'a Engine,
+    request: Arc<RequestInfo>,
+    timeout: Duration,
+    held: Held,
+}
+
+impl<'a> Chain<'a> {
+    fn new(
+        engine: &'a Engine,
+        request: Arc<RequestInfo>,
+        records: Vec<Record>,
+        limits: Limits,
+        memory: Option<&Arc<Memory>>,
+    ) -> Self {
+        let budget = OutputBudget::new(records.len(), limits, memory);
+        Chain {
+            engine,
+            request,
+            timeout: limits.timeout,
+            held: Held::Host(records, budget),
+        }
+    }
+
+    /// Runs `step` over the records, counting its outcome. `Ok(Some(_))`: it answered the
+    /// client.
+    async fn step(
+        &mut self,
+        step: &Arc<Step>,
+        export: Export,
+    ) -> Result<Option<http::Response<Bytes>>, RequestError> {
         let metrics = &step.filter.metrics;
         let started = Instant::now();
-        let result = match store.instantiate(step).await {
-            Ok(instance) => store.call_consume(&instance).await,
-            Err(e) => Err(e),
+        let result = match &step.pool {
+            None => self.fresh(step, export).await,
+            Some(pool) => self.reused(step, pool, export).await,
         };
         metrics.duration.record(started.elapsed());
-        if let Err(error) = result {
-            match error {
-                RequestError::FilterTimeout { .. } => metrics.timed_out.increment(1),
-                RequestError::FilterInvalidOutput { .. } => metrics.invalid.increment(1),
-                _ => metrics.trapped.increment(1),
-            }
-            return Err(error);
+        match &result {
+            Ok(None) => metrics.ok.increment(1),
+            Ok(Some(_)) => metrics.rejected.increment(1),
+            Err(RequestError::FilterTimeout { .. }) => metrics.timed_out.increment(1),
+            Err(RequestError::FilterInvalidOutput { .. }) => metrics.invalid.increment(1),
+            Err(_) => metrics.trapped.increment(1),
         }
-        metrics.ok.increment(1);
+        result
     }
-    store.into_records()
+
+    /// `step` on a new instance in the request's store.
+    async fn fresh(
+        &mut self,
+        step: &Arc<Step>,
+        export: Export,
+    ) -> Result<Option<http::Response<Bytes>>, RequestError> {
+        let mut store = match std::mem::replace(&mut self.held, Held::Gone) {
+            Held::Fresh(store) => store,
+            Held::Host(records, budget) => {
+                let id = self.request.id.as_str().into();
+                let store = new_store(self.engine, id, self.request.route.clone());
+                let request = self.request.clone();
+                RequestStore::around(store, request, records, budget, self.timeout)?
+            }
+            Held::Gone => return Err(RequestError::Internal("records lost".into())),
+        };
+        step.filter.metrics.fresh.increment(1);
+        let instance = store.instantiate(step).await?;
+        let answer = store.call_export(&instance, export).await?;
+        self.held = Held::Fresh(store);
+        Ok(answer)
+    }
+
+    /// `step` on an instance from `pool`, or a new one that goes there after.
+    async fn reused(
+        &mut self,
+        step: &Arc<Step>,
+        pool: &InstancePool,
+        export: Export,
+    ) -> Result<Option<http::Response<Bytes>>, RequestError> {
+        let (records, budget) = match std::mem::replace(&mut self.held, Held::Gone) {
+            Held::Host(records, budget) => (records, budget),
+            Held::Fresh(store) => store.release()?.0,
+            Held::Gone => return Err(RequestError::Internal("records lost".into())),
+        };
+        let request = self.request.clone();
+        let (mut store, instance, served, born) = match pool.take() {
+            Some(pooled) => {
+                let mut store =
+                    RequestStore::around(pooled.store, request, records, budget, self.timeout)?;
+                store.store.data_mut().enter(step.clone(), self.timeout);
+                let instance = Instance {
+                    instance: pooled.instance,
+                    step: step.clone(),
+                };
+                (store, instance, pooled.served, pooled.born)
+            }
+            None => {
+                let store = new_store(self.engine, "".into(), request.route.clone());
+                let mut store =
+                    RequestStore::around(store, request, records, budget, self.timeout)?;
+                step.filter.metrics.pooled.increment(1);
+                let instance = store
+                    .instantiate(step)
+                    .await
+                    .inspect_err(|_| pool.failed())?;
+                (store, instance, 0, Instant::now())
+            }
+        };
+        let answer = store
+            .call_export(&instance, export)
+            .await
+            .inspect_err(|_| pool.failed())?;
+        let ((records, budget), store) = store.release()?;
+        self.held = Held::Host(records, budget);
+        pool.give_back(Pooled {
+            store,
+            instance: instance.instance,
+            served: served + 1,
+            born,
+        });
+        Ok(answer)
+    }
+
+    /// The records the last filter forwarded.
+    fn into_records(self) -> Result<Vec<Record>, RequestError> {
+        match self.held {
+            Held::Host(records, _) => Ok(records),
+            Held::Fresh(store) => Ok(store.release()?.0.0),
+            Held::Gone => Err(RequestError::Internal("records lost".into())),
+        }
+    }
 }
 
 /// A filter instantiated in a [`RequestStore`], ready to be called.
@@ -140,8 +263,8 @@ pub struct Instance {
     step: Arc<Step>,
 }
 
-/// One request's store: the request and its records as host resources, and the filters of its
-/// chain instantiated one after another. Public so benchmarks can time each phase.
+/// One request's store: the request and its records as host resources, and the filters that
+/// run in it. Public so benchmarks can time each phase.
 pub struct RequestStore {
     store: Store<StoreData>,
     request: Resource<RequestRef>,
@@ -149,6 +272,10 @@ pub struct RequestStore {
     /// Wall time each filter gets.
     timeout: Duration,
 }
+
+/// What [`RequestStore::release`] takes out: the records, what filters may still create, and
+/// the store with no request in it.
+type Released = ((Vec<Record>, OutputBudget), Store<StoreData>);
 
 impl RequestStore {
     /// A store for `request` holding `records`, with `limits` on what filters may create,
@@ -160,9 +287,22 @@ impl RequestStore {
         limits: Limits,
         memory: Option<&Arc<Memory>>,
     ) -> Result<Self, RequestError> {
-        let mut store = new_store(engine, request.id.as_str().into(), request.route.clone());
+        let store = new_store(engine, request.id.as_str().into(), request.route.clone());
+        let budget = OutputBudget::new(records.len(), limits, memory);
+        Self::around(store, request, records, budget, limits.timeout)
+    }
+
+    /// `store` holding `request` and `records`, with `budget` left for what filters create.
+    fn around(
+        mut store: Store<StoreData>,
+        request: Arc<RequestInfo>,
+        records: Vec<Record>,
+        budget: OutputBudget,
+        timeout: Duration,
+    ) -> Result<Self, RequestError> {
         let data = store.data_mut();
-        data.budget = OutputBudget::new(records.len(), limits, memory);
+        data.budget = budget;
+        data.request_id = request.id.as_str().into();
         let table = &mut data.table;
         let request = table.push(RequestRef(request)).map_err(internal)?;
         let records = records
@@ -174,8 +314,30 @@ impl RequestStore {
             store,
             request,
             records,
-            timeout: limits.timeout,
+            timeout,
         })
+    }
+
+    /// Takes the request, its records and its budget out of the store, and gives the store
+    /// back with no filter running in it (so it holds no [`Step`], which holds the pool).
+    fn release(self) -> Result<Released, RequestError> {
+        let RequestStore {
+            mut store,
+            request,
+            records,
+            ..
+        } = self;
+        let data = store.data_mut();
+        data.step = None;
+        let budget = std::mem::take(&mut data.budget);
+        let table = &mut data.table;
+        table.delete(request).map_err(internal)?;
+        let records = records
+            .into_iter()
+            .map(|h| table.delete(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(internal)?;
+        Ok(((records, budget), store))
     }
 
     /// Instantiates `step`'s filter; its deadline starts now and covers the call too.
@@ -188,6 +350,17 @@ impl RequestStore {
                 step: step.clone(),
             }),
             Err(e) => Err(filter_error(&e, self.store.data(), timeout)),
+        }
+    }
+
+    async fn call_export(
+        &mut self,
+        instance: &Instance,
+        export: Export,
+    ) -> Result<Option<http::Response<Bytes>>, RequestError> {
+        match export {
+            Export::OnRequest => self.call(instance).await,
+            Export::OnRecords => self.call_consume(instance).await.map(|()| None),
         }
     }
 
@@ -278,6 +451,7 @@ pub(crate) fn new_store(
     route: Arc<str>,
 ) -> Store<StoreData> {
     let mut store = Store::new(engine, StoreData::new(request_id, route));
+    store.limiter(|data| data);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|ctx| {
         Ok(if Instant::now() >= ctx.data().deadline {

@@ -1,4 +1,5 @@
-//! The wasmtime engine shared by every filter: compiled once, instantiated per request.
+//! The wasmtime engine shared by every filter: compiled once, instantiated per request or kept
+//! for many (a route's `reuse`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,23 +89,27 @@ pub struct FilterEngine {
     ticker_stop: Arc<AtomicBool>,
     /// What filters keep across requests; here so it outlives reloads.
     state: super::SharedState,
+    /// The bound on reused instances waiting for a request, across routes.
+    idle: Arc<super::IdleSlots>,
 }
 
 impl FilterEngine {
     /// Builds the engine (pooling allocator, epoch interruption, memory reset as `reset`
     /// resolves on this machine) and starts the epoch ticker.
-    /// Requests may hold `max_instances` instances at once (the caller bounds them).
+    /// Requests may hold `max_instances` instances at once (the caller bounds them), and as many
+    /// reused instances may wait idle between requests.
     pub fn new(reset: MemoryReset, max_instances: usize) -> Result<Self, String> {
         let (reset, why) = reset.resolve()?;
         tracing::info!(memory_reset = reset.as_str(), why, "filter engine");
         let slots = u32::try_from(max_instances)
             .ok()
+            .and_then(|n| n.checked_mul(2))
             .and_then(|n| n.checked_add(CHECK_SLOTS))
             .ok_or("server.max_filter_instances is too large")?;
-        Self::build(reset, slots).map_err(|e| format!("{e:#}"))
+        Self::build(reset, slots, max_instances).map_err(|e| format!("{e:#}"))
     }
 
-    fn build(reset: MemoryReset, slots: u32) -> wasmtime::Result<Self> {
+    fn build(reset: MemoryReset, slots: u32, max_idle: usize) -> wasmtime::Result<Self> {
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(slots)
             // A Rust component is a few core modules (program, WASI adapter, shims).
@@ -149,6 +154,7 @@ impl FilterEngine {
             linker,
             ticker_stop,
             state: Default::default(),
+            idle: Arc::new(super::IdleSlots::new(max_idle)),
         })
     }
 
@@ -160,6 +166,11 @@ impl FilterEngine {
     /// The linker with WASI and the Wafka host interfaces.
     pub fn linker(&self) -> &Linker<StoreData> {
         &self.linker
+    }
+
+    /// A pool for a route's reused instances of `filter`.
+    pub fn pool(&self, policy: crate::config::ReuseConfig, filter: &str) -> super::InstancePool {
+        super::InstancePool::new(policy, self.idle.clone(), filter)
     }
 
     /// State filters keep across requests, by route and filter.

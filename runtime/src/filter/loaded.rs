@@ -152,6 +152,7 @@ impl LoadedFilter {
             sees_records: false,
             identity: identity.clone(),
             schemas: schemas.cloned(),
+            pool: None,
         });
         let mut store = new_store(self.pre.engine(), "check".into(), route.into());
         store.data_mut().enter(step, timeout);

@@ -9,6 +9,7 @@ mod function_cache;
 mod host;
 mod loaded;
 mod output;
+mod reuse;
 mod shared_state;
 mod store;
 
@@ -17,4 +18,5 @@ pub use cache::DiskCache;
 pub use chain::{ChainOutcome, Instance, Limits, RequestStore, Step, run, run_consume};
 pub use engine::FilterEngine;
 pub use loaded::{LoadError, LoadedFilter, sha256_hex};
+pub use reuse::{IdleSlots, InstancePool};
 pub use shared_state::{Scope, SharedState};

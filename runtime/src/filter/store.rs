@@ -29,6 +29,8 @@ pub struct StoreData {
     pub(crate) deadline: Instant,
     /// What filters may still create for this request.
     pub(crate) budget: OutputBudget,
+    /// Bytes of linear memory and tables the store's instances have grown to.
+    pub(crate) memory_bytes: usize,
 }
 
 impl StoreData {
@@ -41,7 +43,15 @@ impl StoreData {
             route,
             deadline: Instant::now(),
             budget: OutputBudget::default(),
+            memory_bytes: 0,
         }
+    }
+
+    /// Whether a filter wrote to stderr in this store.
+    pub(crate) fn wrote_stderr(&self) -> bool {
+        self.wasi
+            .as_ref()
+            .is_some_and(|(_, stderr)| !stderr.contents().is_empty())
     }
 
     /// The running filter's keys in the `state` interface.
@@ -69,6 +79,28 @@ impl StoreData {
 
     pub(crate) fn filter_name(&self) -> &str {
         self.step.as_ref().map_or("", |s| s.filter.name.as_str())
+    }
+}
+
+/// Only watches: the pooling allocator enforces the limits.
+impl wasmtime::ResourceLimiter for StoreData {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.memory_bytes += desired.saturating_sub(current);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Per-filter handles, registered once when a filter loads.
 
-use super::{FILTER_CALLS, FILTER_DURATION};
+use super::{FILTER_CALLS, FILTER_DURATION, FILTER_INSTANCES};
 
 /// Per-filter metric handles, registered once when the filter loads: the hot path only
 /// increments them.
@@ -17,6 +17,10 @@ pub struct FilterMetrics {
     pub invalid: metrics::Counter,
     /// Duration of each invocation.
     pub duration: metrics::Histogram,
+    /// Instances created for one request.
+    pub fresh: metrics::Counter,
+    /// Instances created to be kept between requests.
+    pub pooled: metrics::Counter,
 }
 
 impl FilterMetrics {
@@ -30,6 +34,8 @@ impl FilterMetrics {
             timed_out: calls("timed_out"),
             invalid: calls("invalid"),
             duration: metrics::histogram!(FILTER_DURATION, "filter" => filter.to_owned()),
+            fresh: metrics::counter!(FILTER_INSTANCES, "filter" => filter.to_owned(), "policy" => "fresh"),
+            pooled: metrics::counter!(FILTER_INSTANCES, "filter" => filter.to_owned(), "policy" => "reuse"),
         }
     }
 }

@@ -61,6 +61,14 @@ pub const SPOOL_BYTES: &str = "wafka_spool_bytes";
 pub const FILTER_CALLS: &str = "wafka_filter_invocations_total";
 /// Time one filter took for one request (instantiation included), by `filter`.
 pub const FILTER_DURATION: &str = "wafka_filter_duration_seconds";
+/// Filter instances created, by `filter` and `policy` (`fresh`: one per request; `reuse`: kept
+/// between requests when the route opts in).
+pub const FILTER_INSTANCES: &str = "wafka_filter_instances_created_total";
+/// Reused filter instances retired, by `filter` and `reason` (`failed`, `kept_handle`,
+/// `stderr`, `memory`, `requests`, `age`, `idle_full`, `reload`).
+pub const FILTER_INSTANCES_RETIRED: &str = "wafka_filter_instances_retired_total";
+/// Reused filter instances waiting for a request, across routes.
+pub const FILTER_IDLE_INSTANCES: &str = "wafka_filter_idle_instances";
 /// Server-sent-event streams open, by `route`.
 pub const READ_STREAMS: &str = "wafka_read_open_streams";
 /// Long-poll fetches waiting for records, by `route`.
