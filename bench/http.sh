@@ -6,8 +6,10 @@
 #   async-none    POST /v1/async/plain         async, no filters
 #   async-router  POST /v1/async/routed/web    async, topic-router (reads one path parameter)
 #   async-both    POST /v1/async/events/web    async, json-enrich + topic-router
+#   async-router-reuse, async-both-reuse       the same two with `reuse = {}` on each filter
 #   sync-none     POST /v1/plain               sync, no filters
 #   sync-both     POST /v1/events/web          sync, json-enrich + topic-router
+#   sync-both-reuse                            the same with `reuse = {}`
 #   baseline      plain-hyper (bench/src/bin/plain-hyper.rs): reads the body, answers 200
 #
 # Each target: a warm-up, then `wrk -t1 -c1` (latency of one client) and `wrk -t1 -c64`
@@ -28,7 +30,7 @@ duration="${DURATION:-5s}"
 warmup="${WARMUP:-2s}"
 threads="${THREADS:-1}"
 connections="${CONNECTIONS:-64}"
-targets="${TARGETS:-async-none async-router async-both sync-none sync-both baseline}"
+targets="${TARGETS:-async-none async-router async-router-reuse async-both async-both-reuse sync-none sync-both sync-both-reuse baseline}"
 
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
@@ -92,6 +94,35 @@ filters = [
 ]
 
 [[routes]]
+name = "async-routed-reuse"
+path = "/v1/async/routed-reuse/{source}"
+topic = "events"
+mode = "async"
+filters = [
+  { name = "topic-router", reuse = {}, config = { param = "source", template = "events.{}", allow = ["events.web"] } },
+]
+
+[[routes]]
+name = "async-events-reuse"
+path = "/v1/async/events-reuse/{source}"
+topic = "events"
+mode = "async"
+filters = [
+  { name = "json-enrich", reuse = {} },
+  { name = "topic-router", reuse = {}, config = { param = "source", template = "events.{}", allow = ["events.web"] } },
+]
+
+[[routes]]
+name = "events-reuse"
+path = "/v1/events-reuse/{source}"
+topic = "events"
+mode = "sync"
+filters = [
+  { name = "json-enrich", reuse = {} },
+  { name = "topic-router", reuse = {}, config = { param = "source", template = "events.{}", allow = ["events.web"] } },
+]
+
+[[routes]]
 name = "plain"
 path = "/v1/plain"
 topic = "events.web"
@@ -135,12 +166,18 @@ base="http://127.0.0.1:$gw_port"
 url[async-none]="$base/v1/async/plain"
 url[async-router]="$base/v1/async/routed/web"
 url[async-both]="$base/v1/async/events/web"
+url[async-router-reuse]="$base/v1/async/routed-reuse/web"
+url[async-both-reuse]="$base/v1/async/events-reuse/web"
+url[sync-both-reuse]="$base/v1/events-reuse/web"
 url[sync-none]="$base/v1/plain"
 url[sync-both]="$base/v1/events/web"
 url[baseline]="http://127.0.0.1:$base_port/"
 desc[async-none]="async, no filters"
 desc[async-router]="async, topic-router"
 desc[async-both]="async, json-enrich + topic-router"
+desc[async-router-reuse]="async, topic-router, reused"
+desc[async-both-reuse]="async, json-enrich + topic-router, reused"
+desc[sync-both-reuse]="sync, json-enrich + topic-router, reused"
 desc[sync-none]="sync, no filters"
 desc[sync-both]="sync, json-enrich + topic-router"
 desc[baseline]="plain-hyper baseline"
@@ -148,6 +185,9 @@ declare -A peer
 peer[async-router]=async-none
 peer[async-both]=async-none
 peer[sync-both]=sync-none
+peer[async-router-reuse]=async-none
+peer[async-both-reuse]=async-none
+peer[sync-both-reuse]=sync-none
 
 # One request each before loading: the gateway must answer 2xx.
 for name in $targets; do
@@ -230,3 +270,7 @@ for name in $targets; do
   printf '| %s | %s | %.0f | %s | %s | %s | %s |\n' "${desc[$name]}" "${p50_1[$name]}" \
     "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "$vs_base" "$vs_peer"
 done
+echo
+echo "Filter instances created, by policy (reused rows should create few):"
+curl -fsS "http://127.0.0.1:$admin_port/metrics" |
+  awk '/^wafka_filter_instances_(created|retired)_total/ {print "    " $0}'

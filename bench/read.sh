@@ -6,7 +6,8 @@
 #                    long-poll client reads them all through GET /v1/reads (500 per answer)
 #   (b) fan-out      CLIENTS (1000) event streams on GET /v1/live while a producer sends
 #                    RATE (100) records/s for RUN_SECONDS (20); latency = produced → event parsed
-#                    by the client; the gateway's peak RSS and threads
+#                    by the client; the gateway's peak RSS and threads. On tansu, and again on
+#                    the embedded cluster (latency only)
 #   (c) stalled      STALLED (100) streams that never read a byte while RATE × 5 records/s flow
 #                    for SECONDS: the gateway's RSS each second must stay flat
 #
@@ -83,11 +84,20 @@ admin_listen = "127.0.0.1:$embedded_admin"
 [filters]
 dir = "$tmp/filters.d"
 
+[kafka.embedded]
+topics = ["reads", "live"]
+
 [[routes]]
 name = "reads"
 path = "/v1/reads"
 topic = "reads"
 read = { max_records = 500, max_bytes = 4194304 }
+
+[[routes]]
+name = "live"
+path = "/v1/live"
+topic = "live"
+read = { max_streams = 5000 }
 TOML
 log "starting a gateway on the embedded cluster"
 RUST_LOG=info "$wafka" run --config "$tmp/embedded.toml" 2>"$tmp/embedded.log" >&2 &
@@ -108,34 +118,44 @@ log "plain consumer ($records records kept)"
 plain_rps="$("$plain" consume "$embedded_bootstrap" reads "$records" | awk '{print $2}')"
 log "gateway long-poll client"
 poll_rps="$("$readers" poll "http://127.0.0.1:$embedded_port/v1/reads" "$records" | awk '{print $2}')"
+
+# --- (b) fan-out -------------------------------------------------------------------------------
+# fanout URL BOOTSTRAP ADMIN PID: sets events, p50, p99, rss_peak, threads_peak.
+fanout() {
+  local url="$1" to="$2" admin="$3" pid="$4"
+  open_streams() { curl -fsS "http://127.0.0.1:$admin/admin/streams" | grep -o '"kind"' | wc -l; }
+  log "fan-out: $clients streams on $url, $rate records/s for ${seconds}s"
+  "$readers" sse "$url" "$clients" $((seconds + 15)) >"$tmp/sse.txt" &
+  local sse_pid=$!
+  for _ in $(seq 1 300); do
+    [ "$(open_streams)" -ge "$clients" ] && break
+    sleep 0.1
+  done
+  [ "$(open_streams)" -ge "$clients" ] || die "only $(open_streams) of $clients streams opened"
+  "$plain" timed "$to" live "$rate" "$seconds" &
+  local producer_pid=$!
+  rss_peak=0
+  threads_peak=0
+  while kill -0 "$producer_pid" 2>/dev/null; do
+    local rss threads
+    rss="$(awk '$1 == "VmRSS:" {print $2}' "/proc/$pid/status")"
+    threads="$(awk '$1 == "Threads:" {print $2}' "/proc/$pid/status")"
+    [ "$rss" -gt "$rss_peak" ] && rss_peak="$rss"
+    [ "$threads" -gt "$threads_peak" ] && threads_peak="$threads"
+    sleep 1
+  done
+  wait "$sse_pid"
+  events="$(awk '/^events/ {print $2}' "$tmp/sse.txt")"
+  p50="$(awk '/latency_p50_ms/ {print $2}' "$tmp/sse.txt")"
+  p99="$(awk '/latency_p99_ms/ {print $2}' "$tmp/sse.txt")"
+}
+fanout "http://127.0.0.1:$embedded_port/v1/live" "$embedded_bootstrap" "$embedded_admin" "$embedded_pid"
+embedded_events="$events" embedded_p50="$p50" embedded_p99="$p99"
 kill "$embedded_pid"
 wait "$embedded_pid" 2>/dev/null || true
 
-# --- (b) fan-out -------------------------------------------------------------------------------
-log "fan-out: $clients streams, $rate records/s for ${seconds}s"
 rss_idle="$(status VmRSS)"
-"$readers" sse "http://127.0.0.1:$gw_port/v1/live" "$clients" $((seconds + 15)) >"$tmp/sse.txt" &
-sse_pid=$!
-for _ in $(seq 1 300); do
-  [ "$(readers_open)" -ge "$clients" ] && break
-  sleep 0.1
-done
-[ "$(readers_open)" -ge "$clients" ] || die "only $(readers_open) of $clients streams opened"
-"$plain" timed "$bootstrap" live "$rate" "$seconds" &
-producer_pid=$!
-rss_peak=0
-threads_peak=0
-while kill -0 "$producer_pid" 2>/dev/null; do
-  rss="$(status VmRSS)"
-  threads="$(status Threads)"
-  [ "$rss" -gt "$rss_peak" ] && rss_peak="$rss"
-  [ "$threads" -gt "$threads_peak" ] && threads_peak="$threads"
-  sleep 1
-done
-wait "$sse_pid"
-events="$(awk '/^events/ {print $2}' "$tmp/sse.txt")"
-p50="$(awk '/latency_p50_ms/ {print $2}' "$tmp/sse.txt")"
-p99="$(awk '/latency_p99_ms/ {print $2}' "$tmp/sse.txt")"
+fanout "http://127.0.0.1:$gw_port/v1/live" "$bootstrap" "$admin_port" "$gateway_pid"
 expected=$((clients * rate * seconds))
 
 # --- (c) stalled readers -----------------------------------------------------------------------
@@ -165,6 +185,8 @@ printf '| gateway long-poll client (500 per answer) | %s records/s (%s of plain)
   "$(awk -v a="$poll_rps" -v b="$plain_rps" 'BEGIN { printf "%.2f", a / b }')"
 printf '| fan-out: %s streams × %s records/s × %ss | %s of %s events |\n' "$clients" "$rate" "$seconds" "$events" "$expected"
 printf '| fan-out latency produce → client p50 / p99 | %s ms / %s ms |\n' "$p50" "$p99"
+printf '| the same fan-out on the embedded cluster: events, p50 / p99 | %s of %s, %s ms / %s ms |\n' \
+  "$embedded_events" "$expected" "$embedded_p50" "$embedded_p99"
 printf '| gateway RSS idle / peak during fan-out | %s / %s MiB |\n' $((rss_idle / 1024)) $((rss_peak / 1024))
 printf '| gateway threads, peak during fan-out | %s |\n' "$threads_peak"
 printf '| %s stalled streams, RSS each second min / max | %s / %s MiB |\n' "$stalled" $((stall_min / 1024)) $((stall_max / 1024))

@@ -5,6 +5,8 @@
 //! the instance was retired and a new one serves. Requests go one at a time, so a route's pool
 //! holds at most one idle instance and "the next request" is always served by it.
 
+use std::collections::BTreeMap;
+
 use wafka_tests::prometheus::value;
 use wafka_tests::{Broker, TestGateway};
 
@@ -216,5 +218,131 @@ async fn a_reload_retires_the_instances_of_the_old_config() {
             .contains(&"after1".to_owned())
     );
     assert!(retired(&gw, file, "reload").await >= retired_before + 1.0);
+    gw.shutdown().await;
+}
+
+/// The shipped filters on two routes that differ only in `reuse` and in the topics they write
+/// (`fresh.*` or `reused.*`): api-key-auth, schema-validate, json-mask, json-transform,
+/// json-enrich, topic-router.
+fn shipped_routes(key_sha256: &str) -> String {
+    let route = |kind: &str, reuse: &str| {
+        format!(
+            r#"
+[[routes]]
+name = "shipped-{kind}"
+path = "/v1/shipped-{kind}/{{source}}"
+topic = "unused"
+filters = [
+  {{ name = "api-key-auth", {reuse} config = {{ keys = [{{ id = "acme", sha256 = "sha256:{key_sha256}", topics = ["{kind}.*"] }}] }} }},
+  {{ name = "schema-validate", {reuse} config = {{ schema = {{ type = "object", required = ["order", "lines"], properties = {{ order = {{ type = "integer" }}, lines = {{ type = "array", minItems = 1, items = {{ type = "object", required = ["sku"] }} }} }} }} }} }},
+  {{ name = "json-mask", {reuse} config = {{ mask = ["/card"] }} }},
+  {{ name = "json-transform", {reuse} config = {{ split = "/lines", key = "/sku" }} }},
+  {{ name = "json-enrich", {reuse} }},
+  {{ name = "topic-router", {reuse} config = {{ param = "source", template = "{kind}.{{}}", allow = ["{kind}.a", "{kind}.b"] }} }},
+]
+"#
+        )
+    };
+    route("fresh", "") + &route("reused", "reuse = {},")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipped_filters_answer_the_same_reused() {
+    use sha2::Digest;
+    const KEY: &str = "key-of-acme";
+    let sha = sha2::Sha256::digest(KEY.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(&shipped_routes(&sha))
+        .topics(&["fresh.a", "fresh.b", "reused.a", "reused.b"])
+        .start()
+        .await;
+
+    // Requests whose answers and records depend on what they carry: accepted, refused by
+    // each filter that refuses, split into one to three records, masked or not.
+    let requests: Vec<(&str, &str, String)> = (0..40)
+        .map(|n| {
+            let source = if n % 3 == 0 { "b" } else { "a" };
+            let key = match n % 7 {
+                5 => "wrong-key",
+                _ => KEY,
+            };
+            let lines: Vec<String> = (0..1 + n % 3)
+                .map(|l| format!(r#"{{"sku":"s{n}-{l}"}}"#))
+                .collect();
+            let body = match n % 5 {
+                4 => format!(
+                    r#"{{"order":"not a number {n}","lines":[{}]}}"#,
+                    lines.join(",")
+                ),
+                3 => format!(
+                    r#"{{"order":{n},"card":"4111-{n}","lines":[{}]}}"#,
+                    lines.join(",")
+                ),
+                _ => format!(r#"{{"order":{n},"lines":[{}]}}"#, lines.join(",")),
+            };
+            (source, key, body)
+        })
+        .collect();
+
+    // Each accepted request: its source and the request ids of its fresh and reused answers.
+    let mut accepted = Vec::new();
+    for (n, (source, key, body)) in requests.iter().enumerate() {
+        let mut answers = Vec::new();
+        for kind in ["fresh", "reused"] {
+            let path = format!("/v1/shipped-{kind}/{source}");
+            let headers = [("content-type", "application/json"), ("x-api-key", *key)];
+            let res = gw.send("POST", &path, &headers, body.clone()).await;
+            let id = res.header("x-request-id").expect("x-request-id").to_owned();
+            answers.push((res.status, res.json(), id));
+        }
+        let (fresh, reused) = (&answers[0], &answers[1]);
+        assert_eq!(
+            fresh.0, reused.0,
+            "request {n}: {} vs {}",
+            fresh.1, reused.1
+        );
+        if fresh.0 == 200 {
+            accepted.push((n, *source, fresh.2.clone(), reused.2.clone()));
+        } else {
+            let mut refused = reused.1.clone();
+            // The request id is each request's own.
+            refused["error"]["request_id"] = fresh.1["error"]["request_id"].clone();
+            assert_eq!(fresh.1, refused, "request {n}");
+        }
+    }
+    assert!(
+        accepted.len() >= 20,
+        "only {} requests accepted",
+        accepted.len()
+    );
+
+    // Records by topic and request id, without the fields json-enrich stamps per request
+    // (checked to be each request's own: never another's).
+    let mut records: BTreeMap<(String, String), Vec<serde_json::Value>> = BTreeMap::new();
+    for topic in ["fresh.a", "fresh.b", "reused.a", "reused.b"] {
+        for r in wafka_tests::kafka::read_all(&gw.bootstrap, topic) {
+            let id = r.headers.iter().find(|(k, _)| k == "x-request-id").unwrap();
+            let id = String::from_utf8(id.1.clone()).unwrap();
+            let mut value = r.json();
+            assert_eq!(value["request_id"], id.as_str(), "{topic}");
+            let fields = value.as_object_mut().unwrap();
+            fields.remove("request_id");
+            assert!(fields.remove("received_at").is_some(), "{topic}");
+            let key = r.key.as_deref().map(String::from_utf8_lossy);
+            let record = serde_json::json!({ "key": key, "value": value });
+            records
+                .entry((topic.to_owned(), id))
+                .or_default()
+                .push(record);
+        }
+    }
+    for (n, source, fresh, reused) in accepted {
+        let fresh = &records[&(format!("fresh.{source}"), fresh)];
+        let reused = &records[&(format!("reused.{source}"), reused)];
+        assert_eq!(fresh, reused, "request {n}");
+    }
     gw.shutdown().await;
 }

@@ -65,10 +65,10 @@ impl Retired {
 }
 
 /// The gateway-wide bound on idle instances: they hold instance slots no request is using.
-#[derive(Debug)]
 pub struct IdleSlots {
     held: AtomicUsize,
     max: usize,
+    gauge: metrics::Gauge,
 }
 
 impl IdleSlots {
@@ -76,6 +76,7 @@ impl IdleSlots {
         IdleSlots {
             held: AtomicUsize::new(0),
             max,
+            gauge: metrics::gauge!(FILTER_IDLE_INSTANCES),
         }
     }
 
@@ -86,14 +87,14 @@ impl IdleSlots {
                 (n < self.max).then_some(n + 1)
             });
         if let Ok(before) = taken {
-            metrics::gauge!(FILTER_IDLE_INSTANCES).set((before + 1) as f64);
+            self.gauge.set((before + 1) as f64);
         }
         taken.is_ok()
     }
 
     fn give_back(&self, n: usize) {
         let before = self.held.fetch_sub(n, Ordering::AcqRel);
-        metrics::gauge!(FILTER_IDLE_INSTANCES).set((before - n) as f64);
+        self.gauge.set((before - n) as f64);
     }
 }
 

@@ -31,10 +31,32 @@ pub struct Consumers {
     bootstrap: String,
     /// Catch-up consumers not in use, kept for the next client that is behind.
     idle: Arc<Mutex<Vec<BaseConsumer>>>,
+    /// Catch-up consumers still assigned where a read stopped short of the client's target.
+    parked: Arc<Mutex<Vec<Parked>>>,
 }
 
 /// Catch-up consumers kept idle.
 const IDLE_CONSUMERS: usize = 4;
+
+/// Catch-up consumers kept assigned where a client stopped, and for how long: a client catching
+/// up asks for its next batch at once, and continuing on the consumer's prefetch instead of
+/// assigning a new one and fetching again is what makes catch-up run at Kafka's speed. Each
+/// holds at most `queued.max.messages.kbytes` of prefetched records
+/// ([`CATCH_UP_QUEUE_KBYTES`] unless `[kafka.consumer]` sets it).
+const PARKED_CONSUMERS: usize = 8;
+const PARK_TIME: Duration = Duration::from_secs(5);
+
+/// What a catch-up consumer prefetches per partition set, in KiB (librdkafka's default is
+/// 64 MiB); bounds the memory a parked consumer holds.
+const CATCH_UP_QUEUE_KBYTES: &str = "16384";
+
+/// A catch-up consumer left assigned: the offset each of its partitions delivers next.
+struct Parked {
+    topic: String,
+    next: BTreeMap<i32, i64>,
+    consumer: BaseConsumer,
+    since: Instant,
+}
 
 /// Longest a time lookup reads to check the broker's answer (or, on the embedded cluster,
 /// which has no time index, to find it).
@@ -47,6 +69,7 @@ impl Consumers {
             kafka: Arc::new(kafka.clone()),
             bootstrap: bootstrap.to_owned(),
             idle: Arc::default(),
+            parked: Arc::default(),
         }
     }
 
@@ -254,27 +277,38 @@ impl Consumers {
         max_bytes: usize,
         wait: Duration,
     ) -> Result<Vec<Record>, RequestError> {
-        let consumer = match self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            Some(consumer) => consumer,
-            None => self.create(None)?,
-        };
-        let mut assignment = TopicPartitionList::new();
         let mut open: BTreeMap<i32, i64> = BTreeMap::new();
         for (&p, &start) in &from.0 {
             let end = until.0.get(&p).copied().unwrap_or(i64::MAX);
             if start < end {
-                assignment
-                    .add_partition_offset(topic, p, Offset::Offset(start))
-                    .map_err(|e| RequestError::Internal(e.to_string()))?;
                 open.insert(p, end);
             }
         }
         if open.is_empty() {
             return Ok(Vec::new());
         }
-        consumer
-            .assign(&assignment)
-            .map_err(|e| kafka_error(&e, topic))?;
+        // Where each partition's next record should be, and is once read.
+        let wanted: BTreeMap<i32, i64> = open.keys().map(|p| (*p, from.0[p])).collect();
+        let consumer = match self.unpark(topic, &wanted) {
+            Some(consumer) => consumer,
+            None => {
+                let consumer = match self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+                    Some(consumer) => consumer,
+                    None => self.create_catch_up()?,
+                };
+                let mut assignment = TopicPartitionList::new();
+                for (&p, &start) in &wanted {
+                    assignment
+                        .add_partition_offset(topic, p, Offset::Offset(start))
+                        .map_err(|e| RequestError::Internal(e.to_string()))?;
+                }
+                consumer
+                    .assign(&assignment)
+                    .map_err(|e| kafka_error(&e, topic))?;
+                consumer
+            }
+        };
+        let mut next = wanted.clone();
         let deadline = Instant::now() + wait;
         // Where each partition's first record should be.
         let mut first: BTreeMap<i32, i64> = from.0.clone();
@@ -288,6 +322,7 @@ impl Consumers {
             match consumer.poll(left.min(Duration::from_millis(100))) {
                 Some(Ok(message)) => {
                     let p = message.partition();
+                    next.insert(p, message.offset() + 1);
                     let Some(&end) = open.get(&p) else { continue };
                     if message.offset() >= end {
                         open.remove(&p);
@@ -309,12 +344,75 @@ impl Consumers {
                 None => {}
             }
         }
+        // Stopped short of every partition's end: the client asks for the rest next.
+        if open.len() == wanted.len() {
+            self.park(Parked {
+                topic: topic.to_owned(),
+                next,
+                consumer,
+                since: Instant::now(),
+            });
+        } else {
+            self.give_back(consumer);
+        }
+        Ok(records)
+    }
+
+    /// A catch-up consumer with librdkafka's prefetch bounded (see [`CATCH_UP_QUEUE_KBYTES`]).
+    fn create_catch_up(&self) -> Result<BaseConsumer, RequestError> {
+        let mut config = crate::kafka::consumer_config(&self.kafka, &self.bootstrap, READER_GROUP);
+        if !self
+            .kafka
+            .consumer
+            .contains_key("queued.max.messages.kbytes")
+        {
+            config.set("queued.max.messages.kbytes", CATCH_UP_QUEUE_KBYTES);
+        }
+        config
+            .create()
+            .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))
+    }
+
+    /// The parked consumer whose partitions deliver `wanted` next, if one is; parked
+    /// consumers past [`PARK_TIME`] are given back on the way.
+    fn unpark(&self, topic: &str, wanted: &BTreeMap<i32, i64>) -> Option<BaseConsumer> {
+        let (found, stale) = {
+            let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+            let found = parked
+                .iter()
+                .position(|p| p.topic == topic && &p.next == wanted)
+                .map(|i| parked.swap_remove(i).consumer);
+            let (stale, kept): (Vec<Parked>, Vec<Parked>) = std::mem::take(&mut *parked)
+                .into_iter()
+                .partition(|p| p.since.elapsed() >= PARK_TIME);
+            *parked = kept;
+            (found, stale)
+        };
+        for parked in stale {
+            self.give_back(parked.consumer);
+        }
+        found
+    }
+
+    /// Keeps `parked` for its client's next read; the oldest parked one makes room.
+    fn park(&self, parked: Parked) {
+        let evicted = {
+            let mut all = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+            all.push(parked);
+            (all.len() > PARKED_CONSUMERS).then(|| all.remove(0))
+        };
+        if let Some(evicted) = evicted {
+            self.give_back(evicted.consumer);
+        }
+    }
+
+    /// Unassigns `consumer` and keeps it idle, or drops it when enough are.
+    fn give_back(&self, consumer: BaseConsumer) {
         let _ = consumer.unassign();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < IDLE_CONSUMERS {
             idle.push(consumer);
         }
-        Ok(records)
     }
 }
 

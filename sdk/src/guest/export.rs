@@ -1,6 +1,9 @@
 //! Implements the WIT `produce` interface for any [`Filter`].
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::marker::PhantomData;
+use std::rc::Rc;
 use std::sync::Once;
 
 use super::bindings::exports::wafka::filter::{consume, produce};
@@ -19,7 +22,12 @@ impl<F: Filter> produce::Guest for Adapter<F> {
     fn on_request(request: &types::Request, records: Vec<types::Record>) -> types::Outcome {
         log_panics();
         let records = records.into_iter().map(|inner| Record { inner }).collect();
-        match run_filter::<F>(&config::get(), Request::from_host(request), records) {
+        let outcome = match built::<F>() {
+            Ok(filter) => filter.on_request(Request::from_host(request), records),
+            // Answers the config's error.
+            Err(_) => run_filter::<F>(&config::get(), Request::from_host(request), records),
+        };
+        match outcome {
             Outcome::Forward(records) => {
                 types::Outcome::Forward(records.into_iter().map(|record| record.inner).collect())
             }
@@ -37,7 +45,7 @@ impl<F: Filter> consume::Guest for Adapter<F> {
     fn on_records(request: &types::Request, records: Vec<types::Record>) -> Vec<types::Record> {
         log_panics();
         let records = records.into_iter().map(|inner| Record { inner }).collect();
-        let filter = load_filter::<F>(&config::get())
+        let filter = built::<F>()
             .unwrap_or_else(|message| panic!("config refused after it was accepted: {message}"));
         filter
             .on_records(Request::from_host(request), records)
@@ -45,6 +53,24 @@ impl<F: Filter> consume::Guest for Adapter<F> {
             .map(|record| record.inner)
             .collect()
     }
+}
+
+thread_local! {
+    /// The filter built from the route's config, kept for the instance's next calls: an
+    /// instance never serves another config, and a fresh one serves no next call.
+    static BUILT: RefCell<Option<Rc<dyn Any>>> = const { RefCell::new(None) };
+}
+
+/// `F` built from the config by its first call on this instance.
+fn built<F: Filter>() -> Result<Rc<F>, String> {
+    if let Some(filter) = BUILT.with(|b| b.borrow().clone())
+        && let Ok(filter) = filter.downcast::<F>()
+    {
+        return Ok(filter);
+    }
+    let filter = Rc::new(load_filter::<F>(&config::get())?);
+    BUILT.with(|b| *b.borrow_mut() = Some(filter.clone()));
+    Ok(filter)
 }
 
 /// A panic traps the instance. Besides the default hook's line on the instance's stderr, send
