@@ -117,7 +117,9 @@ records="$("$plain" count "$embedded_bootstrap" reads | awk '{print $2}')"
 log "plain consumer ($records records kept)"
 plain_rps="$("$plain" consume "$embedded_bootstrap" reads "$records" | awk '{print $2}')"
 log "gateway long-poll client"
-poll_rps="$("$readers" poll "http://127.0.0.1:$embedded_port/v1/reads" "$records" | awk '{print $2}')"
+poll_out="$("$readers" poll "http://127.0.0.1:$embedded_port/v1/reads" "$records")"
+poll_rps="$(awk '{print $2}' <<<"$poll_out")"
+poll_first="$(awk '{print $4}' <<<"$poll_out")"
 
 # --- (b) fan-out -------------------------------------------------------------------------------
 # fanout URL BOOTSTRAP ADMIN PID: sets events, p50, p99, rss_peak, threads_peak.
@@ -183,6 +185,7 @@ echo "|---|---:|"
 printf '| plain rdkafka consumer, %s records of %s bytes | %s records/s |\n' "$records" "$size" "$plain_rps"
 printf '| gateway long-poll client (500 per answer) | %s records/s (%s of plain) |\n' "$poll_rps" \
   "$(awk -v a="$poll_rps" -v b="$plain_rps" 'BEGIN { printf "%.2f", a / b }')"
+printf '| its first answer | %s ms |\n' "$poll_first"
 printf '| fan-out: %s streams × %s records/s × %ss | %s of %s events |\n' "$clients" "$rate" "$seconds" "$events" "$expected"
 printf '| fan-out latency produce → client p50 / p99 | %s ms / %s ms |\n' "$p50" "$p99"
 printf '| the same fan-out on the embedded cluster: events, p50 / p99 | %s of %s, %s ms / %s ms |\n' \

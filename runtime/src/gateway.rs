@@ -205,6 +205,9 @@ impl Gateway {
             start.max_fetches,
             memory.clone(),
         ));
+        if snapshot.config.routes.iter().any(|r| r.read.is_some()) {
+            reading.warm();
+        }
         let consumers = Arc::new(crate::rest_proxy::instances::Instances::new(
             &start.kafka,
             &bootstrap,

@@ -24,8 +24,8 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["poll", url, count] => {
-            let rate = runtime.block_on(poll(url, count.parse().expect("COUNT")));
-            println!("records/s {rate:.0}");
+            let (rate, first) = runtime.block_on(poll(url, count.parse().expect("COUNT")));
+            println!("records/s {rate:.0} first_answer_ms {first:.1}");
         }
         ["sse", url, clients, seconds] => {
             runtime.block_on(sse(
@@ -72,12 +72,14 @@ async fn get(host: &str, path: &str, accept: &str) -> hyper::Response<hyper::bod
     sender.send_request(req).await.expect("send")
 }
 
-async fn poll(url: &str, count: usize) -> f64 {
+/// Records per second over the whole read, and how long the first answer took.
+async fn poll(url: &str, count: usize) -> (f64, f64) {
     let (host, path) = split(url);
     let sep = if path.contains('?') { '&' } else { '?' };
     let mut from = "earliest".to_owned();
     let mut read = 0;
     let started = Instant::now();
+    let mut first = None;
     while read < count {
         let res = get(
             &host,
@@ -90,8 +92,10 @@ async fn poll(url: &str, count: usize) -> f64 {
         let answer: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
         read += answer["records"].as_array().map_or(0, Vec::len);
         from = answer["next"].as_str().expect("next").to_owned();
+        first.get_or_insert_with(|| started.elapsed().as_secs_f64() * 1000.0);
     }
-    read as f64 / started.elapsed().as_secs_f64()
+    let rate = read as f64 / started.elapsed().as_secs_f64();
+    (rate, first.unwrap_or_default())
 }
 
 fn now_us() -> u64 {

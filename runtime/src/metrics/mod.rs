@@ -79,6 +79,9 @@ pub const READ_RECORDS: &str = "wafka_read_records_total";
 pub const READ_BYTES: &str = "wafka_read_sent_bytes_total";
 /// Records between a reader's position and the log end when it is sent a batch, by `route`.
 pub const READ_LAG: &str = "wafka_read_lag_records";
+/// Catch-up reads, by `consumer`: `parked` (continued on the consumer left where the client
+/// stopped, with its prefetch) or `assigned` (a consumer assigned at the client's position).
+pub const READ_CATCH_UPS: &str = "wafka_read_catch_ups_total";
 /// Offsets a catch-up read asked for and Kafka did not return: compacted away, aborted
 /// transactions, or a broker that answers a fetch from inside a batch with the next batch.
 pub const READ_SKIPPED: &str = "wafka_read_skipped_offsets_total";

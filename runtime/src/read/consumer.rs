@@ -289,7 +289,14 @@ impl Consumers {
         }
         // Where each partition's next record should be, and is once read.
         let wanted: BTreeMap<i32, i64> = open.keys().map(|p| (*p, from.0[p])).collect();
-        let consumer = match self.unpark(topic, &wanted) {
+        let parked = self.unpark(topic, &wanted);
+        let how = if parked.is_some() {
+            "parked"
+        } else {
+            "assigned"
+        };
+        metrics::counter!(crate::metrics::READ_CATCH_UPS, "consumer" => how).increment(1);
+        let consumer = match parked {
             Some(consumer) => consumer,
             None => {
                 let consumer = match self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
@@ -356,6 +363,20 @@ impl Consumers {
             self.give_back(consumer);
         }
         Ok(records)
+    }
+
+    /// Keeps an idle catch-up consumer that has fetched the cluster's metadata (connected).
+    pub fn warm(&self) {
+        let warmed = self.create_catch_up().and_then(|consumer| {
+            consumer
+                .fetch_metadata(None, ASK_TIMEOUT)
+                .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))?;
+            Ok(consumer)
+        });
+        match warmed {
+            Ok(consumer) => self.give_back(consumer),
+            Err(e) => tracing::debug!(error = %e, "no catch-up consumer ready yet"),
+        }
     }
 
     /// A catch-up consumer with librdkafka's prefetch bounded (see [`CATCH_UP_QUEUE_KBYTES`]).

@@ -88,6 +88,13 @@ impl Reading {
         }
     }
 
+    /// Connects a catch-up consumer to the cluster in the background, so the first client
+    /// that is behind does not wait for it.
+    pub fn warm(&self) {
+        let consumers = self.consumers.clone();
+        tokio::task::spawn_blocking(move || consumers.warm());
+    }
+
     /// The shared fetcher of `topic`, started on first use.
     pub async fn tail(&self, topic: &str) -> Result<Arc<Tail>, RequestError> {
         let mut tails = self.tails.lock().await;

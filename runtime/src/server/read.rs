@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::call::Call;
 use super::filters::Filters;
@@ -262,15 +262,17 @@ async fn fetch(
         // Failing here sends nothing: the client asks again from where it was.
         crate::schemas::records::ready_to_decode(registry, &sent).await?;
     }
-    let rendered: Vec<Value> = sent
-        .iter()
-        .map(|r| render::record(r, config.format, schemas))
-        .collect();
-    let body = serde_json::to_vec(&json!({
-        "records": rendered,
-        "next": position.encode(allowed.tail.topic()),
-    }))
-    .map_err(|e| RequestError::Internal(e.to_string()))?;
+    let mut body = b"{\"records\":[".to_vec();
+    for (i, record) in sent.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        render::write(&mut body, record, config.format, schemas);
+    }
+    body.extend_from_slice(b"],\"next\":");
+    let next = position.encode(allowed.tail.topic());
+    serde_json::to_writer(&mut body, &next).map_err(|e| RequestError::Internal(e.to_string()))?;
+    body.push(b'}');
     // The answer is only sent if the memory budget can hold it; else the client retries from
     // the same position.
     let _charge = services

@@ -270,8 +270,14 @@ impl Stream {
                 .iter()
                 .find(|(key, _)| *key == (record.partition, record.offset))
                 .map_or_else(|| self.position.encode(&topic), |(_, id)| id.clone());
-            let data = render::record(record, self.read.config.format, self.schemas.as_deref())
-                .to_string();
+            let mut data = Vec::new();
+            render::write(
+                &mut data,
+                record,
+                self.read.config.format,
+                self.schemas.as_deref(),
+            );
+            let data = String::from_utf8_lossy(&data);
             chunk.push_str(&format!("id: {id}\ndata: {data}\n\n"));
         }
         if sent.is_empty() {
