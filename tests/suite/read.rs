@@ -270,14 +270,13 @@ read = { max_records = 128 }
             "read {read} records: {offsets:?}"
         );
         let path = format!("/v1/lines?from={from}&timeout_ms=2000");
-        let answer = places(&get(&gw, &path).await);
-        // A client that asks again from the same place (its answer was lost) gets the same
-        // answer: the gateway keeps a consumer where the first answer stopped, which must
-        // not serve this one.
+        // Every fourth answer is lost and asked for again from the same place: the gateway
+        // keeps a consumer where the lost answer stopped, which must not serve the retry (the
+        // offsets checked below would then have a gap).
         if read % 512 == 0 {
-            assert_eq!(places(&get(&gw, &path).await), answer);
+            get(&gw, &path).await;
         }
-        let (places, next) = answer;
+        let (places, next) = places(&get(&gw, &path).await);
         read += places.len();
         for (partition, offset) in places {
             offsets.entry(partition).or_default().push(offset);
