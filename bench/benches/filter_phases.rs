@@ -202,6 +202,7 @@ fn main() {
             };
             let loaded = LoadedFilter::load(&engine, name, &wafka_tests::wasm(name)).unwrap();
             let step = Arc::new(Step {
+                pool: None,
                 filter: Arc::new(loaded),
                 config_json: config.to_string().into(),
                 state: Default::default(),

@@ -216,6 +216,7 @@ fn filters(c: &mut Criterion) {
             LoadedFilter::load(&engine, case.filter, &wafka_tests::wasm(case.filter)).unwrap(),
         );
         let steps = vec![Arc::new(Step {
+            pool: None,
             filter: loaded,
             config_json: case.config.to_string().into(),
             state: Default::default(),
