@@ -120,8 +120,6 @@ enum Held {
     Host(Vec<Record>, OutputBudget),
     /// In the store of the fresh instances run so far.
     Fresh(RequestStore),
-    /// Lost with a failure that ended the request.
-    Gone,
 }
 
 /// One request going through a chain.
@@ -129,7 +127,8 @@ struct Chain<'a> {
     engine: &'a Engine,
     request: Arc<RequestInfo>,
     timeout: Duration,
-    held: Held,
+    /// None once a failed step lost them (and ended the request).
+    held: Option<Held>,
 }
 
 impl<'a> Chain<'a> {
@@ -145,7 +144,7 @@ impl<'a> Chain<'a> {
             engine,
             request,
             timeout: limits.timeout,
-            held: Held::Host(records, budget),
+            held: Some(Held::Host(records, budget)),
         }
     }
 
@@ -179,7 +178,7 @@ impl<'a> Chain<'a> {
         step: &Arc<Step>,
         export: Export,
     ) -> Result<Option<http::Response<Bytes>>, RequestError> {
-        let mut store = match std::mem::replace(&mut self.held, Held::Gone) {
+        let mut store = match self.take()? {
             Held::Fresh(store) => store,
             Held::Host(records, budget) => {
                 let id = self.request.id.as_str().into();
@@ -187,12 +186,11 @@ impl<'a> Chain<'a> {
                 let request = self.request.clone();
                 RequestStore::around(store, request, records, budget, self.timeout)?
             }
-            Held::Gone => return Err(RequestError::Internal("records lost".into())),
         };
         step.filter.metrics.fresh.increment(1);
         let instance = store.instantiate(step).await?;
         let answer = store.call_export(&instance, export).await?;
-        self.held = Held::Fresh(store);
+        self.held = Some(Held::Fresh(store));
         Ok(answer)
     }
 
@@ -203,14 +201,14 @@ impl<'a> Chain<'a> {
         pool: &InstancePool,
         export: Export,
     ) -> Result<Option<http::Response<Bytes>>, RequestError> {
-        let (records, budget) = match std::mem::replace(&mut self.held, Held::Gone) {
+        let (records, budget) = match self.take()? {
             Held::Host(records, budget) => (records, budget),
             Held::Fresh(store) => store.release()?.0,
-            Held::Gone => return Err(RequestError::Internal("records lost".into())),
         };
         let request = self.request.clone();
         let (mut store, instance, served, born) = match pool.take() {
-            Some(pooled) => {
+            Some(mut pooled) => {
+                pooled.store.data_mut().request_id = request.id.as_str().into();
                 let mut store =
                     RequestStore::around(pooled.store, request, records, budget, self.timeout)?;
                 store.store.data_mut().enter(step.clone(), self.timeout);
@@ -221,7 +219,8 @@ impl<'a> Chain<'a> {
                 (store, instance, pooled.served, pooled.born)
             }
             None => {
-                let store = new_store(self.engine, "".into(), request.route.clone());
+                let id = request.id.as_str().into();
+                let store = new_store(self.engine, id, request.route.clone());
                 let mut store =
                     RequestStore::around(store, request, records, budget, self.timeout)?;
                 step.filter.metrics.pooled.increment(1);
@@ -237,7 +236,7 @@ impl<'a> Chain<'a> {
             .await
             .inspect_err(|_| pool.failed())?;
         let ((records, budget), store) = store.release()?;
-        self.held = Held::Host(records, budget);
+        self.held = Some(Held::Host(records, budget));
         pool.give_back(Pooled {
             store,
             instance: instance.instance,
@@ -248,12 +247,19 @@ impl<'a> Chain<'a> {
     }
 
     /// The records the last filter forwarded.
-    fn into_records(self) -> Result<Vec<Record>, RequestError> {
-        match self.held {
+    fn into_records(mut self) -> Result<Vec<Record>, RequestError> {
+        match self.take()? {
             Held::Host(records, _) => Ok(records),
             Held::Fresh(store) => Ok(store.release()?.0.0),
-            Held::Gone => Err(RequestError::Internal("records lost".into())),
         }
+    }
+
+    /// The records where they are, until a step puts them back: a step that fails ends the
+    /// request, and nothing runs after it.
+    fn take(&mut self) -> Result<Held, RequestError> {
+        self.held
+            .take()
+            .ok_or_else(|| RequestError::Internal("records lost".into()))
     }
 }
 
@@ -302,7 +308,6 @@ impl RequestStore {
     ) -> Result<Self, RequestError> {
         let data = store.data_mut();
         data.budget = budget;
-        data.request_id = request.id.as_str().into();
         let table = &mut data.table;
         let request = table.push(RequestRef(request)).map_err(internal)?;
         let records = records
@@ -427,16 +432,6 @@ impl RequestStore {
             }
             Err(e) => Err(filter_error(&e, self.store.data(), self.timeout)),
         }
-    }
-
-    /// The records the last filter forwarded, taken out of the store.
-    pub fn into_records(mut self) -> Result<Vec<Record>, RequestError> {
-        let table = &mut self.store.data_mut().table;
-        self.records
-            .into_iter()
-            .map(|h| table.delete(h))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(internal)
     }
 }
 

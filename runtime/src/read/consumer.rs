@@ -75,9 +75,11 @@ impl Consumers {
 
     /// A consumer in `group` (committing) or in none that commits.
     pub fn create(&self, group: Option<&str>) -> Result<BaseConsumer, RequestError> {
-        crate::kafka::consumer_config(&self.kafka, &self.bootstrap, group.unwrap_or(READER_GROUP))
-            .create()
-            .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))
+        created(crate::kafka::consumer_config(
+            &self.kafka,
+            &self.bootstrap,
+            group.unwrap_or(READER_GROUP),
+        ))
     }
 
     /// The partitions of `topic`, or 404 `topic_not_found`.
@@ -389,9 +391,7 @@ impl Consumers {
         {
             config.set("queued.max.messages.kbytes", CATCH_UP_QUEUE_KBYTES);
         }
-        config
-            .create()
-            .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))
+        created(config)
     }
 
     /// The parked consumer whose partitions deliver `wanted` next, if one is; parked
@@ -403,10 +403,9 @@ impl Consumers {
                 .iter()
                 .position(|p| p.topic == topic && &p.next == wanted)
                 .map(|i| parked.swap_remove(i).consumer);
-            let (stale, kept): (Vec<Parked>, Vec<Parked>) = std::mem::take(&mut *parked)
-                .into_iter()
-                .partition(|p| p.since.elapsed() >= PARK_TIME);
-            *parked = kept;
+            let stale: Vec<Parked> = parked
+                .extract_if(.., |p| p.since.elapsed() >= PARK_TIME)
+                .collect();
             (found, stale)
         };
         for parked in stale {
@@ -435,6 +434,12 @@ impl Consumers {
             idle.push(consumer);
         }
     }
+}
+
+fn created(config: rdkafka::ClientConfig) -> Result<BaseConsumer, RequestError> {
+    config
+        .create()
+        .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))
 }
 
 /// Kafka answered a read from `asked` with `got`: legitimate on compacted topics and around

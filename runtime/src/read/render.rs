@@ -87,8 +87,9 @@ fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 fn number(out: &mut Vec<u8>, n: Option<i64>) {
+    use std::io::Write as _;
     match n {
-        Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Some(n) => write!(out, "{n}").expect("writing to a Vec succeeds"),
         None => out.extend_from_slice(b"null"),
     }
 }
