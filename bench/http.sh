@@ -143,7 +143,7 @@ write_load_files "$tmp"
 
 # --- start servers ---------------------------------------------------------------------------
 log "starting gateway on 127.0.0.1:$gw_port (admin $admin_port) and plain-hyper on $base_port"
-RUST_LOG=warn "$wafka" run --config "$tmp/wafka.toml" 2>/tmp/gw-prof.log >&2 &
+RUST_LOG=warn "$wafka" run --config "$tmp/wafka.toml" 2>"$tmp/gateway.log" >&2 &
 pids+=($!)
 "$plain_hyper" "127.0.0.1:$base_port" 2>"$tmp/plain-hyper.log" >&2 &
 pids+=($!)
