@@ -201,6 +201,7 @@ impl Builder {
                         spool_when_down: route.spool_when_down,
                         key_schema: route.key_schema.clone(),
                         value_schema: route.value_schema.clone(),
+                        idempotency: route.idempotency.clone(),
                     });
                     let served = shared(route.path.to_string(), methods, endpoint);
                     routes.push((route.path.clone(), Arc::new(served)));

@@ -250,6 +250,17 @@ pub enum RequestError {
         /// Confluent's wording.
         message: String,
     },
+    /// `Idempotency-Key` refused (missing, malformed, in flight, reused with another
+    /// request, keys full or unavailable): docs/delivery.md.
+    #[error("{message}")]
+    Idempotency {
+        /// Stable code, e.g. `idempotency_key_in_flight`.
+        code: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// What to do about it.
+        message: String,
+    },
     /// Something broke inside the gateway.
     #[error("internal error: {0}")]
     Internal(String),
@@ -307,7 +318,7 @@ impl RequestError {
             RequestError::NotFound(_) => "not_found",
             RequestError::Forbidden(_) => "forbidden",
             RequestError::NotSupported(_) => "not_supported",
-            RequestError::Registry { code, .. } => code,
+            RequestError::Registry { code, .. } | RequestError::Idempotency { code, .. } => code,
             RequestError::Internal(_) => "internal",
         }
     }
@@ -361,7 +372,7 @@ impl RequestError {
             RequestError::NotFound(_) => StatusCode::NOT_FOUND,
             RequestError::Forbidden(_) => StatusCode::FORBIDDEN,
             RequestError::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
-            RequestError::Registry { status, .. } => {
+            RequestError::Registry { status, .. } | RequestError::Idempotency { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
             RequestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -417,6 +428,8 @@ impl RequestError {
             | RequestError::KafkaRejected(_) => Blame::Kafka,
             RequestError::Registry { status, .. } if *status >= 500 => Blame::Internal,
             RequestError::Registry { .. } => Blame::Client,
+            RequestError::Idempotency { status, .. } if *status >= 500 => Blame::Internal,
+            RequestError::Idempotency { .. } => Blame::Client,
             RequestError::Internal(_) => Blame::Internal,
         }
     }
@@ -429,10 +442,11 @@ impl RequestError {
         {
             return Some(*retry_after_secs);
         }
-        matches!(
+        // 409: a retry of a key still in flight, answered once the first one is.
+        (matches!(
             self.status(),
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
-        )
+        ) || matches!(self, RequestError::Idempotency { status: 409, .. }))
         .then_some(RETRY_AFTER_SECS)
     }
 

@@ -48,6 +48,9 @@ pub enum StartError {
     /// The schema registry's topic could not be created or read.
     #[error("schema registry: {0}")]
     SchemaRegistry(String),
+    /// The idempotency keys' topic could not be created or read.
+    #[error("idempotency: {0}")]
+    Idempotency(String),
     /// A listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -190,6 +193,14 @@ impl Gateway {
             &start.kafka,
             memory.clone(),
         ));
+        let keys = match &start.idempotency {
+            Some(settings) => Some(
+                crate::idempotency::Keys::open(settings, &start.kafka, &bootstrap, &cluster)
+                    .await
+                    .map_err(StartError::Idempotency)?,
+            ),
+            None => None,
+        };
         snapshot.publish_versions(None);
         tracing::info!(
             routes = snapshot.config.routes.len(),
@@ -228,6 +239,7 @@ impl Gateway {
                 cluster,
                 schemas: builder.schemas.clone(),
                 delivery,
+                keys,
             },
             reading,
             consumers,

@@ -24,6 +24,7 @@ pub mod exchange;
 pub mod filter;
 pub mod gateway;
 pub mod http_client;
+pub mod idempotency;
 pub mod identity;
 pub mod kafka;
 pub mod logging;

@@ -105,6 +105,8 @@ pub struct Produce {
     pub key_schema: Option<crate::config::SchemaRef>,
     /// Values encoded with a registry schema (`value_schema`).
     pub value_schema: Option<crate::config::SchemaRef>,
+    /// How it takes `Idempotency-Key`.
+    pub idempotency: Option<crate::config::KeyUse>,
 }
 
 impl Methods for Route {

@@ -3,6 +3,7 @@
 
 mod delivery;
 mod error;
+mod idempotency;
 mod identity;
 mod read;
 mod rest_proxy;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use delivery::{BreakerConfig, Fsync, SpoolConfig};
 pub use error::ConfigError;
+pub use idempotency::{IdempotencyConfig, KeyUse};
 pub use identity::IdentityProviderConfig;
 pub use read::{ReadConfig, ValueFormat};
 pub use rest_proxy::{RestProxyConfig, check_prefix};
@@ -52,6 +54,10 @@ pub struct Config {
     /// The embedded Confluent-compatible schema registry (docs/schemas.md). Default: off.
     #[serde(default)]
     pub schema_registry: Option<SchemaRegistryConfig>,
+    /// Where `Idempotency-Key` answers are kept (docs/delivery.md). Default: off; needed by
+    /// routes with `idempotency`.
+    #[serde(default)]
+    pub idempotency: Option<IdempotencyConfig>,
 }
 
 /// How a filter instance's memory is put back to its initial state once a request is done,
@@ -306,6 +312,11 @@ pub struct RouteConfig {
     /// spool when there is one.)
     #[serde(default)]
     pub spool_when_down: bool,
+    /// Produce route: take `Idempotency-Key`, so a retried request is answered from the first
+    /// one and writes nothing (`idempotency = {}`, or `{ required = true, identity =
+    /// ["x-api-key-id"] }`). Needs `[idempotency]`. Default: the header is ignored.
+    #[serde(default)]
+    pub idempotency: Option<KeyUse>,
     /// Answer failures with their full text: a trap's message and what the filter printed,
     /// librdkafka's words. Default false: the client gets the stable code, a short message and
     /// the request id, and the full text is in the log under that id.

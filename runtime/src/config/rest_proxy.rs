@@ -39,6 +39,10 @@ pub struct RestProxyConfig {
     /// Answer failures with their full text (librdkafka's words). Default false.
     #[serde(default)]
     pub error_details: bool,
+    /// v2 produce (`POST /topics/{topic}[/partitions/{p}]`) takes `Idempotency-Key`, as a
+    /// produce route's `idempotency`. Needs `[idempotency]`. Default: ignored.
+    #[serde(default)]
+    pub idempotency: Option<super::KeyUse>,
 }
 
 pub(super) mod defaults {

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use super::{Config, FiltersConfig, KafkaConfig, SchemaRegistryConfig, SpoolConfig, TlsConfig};
+use super::{Config, FiltersConfig, IdempotencyConfig, KafkaConfig, SchemaRegistryConfig, SpoolConfig, TlsConfig};
 
 macro_rules! start_only {
     ($($field:ident: $ty:ty = $($path:ident).+;)*) => {
@@ -69,6 +69,7 @@ start_only! {
     spool: Option<SpoolConfig> = spool;
     filters: FiltersConfig = filters;
     schema_registry: Option<SchemaRegistryConfig> = schema_registry;
+    idempotency: Option<IdempotencyConfig> = idempotency;
 }
 
 impl StartOnly {

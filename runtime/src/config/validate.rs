@@ -182,6 +182,12 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     }
     if let Some(rest_proxy) = &config.rest_proxy {
         super::rest_proxy::check(rest_proxy)?;
+        if let Some(keys) = &rest_proxy.idempotency {
+            super::idempotency::check_use("rest_proxy.idempotency", keys, config.idempotency.as_ref())?;
+        }
+    }
+    if let Some(idempotency) = &config.idempotency {
+        super::idempotency::check(idempotency)?;
     }
     for (i, route) in config.routes.iter().enumerate() {
         let at = |field: &str| format!("routes[{i}].{field}");
@@ -247,6 +253,12 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
                 at("spool_when_down"),
                 "only applies to sync routes; async routes always spool when [spool] is set",
             );
+        }
+        if let Some(keys) = &route.idempotency {
+            if route.read.is_some() {
+                return fail(at("idempotency"), "applies to produce routes only");
+            }
+            super::idempotency::check_use(&at("idempotency"), keys, config.idempotency.as_ref())?;
         }
         if route.filter_timeout_ms == Some(0) {
             return fail(at("filter_timeout_ms"), "must be at least 1");

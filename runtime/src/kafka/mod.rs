@@ -4,6 +4,7 @@
 pub mod cluster;
 mod embedded;
 mod errors;
+pub mod log;
 mod producer;
 mod properties;
 mod stats;

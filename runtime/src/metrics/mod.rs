@@ -123,6 +123,24 @@ pub const SCHEMA_REGISTRY_FETCHES: &str = "wafka_schema_registry_fetches_total";
 /// `cluster_id`, `create_topic`, `delete_topic`): REST Proxy metadata and topic
 /// administration, produce's topic checks, a read route's first look at a topic.
 pub const KAFKA_ADMIN_REQUESTS: &str = "wafka_kafka_admin_requests_total";
+/// Requests with an `Idempotency-Key`, by `outcome`: `new`, `replayed`, `recovered` (a
+/// pending key settled from Kafka), or the error code that refused it.
+pub const IDEMPOTENCY_REQUESTS: &str = "wafka_idempotency_requests_total";
+/// Keys remembered, against `idempotency.max_keys`.
+pub const IDEMPOTENCY_KEYS: &str = "wafka_idempotency_keys";
+/// Bytes of kept answers, against `idempotency.max_bytes`.
+pub const IDEMPOTENCY_BYTES: &str = "wafka_idempotency_bytes";
+
+/// Counts a request with an `Idempotency-Key`.
+pub fn idempotency_outcome(outcome: &'static str) {
+    metrics::counter!(IDEMPOTENCY_REQUESTS, "outcome" => outcome).increment(1);
+}
+
+/// Sets the keys' gauges.
+pub fn idempotency_keys(keys: usize, bytes: usize) {
+    metrics::gauge!(IDEMPOTENCY_KEYS).set(keys as f64);
+    metrics::gauge!(IDEMPOTENCY_BYTES).set(bytes as f64);
+}
 
 const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

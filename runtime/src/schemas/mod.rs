@@ -9,7 +9,6 @@
 pub mod records;
 mod remote;
 mod state;
-mod store;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -17,7 +16,7 @@ use std::time::Duration;
 use crate::config::{KafkaConfig, SchemaRegistryConfig as Settings};
 pub use state::{Reference, Stored, Version};
 use state::{SchemaRecord, State, config_record, mode_record, schema_key, schema_record};
-use store::Store;
+use crate::kafka::log::Log;
 pub use wafka_sdk::formats::{self as format, Kind, Parsed, framed};
 
 pub use crate::config::LEVELS;
@@ -229,7 +228,7 @@ pub struct Registry {
     /// What is known: everything the topic holds, or what the external registry answered.
     state: Arc<RwLock<State>>,
     /// The topic, when embedded.
-    store: Option<Store>,
+    store: Option<Log>,
     /// The external registry, when `url` is set.
     remote: Option<Arc<remote::Remote>>,
     config: Settings,
@@ -255,17 +254,17 @@ impl Registry {
                 writing: tokio::sync::Mutex::new(()),
             });
         }
-        if cluster.topic(&config.topic).is_err() {
-            let configs = [("cleanup.policy".to_owned(), "compact".to_owned())];
-            if let Err(e) = cluster
-                .create_topic(&config.topic, Some(1), None, &configs)
-                .await
-                && cluster.topic(&config.topic).is_err()
-            {
-                return Err(format!("creating {}: {e}", config.topic));
+        let compact = [("cleanup.policy".to_owned(), "compact".to_owned())];
+        Log::create(cluster, &config.topic, &compact).await?;
+        let applying = state.clone();
+        let apply = Box::new(move |offset, key: &[u8], value: Option<&[u8]>| {
+            let mut state = applying.write().unwrap_or_else(|e| e.into_inner());
+            if let Err(why) = state.apply(key, value) {
+                tracing::warn!(offset, %why, "schema registry record skipped");
             }
-        }
-        let store = Store::open(kafka, bootstrap, &config.topic, state.clone()).await?;
+            state.applied = offset;
+        });
+        let store = Log::open(kafka, bootstrap, &config.topic, "schemas", apply).await?;
         Ok(Registry {
             state,
             store: Some(store),
@@ -295,7 +294,7 @@ impl Registry {
     }
 
     /// The topic, for writes: an external registry's levels and subjects are managed there.
-    fn store(&self) -> Result<&Store, RegistryError> {
+    fn store(&self) -> Result<&Log, RegistryError> {
         self.store.as_ref().ok_or(RegistryError::ReadOnly)
     }
 
@@ -824,7 +823,7 @@ impl Registry {
 
     async fn delete(
         &self,
-        store: &Store,
+        store: &Log,
         subject: &str,
         v: Version,
         permanent: bool,

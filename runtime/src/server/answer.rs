@@ -84,3 +84,14 @@ pub(crate) fn records(call: &mut Call<'_>, results: Results) -> Result<HttpRespo
         .map_err(|e| crate::error::RequestError::Internal(e.to_string()))?;
     Ok(json_bytes(status, body))
 }
+
+/// Marks the answer of an earlier request with the same `Idempotency-Key`.
+pub(crate) fn replayed(mut answer: HttpResponse, replayed: bool) -> HttpResponse {
+    if replayed {
+        answer.headers_mut().insert(
+            crate::idempotency::REPLAYED_HEADER,
+            http::HeaderValue::from_static("true"),
+        );
+    }
+    answer
+}

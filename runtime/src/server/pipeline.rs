@@ -24,7 +24,9 @@ use super::rescue::Failure;
 use crate::config::SchemaRef;
 use crate::delivery::{Delivery, Results};
 use crate::error::RequestError;
+use crate::config::KeyUse;
 use crate::exchange::{Record, RequestInfo};
+use crate::idempotency::{Claim, Keys};
 use crate::filter::ChainOutcome;
 use crate::kafka::cluster::Cluster;
 use crate::schemas::records::Using;
@@ -108,6 +110,8 @@ pub(crate) struct Producing {
     pub cluster: Arc<Cluster>,
     pub schemas: Option<Arc<Registry>>,
     pub delivery: Arc<Delivery>,
+    /// `Idempotency-Key` answers, with `[idempotency]`.
+    pub keys: Option<Arc<Keys>>,
 }
 
 /// A produce request as a dialect parsed it.
@@ -122,6 +126,8 @@ pub(crate) struct Input {
     /// typo is 404 and never a new topic.
     pub topics_must_exist: bool,
     pub deliver: Deliver,
+    /// How the endpoint takes `Idempotency-Key`; `None` ignores it. Not for `Pipelined`.
+    pub keys: Option<KeyUse>,
 }
 
 /// The schema a request's keys or values are encoded with.
@@ -170,6 +176,8 @@ pub(crate) struct Produced {
     pub value_schema_id: Option<u32>,
     /// The first produced record's key and value sizes, once encoded.
     pub first_sizes: (Option<usize>, Option<usize>),
+    /// The answer of an earlier request with the same `Idempotency-Key`: nothing was written.
+    pub replayed: bool,
 }
 
 /// Each record's result, now or later.
@@ -188,8 +196,9 @@ impl Delivered {
     }
 }
 
-/// Runs the filters over the records, then (only if they let them through) checks topics,
-/// registers, fetches and encodes schemas, stamps the request id and delivers.
+/// Runs the filters over the records, then (only if they let them through) claims the
+/// request's `Idempotency-Key` (an answer given before ends here), checks topics, registers,
+/// fetches and encodes schemas, stamps the request id and delivers.
 pub(crate) async fn produce(
     with: &Producing,
     route: &Route,
@@ -202,53 +211,139 @@ pub(crate) async fn produce(
         value,
         topics_must_exist,
         deliver,
+        keys: uses,
     } = input;
+    let fingerprint = uses
+        .as_ref()
+        .map(|_| crate::idempotency::fingerprint(&request, &records));
     let mut records = match with.filters.run(route, request.clone(), records).await? {
         ChainOutcome::Respond(answer) => return Err(Failure::Answered(Box::new(answer))),
         ChainOutcome::Forward(records) => records,
     };
-    if topics_must_exist {
-        require_topics(&with.cluster, &records).await?;
-    }
-    let (mut key_schema_id, mut value_schema_id) = (None, None);
-    if key.is_some() || value.is_some() {
-        let registry = with
-            .schemas
-            .as_deref()
-            .ok_or_else(|| RequestError::NoSchemaRegistry("records with a schema".into()))?;
-        key_schema_id = resolve(registry, key.as_ref(), "key").await?;
-        value_schema_id = resolve(registry, value.as_ref(), "value").await?;
-        let (k, v) = (using(&key, key_schema_id), using(&value, value_schema_id));
-        crate::schemas::records::ready(registry, &records, k, v).await?;
-        crate::schemas::records::encode(registry, &mut records, k, v)?;
-    }
-    // Traceable from the HTTP answer to the Kafka record.
-    let id = Bytes::copy_from_slice(request.id.as_bytes());
-    for record in &mut records {
-        record.headers.push((REQUEST_ID.to_owned(), id.clone()));
-    }
-    let first_sizes = records.first().map_or((None, None), |r| {
-        (
-            r.key.as_ref().map(Bytes::len),
-            r.value.as_ref().map(Bytes::len),
-        )
-    });
-    let count = records.len();
-    let delivery = &with.delivery;
-    let results = match deliver {
-        Deliver::Sync { spool_when_down } => {
-            Delivered::Now(delivery.sync(records, spool_when_down).await?)
+    let claim = match (&uses, fingerprint) {
+        (Some(uses), Some(fingerprint)) if !records.is_empty() => {
+            let keys = with.keys.as_ref().ok_or_else(|| RequestError::Idempotency {
+                code: "idempotency_unavailable",
+                status: 503,
+                message: "[idempotency] was added after start: restart the gateway".into(),
+            })?;
+            keys.claim(uses, &request, fingerprint, &records).await?
         }
-        Deliver::Async => Delivered::Now(delivery.accept(records, &request.id).await?),
-        Deliver::Pipelined => Delivered::Later(Box::pin(delivery.send_now(records)?)),
+        _ => None,
     };
-    Ok(Produced {
-        records: count,
-        results,
-        key_schema_id,
-        value_schema_id,
-        first_sizes,
-    })
+    let rest = Rest {
+        with: with.clone(),
+        request,
+        key,
+        value,
+        topics_must_exist,
+        deliver,
+    };
+    let ticket = match claim {
+        None => return rest.run(records).await,
+        Some(Claim::Replay(results)) => {
+            return Ok(Produced {
+                records: results.len(),
+                results: Delivered::Now(results),
+                key_schema_id: None,
+                value_schema_id: None,
+                first_sizes: (None, None),
+                replayed: true,
+            });
+        }
+        Some(Claim::Go(ticket)) => ticket,
+    };
+    for (i, record) in records.iter_mut().enumerate() {
+        record.headers.push(ticket.header(i));
+    }
+    let mut i = 0;
+    records.retain(|_| {
+        i += 1;
+        !ticket.found.contains_key(&(i - 1))
+    });
+    // Finished even when the client is gone: the retry of a lost answer finds it kept.
+    let finished = tokio::spawn(async move {
+        match rest.run(records).await {
+            Ok(mut produced) => {
+                let results = produced.results.wait().await;
+                produced.results = Delivered::Now(ticket.finish(&results));
+                Ok(produced)
+            }
+            Err(failure) => {
+                ticket.finish(&Vec::new());
+                Err(failure)
+            }
+        }
+    });
+    finished
+        .await
+        .map_err(|e| RequestError::Internal(format!("producing a keyed request failed: {e}")))?
+}
+
+/// What producing does once the filters let the records through.
+struct Rest {
+    with: Producing,
+    request: Arc<RequestInfo>,
+    key: Option<Schema>,
+    value: Option<Schema>,
+    topics_must_exist: bool,
+    deliver: Deliver,
+}
+
+impl Rest {
+    async fn run(self, mut records: Vec<Record>) -> Result<Produced, Failure> {
+        let Rest {
+            with,
+            request,
+            key,
+            value,
+            topics_must_exist,
+            deliver,
+        } = self;
+        if topics_must_exist {
+            require_topics(&with.cluster, &records).await?;
+        }
+        let (mut key_schema_id, mut value_schema_id) = (None, None);
+        if key.is_some() || value.is_some() {
+            let registry = with
+                .schemas
+                .as_deref()
+                .ok_or_else(|| RequestError::NoSchemaRegistry("records with a schema".into()))?;
+            key_schema_id = resolve(registry, key.as_ref(), "key").await?;
+            value_schema_id = resolve(registry, value.as_ref(), "value").await?;
+            let (k, v) = (using(&key, key_schema_id), using(&value, value_schema_id));
+            crate::schemas::records::ready(registry, &records, k, v).await?;
+            crate::schemas::records::encode(registry, &mut records, k, v)?;
+        }
+        // Traceable from the HTTP answer to the Kafka record.
+        let id = Bytes::copy_from_slice(request.id.as_bytes());
+        for record in &mut records {
+            record.headers.push((REQUEST_ID.to_owned(), id.clone()));
+        }
+        let first_sizes = records.first().map_or((None, None), |r| {
+            (
+                r.key.as_ref().map(Bytes::len),
+                r.value.as_ref().map(Bytes::len),
+            )
+        });
+        let count = records.len();
+        let delivery = &with.delivery;
+        let results = match deliver {
+            Deliver::Sync { spool_when_down } => {
+                Delivered::Now(delivery.sync(records, spool_when_down).await?)
+            }
+            Deliver::Async => Delivered::Now(delivery.accept(records, &request.id).await?),
+            Deliver::Pipelined => Delivered::Later(Box::pin(delivery.send_now(records)?)),
+        };
+        Ok(Produced {
+            records: count,
+            results,
+            key_schema_id,
+            value_schema_id,
+            first_sizes,
+            replayed: false,
+        })
+    }
 }
 
 /// How `encode` finds a key's or value's schema: a route's subject per record, else the id.

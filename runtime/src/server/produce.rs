@@ -39,6 +39,7 @@ pub(crate) async fn serve(
         key: produce.key_schema.clone().map(Schema::Route),
         value: produce.value_schema.clone().map(Schema::Route),
         topics_must_exist: false,
+        keys: produce.idempotency.clone(),
         deliver: match produce.mode {
             Mode::Sync => Deliver::Sync {
                 spool_when_down: produce.spool_when_down,
@@ -47,5 +48,7 @@ pub(crate) async fn serve(
         },
     };
     let produced = pipeline::produce(&services.producing, route, input).await?;
-    answer::records(call, produced.results.wait().await)
+    let replayed = produced.replayed;
+    let answer = answer::records(call, produced.results.wait().await)?;
+    Ok(answer::replayed(answer, replayed))
 }

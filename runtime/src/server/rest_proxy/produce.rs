@@ -80,6 +80,12 @@ pub(super) async fn serve(
         key,
         value,
         topics_must_exist: true,
+        keys: call
+            .snapshot
+            .config
+            .rest_proxy
+            .as_ref()
+            .and_then(|r| r.idempotency.clone()),
         deliver: Deliver::Sync {
             spool_when_down: false,
         },
@@ -116,7 +122,11 @@ pub(super) async fn serve(
         key_schema_id: produced.key_schema_id,
         value_schema_id: produced.value_schema_id,
     };
-    ok(StatusCode::OK, false, &answer)
+    let replayed = produced.replayed;
+    Ok(super::super::answer::replayed(
+        ok(StatusCode::OK, false, &answer)?,
+        replayed,
+    ))
 }
 
 /// A schema a request names for its keys or values.

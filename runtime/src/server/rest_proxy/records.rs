@@ -363,6 +363,7 @@ impl Stream {
             key: key.as_ref().and_then(Typed::schema),
             value: value.as_ref().and_then(Typed::schema),
             topics_must_exist: true,
+            keys: None,
             deliver: Deliver::Pipelined,
         };
         let produced = match pipeline::produce(&self.with, &self.route, input).await {

@@ -1,9 +1,10 @@
-//! The `_schemas` topic: one partition, compacted. A thread follows it from the beginning and
-//! applies each record to the state, so this registry sees what any registry writes there;
-//! writes wait until the follower has applied them (read-your-writes).
+//! A compacted, one-partition topic as a replicated log: a thread follows it from the beginning
+//! and hands each record to its owner (the schema registry's `_schemas`, the idempotency keys),
+//! so every gateway sees what any gateway writes there. `append` waits until the record is
+//! applied here (read-your-writes); `send` only for Kafka's acknowledgement.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -12,13 +13,16 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
-use super::state::State;
 use crate::config::KafkaConfig;
+
+/// What a log's owner does with each record: `(offset, key, value)`, a tombstone's value none.
+pub type Apply = Box<dyn FnMut(i64, &[u8], Option<&[u8]>) + Send>;
 
 /// How long start waits to read the topic to its end.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub struct Store {
+/// A followed topic and the producer that appends to it.
+pub struct Log {
     producer: FutureProducer,
     topic: String,
     applied: watch::Receiver<i64>,
@@ -26,28 +30,46 @@ pub struct Store {
     follower: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Drop for Store {
+impl Drop for Log {
     /// Stops the follower and waits for it (one poll, at most 200 ms), so it never polls a
     /// cluster that is gone (the embedded one is dropped right after).
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(follower) = self.follower.take() {
             let _ = follower.join();
-            tracing::debug!(topic = %self.topic, "schema registry follower stopped");
+            tracing::debug!(topic = %self.topic, "log follower stopped");
         }
     }
 }
 
-impl Store {
-    /// Follows `topic` into `state` and returns once what it held at start is applied.
+impl Log {
+    /// Creates `topic` with one partition and `configs` (`cleanup.policy = compact` and more)
+    /// unless it exists.
+    pub async fn create(
+        cluster: &super::cluster::Cluster,
+        topic: &str,
+        configs: &[(String, String)],
+    ) -> Result<(), String> {
+        if cluster.topic(topic).is_ok() {
+            return Ok(());
+        }
+        match cluster.create_topic(topic, Some(1), None, configs).await {
+            Err(e) if cluster.topic(topic).is_err() => Err(format!("creating {topic}: {e}")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Follows `topic` into `apply` (on a thread named `thread`) and returns once what it held
+    /// at start is applied.
     pub async fn open(
         kafka: &KafkaConfig,
         bootstrap: &str,
         topic: &str,
-        state: Arc<RwLock<State>>,
-    ) -> Result<Store, String> {
+        thread: &str,
+        apply: Apply,
+    ) -> Result<Log, String> {
         let consumer: BaseConsumer =
-            crate::kafka::consumer_config(kafka, bootstrap, "wafka-schema-registry")
+            crate::kafka::consumer_config(kafka, bootstrap, &format!("wafka-{thread}"))
                 .create()
                 .map_err(|e| e.to_string())?;
         let (low, high) =
@@ -63,8 +85,8 @@ impl Store {
         let follower = {
             let (stop, topic) = (stop.clone(), topic.to_owned());
             std::thread::Builder::new()
-                .name("wafka-schemas".into())
-                .spawn(move || follow(consumer, &topic, &state, &tx, &stop))
+                .name(format!("wafka-{thread}"))
+                .spawn(move || follow(consumer, &topic, apply, &tx, &stop))
                 .map_err(|e| e.to_string())?
         };
         if high > low {
@@ -85,7 +107,7 @@ impl Store {
             .set("statistics.interval.ms", "0")
             .create()
             .map_err(|e| e.to_string())?;
-        Ok(Store {
+        Ok(Log {
             producer,
             topic: topic.to_owned(),
             applied,
@@ -99,8 +121,9 @@ impl Store {
         self.append_or_delete(key, Some(value), timeout).await
     }
 
-    /// Appends a record, or a tombstone when `value` is none, and waits until it is applied.
-    pub async fn append_or_delete(
+    /// Appends a record, or a tombstone when `value` is none, once Kafka acknowledged it; its
+    /// offset. Not yet applied here.
+    pub async fn send(
         &self,
         key: &[u8],
         value: Option<&[u8]>,
@@ -117,7 +140,17 @@ impl Store {
             .send(record, timeout)
             .await
             .map_err(|(e, _)| format!("{}: {e}", self.topic))?;
-        let offset = delivered.offset;
+        Ok(delivered.offset)
+    }
+
+    /// Appends a record, or a tombstone when `value` is none, and waits until it is applied.
+    pub async fn append_or_delete(
+        &self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<i64, String> {
+        let offset = self.send(key, value, timeout).await?;
         let mut applied = self.applied.clone();
         tokio::time::timeout(timeout, applied.wait_for(|a| *a >= offset))
             .await
@@ -135,7 +168,7 @@ impl Store {
 fn follow(
     consumer: BaseConsumer,
     topic: &str,
-    state: &RwLock<State>,
+    mut apply: Apply,
     applied: &watch::Sender<i64>,
     stop: &AtomicBool,
 ) {
@@ -143,17 +176,12 @@ fn follow(
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
                 let offset = message.offset();
-                let mut state = state.write().unwrap_or_else(|e| e.into_inner());
-                if let Some(key) = message.key()
-                    && let Err(why) = state.apply(key, message.payload())
-                {
-                    tracing::warn!(topic, offset, %why, "schema registry record skipped");
+                if let Some(key) = message.key() {
+                    apply(offset, key, message.payload());
                 }
-                state.applied = offset;
-                drop(state);
                 applied.send_replace(offset);
             }
-            Some(Err(error)) => tracing::warn!(topic, %error, "reading the schema registry topic"),
+            Some(Err(error)) => tracing::warn!(topic, %error, "following a log topic"),
             None => {}
         }
     }
