@@ -11,6 +11,7 @@ mod check;
 mod delivery;
 mod errors;
 mod guide;
+mod idempotency;
 mod identity;
 mod isolation;
 mod openapi;

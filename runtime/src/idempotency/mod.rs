@@ -138,6 +138,9 @@ fn stored_error(topic: &str, code: &str, message: &str) -> RequestError {
 /// A key's state in the topic.
 #[derive(Debug, Serialize, Deserialize)]
 struct Wire {
+    /// The process that wrote it.
+    #[serde(default)]
+    by: String,
     /// Hex sha256 of the request.
     fp: String,
     at: u64,
@@ -187,7 +190,7 @@ impl Wire {
         })
     }
 
-    fn of(entry: &Entry) -> Wire {
+    fn of(entry: &Entry, by: &str) -> Wire {
         let (pending, answered) = match &entry.state {
             State::Pending {
                 owner,
@@ -204,6 +207,7 @@ impl Wire {
             State::Answered(outcomes) => (None, Some(outcomes.as_ref().clone())),
         };
         Wire {
+            by: by.to_owned(),
             fp: hex(&entry.fingerprint),
             at: entry.at_ms,
             pending,
@@ -259,6 +263,8 @@ pub(crate) struct Ticket {
     fingerprint: [u8; 32],
     /// Records of an earlier attempt found in Kafka, by index.
     pub found: std::collections::BTreeMap<usize, Outcome>,
+    /// Finished, or handed back: nothing left for `Drop`.
+    done: bool,
 }
 
 fn now_ms() -> u64 {
@@ -302,18 +308,32 @@ impl Keys {
                     return;
                 };
                 let mut table = table.lock().unwrap_or_else(|e| e.into_inner());
-                // What this process is producing is decided here, not by the log.
+                let wire = match value.map(serde_json::from_slice::<Wire>) {
+                    None => None,
+                    Some(Ok(wire)) => Some(wire),
+                    Some(Err(e)) => {
+                        tracing::warn!(offset, %e, "idempotency record skipped");
+                        return;
+                    }
+                };
+                // A key this process is producing is decided here, not by the log; another
+                // writer's state of it is noted: the earlier offset wins (`Keys::claim`).
                 if matches!(table.get(scope), Some(Entry { state: State::Pending { owner: o, .. }, .. }) if *o == owner)
                 {
+                    if let Some(wire) = wire.filter(|w| w.by != owner)
+                        && let Some(entry) = wire.entry()
+                    {
+                        table.rival(scope, offset, entry);
+                    }
                     return;
                 }
-                match value.map(serde_json::from_slice::<Wire>) {
+                match wire.map(Wire::entry) {
                     None => table.remove(scope),
-                    Some(Ok(wire)) => match wire.entry() {
-                        Some(entry) => table.put(scope, entry, now_ms()),
-                        None => tracing::warn!(offset, "idempotency record without a state"),
-                    },
-                    Some(Err(e)) => tracing::warn!(offset, %e, "idempotency record skipped"),
+                    // A claim that lost the key to an answered one (`Keys::lost`).
+                    Some(Some(Entry { state: State::Pending { .. }, .. }))
+                        if matches!(table.get(scope), Some(Entry { state: State::Answered(_), .. })) => {}
+                    Some(Some(entry)) => table.put(scope, entry, now_ms()),
+                    Some(None) => tracing::warn!(offset, "idempotency record without a state"),
                 }
                 crate::metrics::idempotency_keys(table.len(), table.bytes());
             })
@@ -449,6 +469,7 @@ impl Keys {
             scope,
             fingerprint,
             found: Default::default(),
+            done: false,
         };
         if let Some((since, topics)) = settle {
             let (keys, scope, looked) = (self.clone(), ticket.scope.clone(), topics.clone());
@@ -477,29 +498,93 @@ impl Keys {
                 let results: Vec<_> = ticket.found.values().cloned().collect();
                 let replay = results.iter().map(Outcome::result).collect();
                 ticket.answer(results);
+                ticket.done = true;
                 return Ok(Some(Claim::Replay(replay)));
             }
         }
         // Acknowledged before any record is sent: a crash after this leaves a pending key to
         // settle, never an unknown one with records in Kafka.
-        let pending = self.table().get(&ticket.scope).map(Wire::of);
+        let pending = self.table().get(&ticket.scope).map(|e| Wire::of(e, &self.owner));
         if let Some(pending) = pending {
             let value = serde_json::to_vec(&pending).unwrap_or_default();
-            if let Err(why) = self
-                .log
-                .send(ticket.scope.as_bytes(), Some(&value), WRITE_TIMEOUT)
-                .await
-            {
-                self.table().remove(&ticket.scope);
-                return Err(refused(
-                    "idempotency_unavailable",
-                    503,
-                    format!("the key could not be kept: {why}"),
-                ));
+            let scope = ticket.scope.as_bytes();
+            let written = match self.log.send(scope, Some(&value), WRITE_TIMEOUT).await {
+                Ok(offset) => self.log.applied(offset, WRITE_TIMEOUT).await.map(|_| offset),
+                Err(why) => Err(why),
+            };
+            let offset = match written {
+                Ok(offset) => offset,
+                Err(why) => {
+                    ticket.done = true;
+                    self.table().remove(&ticket.scope);
+                    return Err(refused(
+                        "idempotency_unavailable",
+                        503,
+                        format!("the key could not be kept: {why}"),
+                    ));
+                }
+            };
+            // Another gateway claimed the key first (a retry sent there too early, or two at
+            // once): its claim stands.
+            let rival = self.table().take_rival(&ticket.scope);
+            if let Some((_, first)) = rival.filter(|(at, _)| *at < offset) {
+                ticket.done = true;
+                return self.lost(&ticket.scope, fingerprint, first).map(Some);
             }
         }
         crate::metrics::idempotency_outcome("new");
         Ok(Some(Claim::Go(ticket)))
+    }
+
+    /// The key was claimed in the topic before this process's claim: `first` is that claim's
+    /// state, which this one's later record must not replace.
+    fn lost(
+        self: &Arc<Self>,
+        scope: &str, fingerprint: [u8; 32], first: Entry) -> Result<Claim, RequestError> {
+        let mut table = self.table();
+        let same = first.fingerprint == fingerprint;
+        let answered = match &first.state {
+            State::Answered(outcomes) => Some(outcomes.clone()),
+            State::Pending { .. } => None,
+        };
+        table.put(scope, first.clone(), now_ms());
+        drop(table);
+        if let Some(outcomes) = &answered {
+            // Written again, so the topic's last word on the key is the answer.
+            let value = serde_json::to_vec(&Wire::of(&first, &self.owner)).unwrap_or_default();
+            self.write(scope, Some(value));
+            if same {
+                crate::metrics::idempotency_outcome("replayed");
+                return Ok(Claim::Replay(outcomes.iter().map(Outcome::result).collect()));
+            }
+        }
+        if !same {
+            return Err(refused(
+                "idempotency_key_reused",
+                422,
+                "this Idempotency-Key was used with a different request; use a new key for a new request",
+            ));
+        }
+        Err(refused(
+            "idempotency_key_in_flight",
+            409,
+            "a request with this Idempotency-Key is still being produced; retry once it is answered",
+        ))
+    }
+
+    /// Writes a key's state (a tombstone for `None`) without waiting: the answer does not
+    /// depend on it, and a crash before it lands leaves the key pending, settled from Kafka.
+    fn write(self: &Arc<Self>, scope: &str, value: Option<Vec<u8>>) {
+        let (keys, scope) = (self.clone(), scope.to_owned());
+        tokio::spawn(async move {
+            if let Err(why) = keys
+                .log
+                .send(scope.as_bytes(), value.as_deref(), WRITE_TIMEOUT)
+                .await
+            {
+                tracing::warn!(%why, "an Idempotency-Key's state was not written; a retry elsewhere settles it from Kafka");
+            }
+        });
     }
 
     fn pend(
@@ -597,7 +682,9 @@ impl Ticket {
     /// Keeps the answer: `results` of the records sent (in order, the `found` ones left out).
     /// A request that wrote nothing for sure lets the key go (a retry produces it); one whose
     /// acknowledgement timed out stays pending, settled from Kafka on a retry.
-    pub(crate) fn finish(self, sent: &Results) -> Results {
+    pub(crate) fn finish(mut self, sent: &Results) -> Results {
+        self.done = true;
+        self.keys.table().take_rival(&self.scope);
         let mut sent = sent.iter();
         let total = self.found.keys().max().map_or(0, |m| m + 1) + sent.len();
         let mut outcomes = Vec::with_capacity(total);
@@ -641,7 +728,7 @@ impl Ticket {
             at_ms: now_ms(),
             state: State::Answered(Arc::new(outcomes)),
         };
-        let wire = Wire::of(&entry);
+        let wire = Wire::of(&entry, &self.keys.owner);
         {
             let mut table = self.keys.table();
             table.put(&self.scope, entry, now_ms());
@@ -651,7 +738,7 @@ impl Ticket {
     }
 
     /// Puts back a pending key it could not settle, for the next retry to try again.
-    fn release_pending(&self, since: u64, topics: &[String], count: usize) {
+    fn release_pending(&mut self, since: u64, topics: &[String], count: usize) {
         let entry = Entry {
             fingerprint: self.fingerprint,
             at_ms: since,
@@ -662,20 +749,29 @@ impl Ticket {
             },
         };
         self.keys.table().put(&self.scope, entry, now_ms());
+        self.done = true;
     }
 
-    /// Writes the key's state (a tombstone for `None`) without waiting: the answer does not
-    /// depend on it, and a crash before it lands leaves the key pending, settled from Kafka.
     fn write(&self, value: Option<Vec<u8>>) {
-        let (keys, scope) = (self.keys.clone(), self.scope.clone());
-        tokio::spawn(async move {
-            if let Err(why) = keys
-                .log
-                .send(scope.as_bytes(), value.as_deref(), WRITE_TIMEOUT)
-                .await
-            {
-                tracing::warn!(%why, "an Idempotency-Key's state was not written; a retry elsewhere settles it from Kafka");
-            }
-        });
+        self.keys.write(&self.scope, value);
+    }
+}
+
+impl Drop for Ticket {
+    /// Never finished (a panic): nobody produces the key here any more; a retry settles it
+    /// from Kafka once its records have landed or never will.
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut table = self.keys.table();
+        table.take_rival(&self.scope);
+        if let Some(Entry {
+            state: State::Pending { owner, .. },
+            ..
+        }) = table.get_mut(&self.scope)
+        {
+            owner.clear();
+        }
     }
 }

@@ -41,6 +41,9 @@ impl Entry {
 
 pub(super) struct Table {
     map: HashMap<String, (Entry, usize)>,
+    /// For keys this process claimed: the first state another writer put in the topic
+    /// meanwhile, and its offset. The earlier offset wins the key.
+    rivals: HashMap<String, (i64, Entry)>,
     /// When each entry expires, oldest first; a later `at_ms` of the same key makes an
     /// earlier item stale (skipped).
     expiry: VecDeque<(u64, String)>,
@@ -52,6 +55,7 @@ impl Table {
     pub(super) fn new(window_ms: u64) -> Self {
         Table {
             map: HashMap::new(),
+            rivals: HashMap::new(),
             expiry: VecDeque::new(),
             bytes: 0,
             window_ms,
@@ -87,6 +91,20 @@ impl Table {
             self.bytes -= old;
         }
         self.expiry.push_back((expires, scope.to_owned()));
+    }
+
+    /// Notes another writer's state of a key this process claimed: the offset of its first
+    /// record (which decides who claimed first), and its latest state.
+    pub(super) fn rival(&mut self, scope: &str, offset: i64, entry: Entry) {
+        self.rivals
+            .entry(scope.to_owned())
+            .and_modify(|(_, latest)| *latest = entry.clone())
+            .or_insert((offset, entry));
+    }
+
+    /// Another writer's first state of `scope` since it was claimed here, if any.
+    pub(super) fn take_rival(&mut self, scope: &str) -> Option<(i64, Entry)> {
+        self.rivals.remove(scope)
     }
 
     pub(super) fn remove(&mut self, scope: &str) {

@@ -151,6 +151,12 @@ impl Log {
         timeout: Duration,
     ) -> Result<i64, String> {
         let offset = self.send(key, value, timeout).await?;
+        self.applied(offset, timeout).await?;
+        Ok(offset)
+    }
+
+    /// Waits until the record at `offset` (and all before it) is applied here.
+    pub async fn applied(&self, offset: i64, timeout: Duration) -> Result<(), String> {
         let mut applied = self.applied.clone();
         tokio::time::timeout(timeout, applied.wait_for(|a| *a >= offset))
             .await
@@ -161,7 +167,7 @@ impl Log {
                 )
             })?
             .map_err(|_| format!("{}: its reader stopped", self.topic))?;
-        Ok(offset)
+        Ok(())
     }
 }
 

@@ -86,6 +86,15 @@ pub(crate) async fn admin(
             status["admin_requests"] = json!(shared.producing.cluster.requests());
             json_response(StatusCode::OK, &status)
         }
+        "/admin/idempotency" => match &shared.producing.keys {
+            Some(keys) => json_response(
+                StatusCode::OK,
+                &serde_json::to_value(keys.status()).unwrap_or_default(),
+            ),
+            None => fail(RequestError::RouteNotFound {
+                path: "/admin/idempotency (no [idempotency] section)".into(),
+            }),
+        },
         "/admin/routes" => {
             let snapshot = shared.live.load();
             let routes: Vec<_> = snapshot
@@ -104,6 +113,7 @@ pub(crate) async fn admin(
                             route["kind"] = json!("produce");
                             route["topic"] = json!(p.topic);
                             route["mode"] = json!(p.mode);
+                            route["idempotency"] = json!(p.idempotency);
                         }
                         crate::snapshot::Endpoint::Read(read) => {
                             route["kind"] = json!("read");

@@ -216,20 +216,9 @@ pub(crate) async fn produce(
     let fingerprint = uses
         .as_ref()
         .map(|_| crate::idempotency::fingerprint(&request, &records));
-    let mut records = match with.filters.run(route, request.clone(), records).await? {
+    let records = match with.filters.run(route, request.clone(), records).await? {
         ChainOutcome::Respond(answer) => return Err(Failure::Answered(Box::new(answer))),
         ChainOutcome::Forward(records) => records,
-    };
-    let claim = match (&uses, fingerprint) {
-        (Some(uses), Some(fingerprint)) if !records.is_empty() => {
-            let keys = with.keys.as_ref().ok_or_else(|| RequestError::Idempotency {
-                code: "idempotency_unavailable",
-                status: 503,
-                message: "[idempotency] was added after start: restart the gateway".into(),
-            })?;
-            keys.claim(uses, &request, fingerprint, &records).await?
-        }
-        _ => None,
     };
     let rest = Rest {
         with: with.clone(),
@@ -239,30 +228,46 @@ pub(crate) async fn produce(
         topics_must_exist,
         deliver,
     };
-    let ticket = match claim {
-        None => return rest.run(records).await,
-        Some(Claim::Replay(results)) => {
-            return Ok(Produced {
-                records: results.len(),
-                results: Delivered::Now(results),
-                key_schema_id: None,
-                value_schema_id: None,
-                first_sizes: (None, None),
-                replayed: true,
-            });
-        }
-        Some(Claim::Go(ticket)) => ticket,
+    let (Some(uses), Some(fingerprint)) = (uses, fingerprint) else {
+        return rest.run(records).await;
     };
-    for (i, record) in records.iter_mut().enumerate() {
-        record.headers.push(ticket.header(i));
+    if records.is_empty() {
+        return rest.run(records).await;
     }
-    let mut i = 0;
-    records.retain(|_| {
-        i += 1;
-        !ticket.found.contains_key(&(i - 1))
-    });
-    // Finished even when the client is gone: the retry of a lost answer finds it kept.
-    let finished = tokio::spawn(async move {
+    let keys = with.keys.clone().ok_or_else(|| RequestError::Idempotency {
+        code: "idempotency_unavailable",
+        status: 503,
+        message: "[idempotency] was added after start: restart the gateway".into(),
+    })?;
+    // From the claim on, finished even when the client is gone: the retry of a lost answer
+    // finds the key answered, never claimed by a request nobody finishes.
+    let keyed = tokio::spawn(async move {
+        let mut records = records;
+        let claim = keys
+            .claim(&uses, &rest.request, fingerprint, &records)
+            .await?;
+        let ticket = match claim {
+            None => return rest.run(records).await,
+            Some(Claim::Replay(results)) => {
+                return Ok(Produced {
+                    records: results.len(),
+                    results: Delivered::Now(results),
+                    key_schema_id: None,
+                    value_schema_id: None,
+                    first_sizes: (None, None),
+                    replayed: true,
+                });
+            }
+            Some(Claim::Go(ticket)) => ticket,
+        };
+        for (i, record) in records.iter_mut().enumerate() {
+            record.headers.push(ticket.header(i));
+        }
+        let mut i = 0;
+        records.retain(|_| {
+            i += 1;
+            !ticket.found.contains_key(&(i - 1))
+        });
         match rest.run(records).await {
             Ok(mut produced) => {
                 let results = produced.results.wait().await;
@@ -275,7 +280,7 @@ pub(crate) async fn produce(
             }
         }
     });
-    finished
+    keyed
         .await
         .map_err(|e| RequestError::Internal(format!("producing a keyed request failed: {e}")))?
 }
