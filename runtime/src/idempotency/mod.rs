@@ -318,8 +318,7 @@ impl Keys {
                 };
                 // A key this process is producing is decided here, not by the log; another
                 // writer's state of it is noted: the earlier offset wins (`Keys::claim`).
-                if matches!(table.get(scope), Some(Entry { state: State::Pending { owner: o, .. }, .. }) if *o == owner)
-                {
+                if table.is_flying(scope) {
                     if let Some(wire) = wire.filter(|w| w.by != owner)
                         && let Some(entry) = wire.entry()
                     {
@@ -431,12 +430,12 @@ impl Keys {
                     )));
                 }
                 Some(Entry {
-                    state: State::Pending { owner, topics, .. },
+                    state: State::Pending { topics, .. },
                     at_ms,
                     ..
                 }) => {
                     let settled = at_ms.saturating_add(self.settle_ms) <= now;
-                    if *owner == self.owner || !settled {
+                    if table.is_flying(&scope) || !settled {
                         return Err(refused(
                             "idempotency_key_in_flight",
                             409,
@@ -516,7 +515,13 @@ impl Keys {
                 Ok(offset) => offset,
                 Err(why) => {
                     ticket.done = true;
-                    self.table().remove(&ticket.scope);
+                    let mut table = self.table();
+                    table.remove(&ticket.scope);
+                    table.land(&ticket.scope);
+                    drop(table);
+                    // The pending state may still land (a timeout is not a refusal): undone,
+                    // or else settled from Kafka by a later retry.
+                    self.write(&ticket.scope, None);
                     return Err(refused(
                         "idempotency_unavailable",
                         503,
@@ -542,6 +547,7 @@ impl Keys {
         self: &Arc<Self>,
         scope: &str, fingerprint: [u8; 32], first: Entry) -> Result<Claim, RequestError> {
         let mut table = self.table();
+        table.land(scope);
         let same = first.fingerprint == fingerprint;
         let answered = match &first.state {
             State::Answered(outcomes) => Some(outcomes.clone()),
@@ -606,6 +612,7 @@ impl Keys {
             },
         };
         table.put(scope, entry, now);
+        table.fly(scope);
         crate::metrics::idempotency_keys(table.len(), table.bytes());
     }
 
@@ -684,7 +691,6 @@ impl Ticket {
     /// acknowledgement timed out stays pending, settled from Kafka on a retry.
     pub(crate) fn finish(mut self, sent: &Results) -> Results {
         self.done = true;
-        self.keys.table().take_rival(&self.scope);
         let mut sent = sent.iter();
         let total = self.found.keys().max().map_or(0, |m| m + 1) + sent.len();
         let mut outcomes = Vec::with_capacity(total);
@@ -705,16 +711,13 @@ impl Ticket {
             .any(|o| matches!(o, Outcome::Failed { code, .. } if code == "kafka_timeout"));
         let nothing_written = outcomes.iter().all(|o| matches!(o, Outcome::Failed { .. }));
         if uncertain {
-            let mut table = self.keys.table();
-            if let Some(Entry {
-                state: State::Pending { owner, .. },
-                ..
-            }) = table.get_mut(&self.scope)
-            {
-                owner.clear();
-            }
+            // Stays pending, no longer produced here: a retry settles it from Kafka.
+            self.keys.table().land(&self.scope);
         } else if nothing_written {
-            self.keys.table().remove(&self.scope);
+            let mut table = self.keys.table();
+            table.remove(&self.scope);
+            table.land(&self.scope);
+            drop(table);
             self.write(None);
         } else {
             self.answer(outcomes);
@@ -732,6 +735,7 @@ impl Ticket {
         {
             let mut table = self.keys.table();
             table.put(&self.scope, entry, now_ms());
+            table.land(&self.scope);
             crate::metrics::idempotency_keys(table.len(), table.bytes());
         }
         self.write(Some(serde_json::to_vec(&wire).unwrap_or_default()));
@@ -748,7 +752,9 @@ impl Ticket {
                 count,
             },
         };
-        self.keys.table().put(&self.scope, entry, now_ms());
+        let mut table = self.keys.table();
+        table.put(&self.scope, entry, now_ms());
+        table.land(&self.scope);
         self.done = true;
     }
 
@@ -764,14 +770,6 @@ impl Drop for Ticket {
         if self.done {
             return;
         }
-        let mut table = self.keys.table();
-        table.take_rival(&self.scope);
-        if let Some(Entry {
-            state: State::Pending { owner, .. },
-            ..
-        }) = table.get_mut(&self.scope)
-        {
-            owner.clear();
-        }
+        self.keys.table().land(&self.scope);
     }
 }

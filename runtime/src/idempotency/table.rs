@@ -1,6 +1,6 @@
 //! The keys this gateway knows, bounded in number, bytes and time.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::Outcome;
@@ -44,6 +44,8 @@ pub(super) struct Table {
     /// For keys this process claimed: the first state another writer put in the topic
     /// meanwhile, and its offset. The earlier offset wins the key.
     rivals: HashMap<String, (i64, Entry)>,
+    /// Keys this process is claiming or producing now.
+    flying: HashSet<String>,
     /// When each entry expires, oldest first; a later `at_ms` of the same key makes an
     /// earlier item stale (skipped).
     expiry: VecDeque<(u64, String)>,
@@ -56,6 +58,7 @@ impl Table {
         Table {
             map: HashMap::new(),
             rivals: HashMap::new(),
+            flying: HashSet::new(),
             expiry: VecDeque::new(),
             bytes: 0,
             window_ms,
@@ -74,11 +77,6 @@ impl Table {
         self.map.get(scope).map(|(e, _)| e)
     }
 
-    /// Changes that keep its size (a pending key's owner).
-    pub(super) fn get_mut(&mut self, scope: &str) -> Option<&mut Entry> {
-        self.map.get_mut(scope).map(|(e, _)| e)
-    }
-
     /// Sets `scope`'s entry, unless it is older than the window.
     pub(super) fn put(&mut self, scope: &str, entry: Entry, now_ms: u64) {
         let expires = entry.at_ms.saturating_add(self.window_ms);
@@ -91,6 +89,21 @@ impl Table {
             self.bytes -= old;
         }
         self.expiry.push_back((expires, scope.to_owned()));
+    }
+
+    /// `scope` is being claimed or produced here.
+    pub(super) fn fly(&mut self, scope: &str) {
+        self.flying.insert(scope.to_owned());
+    }
+
+    /// `scope` is no longer being produced here: whatever is noted about it is done with.
+    pub(super) fn land(&mut self, scope: &str) {
+        self.flying.remove(scope);
+        self.rivals.remove(scope);
+    }
+
+    pub(super) fn is_flying(&self, scope: &str) -> bool {
+        self.flying.contains(scope)
     }
 
     /// Notes another writer's state of a key this process claimed: the offset of its first

@@ -103,8 +103,12 @@ impl Log {
                 return Err(e);
             }
         }
+        // Not idempotent: a fenced idempotent producer (tansu fences one after a pause) fails
+        // every later write, and a state written twice is harmless to its owner.
         let producer = crate::kafka::client_config(kafka, bootstrap)
             .set("statistics.interval.ms", "0")
+            .set("enable.idempotence", "false")
+            .set("acks", "all")
             .create()
             .map_err(|e| e.to_string())?;
         Ok(Log {
@@ -135,10 +139,10 @@ impl Log {
         if let Some(value) = value {
             record = record.payload(value);
         }
-        let delivered = self
-            .producer
-            .send(record, timeout)
+        // `send`'s timeout bounds the queueing only: the acknowledgement is bounded here.
+        let delivered = tokio::time::timeout(timeout, self.producer.send(record, timeout))
             .await
+            .map_err(|_| format!("{}: not acknowledged within {timeout:?}", self.topic))?
             .map_err(|(e, _)| format!("{}: {e}", self.topic))?;
         Ok(delivered.offset)
     }
