@@ -429,3 +429,107 @@ async fn a_paused_broker_gives_409_in_flight_and_duplicates_nothing() {
     assert_eq!(orders.len(), N + 1);
     gw.shutdown().await;
 }
+
+/// The real binary SIGKILLed mid-load and started again: keys answered before the kill are
+/// answered the same after it, keys in flight are settled from Kafka, and each key has one
+/// record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_killed_mid_load_and_restarted_writes_each_key_once() {
+    let tansu = wafka_tests::broker::Tansu::start();
+    tansu.create_topic("orders", 3);
+    let dir = tempfile::tempdir().unwrap();
+    let (port, admin_port) = (
+        wafka_tests::broker::free_port(),
+        wafka_tests::broker::free_port(),
+    );
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+admin_listen = "127.0.0.1:{admin_port}"
+
+[kafka]
+brokers = "{}"
+
+[kafka.producer]
+"message.timeout.ms" = 3000
+
+[[routes]]
+name = "orders"
+path = "/v1/orders"
+topic = "orders"
+idempotency = {{}}
+
+[idempotency]
+"#,
+        tansu.bootstrap
+    );
+    std::fs::create_dir(dir.path().join("filters.d")).unwrap();
+    let config_path = dir.path().join("wafka.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let start = || {
+        std::process::Command::new(crate::shutdown::wafka_binary())
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start wafka")
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut child = start();
+
+    const N: usize = 1000;
+    const KILL_AFTER: usize = 300;
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let enough = Arc::new(tokio::sync::Notify::new());
+    let first: Arc<tokio::sync::Mutex<BTreeMap<usize, serde_json::Value>>> = Default::default();
+    let mut lanes = Vec::new();
+    for lane in 0..8 {
+        let (answered, enough, first) = (answered.clone(), enough.clone(), first.clone());
+        lanes.push(tokio::spawn(async move {
+            for i in (lane..N).step_by(8) {
+                let key = format!("killed-{i}");
+                let res = until_answered(addr, "/v1/orders", &key, &key).await;
+                assert_eq!(res.status, 200, "{key}: {}", res.json());
+                first.lock().await.insert(i, res.json());
+                if answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == KILL_AFTER {
+                    enough.notify_one();
+                }
+            }
+        }));
+    }
+    enough.notified().await;
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    let mut child = start();
+    for lane in lanes {
+        lane.await.unwrap();
+    }
+    // Every key once more, on the restarted gateway: the answer it first gave.
+    let first = first.lock().await;
+    for i in 0..N {
+        let key = format!("killed-{i}");
+        let again = until_answered(addr, "/v1/orders", &key, &key).await;
+        assert_eq!(again.header("idempotent-replayed"), Some("true"), "{key}");
+        assert_eq!(again.json(), first[&i], "{key}: the same answer");
+    }
+    let admin = SocketAddr::from(([127, 0, 0, 1], admin_port));
+    let metrics = try_request(admin, "GET", "/metrics", &[], "").await.unwrap();
+    let samples = wafka_tests::prometheus::parse(std::str::from_utf8(&metrics.body).unwrap());
+    let outcome = |o| value(&samples, "wafka_idempotency_requests_total", &[("outcome", o)]);
+    eprintln!(
+        "after the restart: {} keys settled from Kafka, {} answers replayed, {} retries told 409",
+        outcome("recovered"),
+        outcome("replayed"),
+        outcome("idempotency_key_in_flight")
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let records = read_settled(&tansu.bootstrap, "orders", N);
+    let counted = counts(&records);
+    for i in 0..N {
+        assert_eq!(counted.get(&format!("killed-{i}")), Some(&1), "killed-{i}");
+    }
+    assert_eq!(records.len(), N);
+}

@@ -11,7 +11,7 @@ use wafka_tests::try_request;
 
 /// The `wafka` binary next to this test binary (`target/release/wafka`); `scripts/test.sh`
 /// builds it first.
-fn wafka_binary() -> PathBuf {
+pub(crate) fn wafka_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let binary = exe
         .parent()
