@@ -10,6 +10,8 @@
 #   sync-none     POST /v1/plain               sync, no filters
 #   sync-both     POST /v1/events/web          sync, json-enrich + topic-router
 #   sync-both-reuse                            the same with `reuse = {}`
+#   async-keyed, sync-keyed                    async-none and sync-none with `idempotency = {}`,
+#                                              a new Idempotency-Key per request
 #   baseline      plain-hyper (bench/src/bin/plain-hyper.rs): reads the body, answers 200
 #
 # Each target: a warm-up, then `wrk -t1 -c1` (latency of one client) and `wrk -t1 -c64`
@@ -30,7 +32,7 @@ duration="${DURATION:-5s}"
 warmup="${WARMUP:-2s}"
 threads="${THREADS:-1}"
 connections="${CONNECTIONS:-64}"
-targets="${TARGETS:-async-none async-router async-router-reuse async-both async-both-reuse sync-none sync-both sync-both-reuse baseline}"
+targets="${TARGETS:-async-none async-router async-router-reuse async-both async-both-reuse async-keyed sync-none sync-both sync-both-reuse sync-keyed baseline}"
 
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
@@ -129,6 +131,20 @@ topic = "events.web"
 mode = "sync"
 
 [[routes]]
+name = "plain-keyed"
+path = "/v1/keyed"
+topic = "events.web"
+mode = "sync"
+idempotency = {}
+
+[[routes]]
+name = "async-plain-keyed"
+path = "/v1/async/keyed"
+topic = "events.web"
+mode = "async"
+idempotency = {}
+
+[[routes]]
 name = "events"
 path = "/v1/events/{source}"
 topic = "events"
@@ -137,9 +153,29 @@ filters = [
   { name = "json-enrich" },
   { name = "topic-router", config = { param = "source", template = "events.{}", allow = ["events.web"] } },
 ]
+
+# Every request of a keyed run has a new key: room for all of them.
+[idempotency]
+max_keys = 5000000
+max_bytes = 2147483648
 TOML
 
 write_load_files "$tmp"
+# The keyed targets: a new Idempotency-Key per request (the run's prefix, then a counter).
+cat >"$tmp/keyed.lua" <<LUA
+local f = assert(io.open("$tmp/body.json", "rb"))
+local body = f:read("*a")
+f:close()
+local prefix, n = "", 0
+function init(args) prefix = args[1] .. "-" .. tostring(math.random(1, 1000000000)) end
+function request()
+  n = n + 1
+  return wrk.format("POST", nil, {
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = prefix .. "-" .. n,
+  }, body)
+end
+LUA
 
 # --- start servers ---------------------------------------------------------------------------
 log "starting gateway on 127.0.0.1:$gw_port (admin $admin_port) and plain-hyper on $base_port"
@@ -170,6 +206,8 @@ url[async-router-reuse]="$base/v1/async/routed-reuse/web"
 url[async-both-reuse]="$base/v1/async/events-reuse/web"
 url[sync-both-reuse]="$base/v1/events-reuse/web"
 url[sync-none]="$base/v1/plain"
+url[sync-keyed]="$base/v1/keyed"
+url[async-keyed]="$base/v1/async/keyed"
 url[sync-both]="$base/v1/events/web"
 url[baseline]="http://127.0.0.1:$base_port/"
 desc[async-none]="async, no filters"
@@ -179,6 +217,8 @@ desc[async-router-reuse]="async, topic-router, reused"
 desc[async-both-reuse]="async, json-enrich + topic-router, reused"
 desc[sync-both-reuse]="sync, json-enrich + topic-router, reused"
 desc[sync-none]="sync, no filters"
+desc[sync-keyed]="sync, no filters, Idempotency-Key"
+desc[async-keyed]="async, no filters, Idempotency-Key"
 desc[sync-both]="sync, json-enrich + topic-router"
 desc[baseline]="plain-hyper baseline"
 declare -A peer
@@ -188,12 +228,23 @@ peer[sync-both]=sync-none
 peer[async-router-reuse]=async-none
 peer[async-both-reuse]=async-none
 peer[sync-both-reuse]=sync-none
+peer[sync-keyed]=sync-none
+peer[async-keyed]=async-none
+script_for() { # NAME
+  case "$1" in
+    *-keyed) echo "$tmp/keyed.lua" ;;
+    *) echo "$tmp/post.lua" ;;
+  esac
+}
+# Each wrk run of a keyed target its own key prefix.
+runs=0
 
 # One request each before loading: the gateway must answer 2xx.
 for name in $targets; do
   [ "$name" = baseline ] && continue
   code="$(curl -sS -o "$tmp/check.out" -w '%{http_code}' --max-time 10 -X POST \
-    -H 'content-type: application/json' --data-binary "@$tmp/body.json" "${url[$name]}")"
+    -H 'content-type: application/json' -H "idempotency-key: check-$$-$name" \
+    --data-binary "@$tmp/body.json" "${url[$name]}")"
   case "$code" in
     200 | 202) log "$name: $code $(cat "$tmp/check.out")" ;;
     *)
@@ -207,7 +258,9 @@ gateway_pid="${pids[0]}"
 
 # --- load ------------------------------------------------------------------------------------
 run_wrk() { # NAME CONNECTIONS OUT
-  wrk -t"$threads" -c"$2" -d"$duration" --latency -s "$tmp/post.lua" "${url[$1]}" >"$3"
+  runs=$((runs + 1))
+  wrk -t"$threads" -c"$2" -d"$duration" --latency -s "$(script_for "$1")" "${url[$1]}" \
+    -- "run$runs-$$" >"$3"
   sed 's/^/    /' "$3" >&2
   local non2xx socket
   non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$3")"
@@ -220,7 +273,8 @@ run_wrk() { # NAME CONNECTIONS OUT
 declare -A rps p50_1 p50 p99
 for name in $targets; do
   log "$name: warm-up $warmup"
-  wrk -t"$threads" -c"$connections" -d"$warmup" -s "$tmp/post.lua" "${url[$name]}" >/dev/null
+  wrk -t"$threads" -c"$connections" -d"$warmup" -s "$(script_for "$name")" "${url[$name]}" \
+    -- "warm-$$" >/dev/null
   log "$name: wrk -t$threads -c1 -d$duration --latency ${url[$name]}"
   run_wrk "$name" 1 "$tmp/wrk1-$name.txt"
   p50_1[$name]="$(awk '$1 == "50%" {print $2}' "$tmp/wrk1-$name.txt")"
@@ -274,3 +328,7 @@ echo
 echo "Filter instances created, by policy (reused rows should create few):"
 curl -fsS "http://127.0.0.1:$admin_port/metrics" |
   awk '/^wafka_filter_instances_(created|retired)_total/ {print "    " $0}'
+echo
+echo "Idempotency-Key outcomes (keyed rows: each request new, none replayed):"
+curl -fsS "http://127.0.0.1:$admin_port/metrics" |
+  awk '/^wafka_idempotency_(requests_total|keys)/ {print "    " $0}'

@@ -114,10 +114,7 @@ fn read_settled(bootstrap: &str, topic: &str, n: usize) -> Vec<Consumed> {
 }
 
 async fn each_key_is_written_once_whatever_cut_the_answer(broker: Broker) {
-    let gw = TestGateway::builder(broker)
-        .routes(ROUTES)
-        .start()
-        .await;
+    let gw = TestGateway::builder(broker).routes(ROUTES).start().await;
     let addr = gw.gateway().addr();
     const N: usize = 1000;
     let first: Arc<tokio::sync::Mutex<BTreeMap<usize, serde_json::Value>>> = Default::default();
@@ -233,7 +230,10 @@ async fn a_key_reused_missing_or_malformed_is_refused(broker: Broker) {
     }
     // Past `max_keys`: 503 with Retry-After, and the keys already kept still answer.
     for key in ["k-2", "k-3"] {
-        assert_eq!(until_answered(addr, "/v1/orders", key, key).await.status, 200);
+        assert_eq!(
+            until_answered(addr, "/v1/orders", key, key).await.status,
+            200
+        );
     }
     let full = gw
         .send("POST", "/v1/orders", &[("idempotency-key", "k-4")], "four")
@@ -289,7 +289,11 @@ filters = [
     let shop = post("shop-key").await;
     let billing = post("billing-key").await;
     assert_eq!((shop.status, billing.status), (200, 200));
-    assert_eq!(billing.header("idempotent-replayed"), None, "its own produce");
+    assert_eq!(
+        billing.header("idempotent-replayed"),
+        None,
+        "its own produce"
+    );
     assert_ne!(shop.json(), billing.json());
     // Each gets its own answer again.
     let (shop2, billing2) = (post("shop-key").await, post("billing-key").await);
@@ -316,15 +320,14 @@ filters = [
                 .map(|(_, v)| v.clone())
         })
         .collect();
-    assert!(senders.contains(&Some(b"shop".to_vec())) && senders.contains(&Some(b"billing".to_vec())));
+    assert!(
+        senders.contains(&Some(b"shop".to_vec())) && senders.contains(&Some(b"billing".to_vec()))
+    );
     gw.shutdown().await;
 }
 
 async fn a_retry_on_another_gateway_gets_the_first_answer(broker: Broker) {
-    let first = TestGateway::builder(broker)
-        .routes(ROUTES)
-        .start()
-        .await;
+    let first = TestGateway::builder(broker).routes(ROUTES).start().await;
     let bootstrap = first.bootstrap.clone();
     let second = TestGateway::builder(Broker::Embedded)
         .routes(ROUTES)
@@ -360,10 +363,9 @@ async fn a_paused_broker_gives_409_in_flight_and_duplicates_nothing() {
     let gw = TestGateway::builder(Broker::Tansu)
         .routes(ROUTES)
         .configure(|c| {
-            c.kafka.producer.insert(
-                "message.timeout.ms".into(),
-                PropertyValue::Integer(2_000),
-            );
+            c.kafka
+                .producer
+                .insert("message.timeout.ms".into(), PropertyValue::Integer(2_000));
             c.kafka.breaker.stall_ms = 60_000;
         })
         .start()
@@ -515,9 +517,17 @@ idempotency = {{}}
         assert_eq!(again.json(), first[&i], "{key}: the same answer");
     }
     let admin = SocketAddr::from(([127, 0, 0, 1], admin_port));
-    let metrics = try_request(admin, "GET", "/metrics", &[], "").await.unwrap();
+    let metrics = try_request(admin, "GET", "/metrics", &[], "")
+        .await
+        .unwrap();
     let samples = wafka_tests::prometheus::parse(std::str::from_utf8(&metrics.body).unwrap());
-    let outcome = |o| value(&samples, "wafka_idempotency_requests_total", &[("outcome", o)]);
+    let outcome = |o| {
+        value(
+            &samples,
+            "wafka_idempotency_requests_total",
+            &[("outcome", o)],
+        )
+    };
     eprintln!(
         "after the restart: {} keys settled from Kafka, {} answers replayed, {} retries told 409",
         outcome("recovered"),

@@ -73,7 +73,10 @@ pub(super) fn check(config: &IdempotencyConfig) -> Result<(), Failure> {
     super::validate::check_topic(&config.topic)
         .map_err(|reason| ("idempotency.topic".to_owned(), reason))?;
     if !(1_000..=30 * 86_400_000).contains(&config.window_ms) {
-        return fail("idempotency.window_ms", "must be 1000 (1 s) to 2592000000 (30 days)");
+        return fail(
+            "idempotency.window_ms",
+            "must be 1000 (1 s) to 2592000000 (30 days)",
+        );
     }
     if !(1..=10_000_000).contains(&config.max_keys) {
         return fail("idempotency.max_keys", "must be 1 to 10000000");
@@ -102,7 +105,10 @@ pub(super) fn check_use(
         .iter()
         .find(|h| h.is_empty() || h.len() > 255 || h.chars().any(|c| c.is_control()))
     {
-        return fail(format!("{at}.identity"), format!("{bad:?} is not a header name"));
+        return fail(
+            format!("{at}.identity"),
+            format!("{bad:?} is not a header name"),
+        );
     }
     Ok(())
 }

@@ -4,7 +4,10 @@
 
 use std::net::SocketAddr;
 
-use super::{Config, FiltersConfig, IdempotencyConfig, KafkaConfig, SchemaRegistryConfig, SpoolConfig, TlsConfig};
+use super::{
+    Config, FiltersConfig, IdempotencyConfig, KafkaConfig, SchemaRegistryConfig, SpoolConfig,
+    TlsConfig,
+};
 
 macro_rules! start_only {
     ($($field:ident: $ty:ty = $($path:ident).+;)*) => {

@@ -183,7 +183,11 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     if let Some(rest_proxy) = &config.rest_proxy {
         super::rest_proxy::check(rest_proxy)?;
         if let Some(keys) = &rest_proxy.idempotency {
-            super::idempotency::check_use("rest_proxy.idempotency", keys, config.idempotency.as_ref())?;
+            super::idempotency::check_use(
+                "rest_proxy.idempotency",
+                keys,
+                config.idempotency.as_ref(),
+            )?;
         }
     }
     if let Some(idempotency) = &config.idempotency {

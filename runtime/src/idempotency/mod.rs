@@ -329,8 +329,16 @@ impl Keys {
                 match wire.map(Wire::entry) {
                     None => table.remove(scope),
                     // A claim that lost the key to an answered one (`Keys::lost`).
-                    Some(Some(Entry { state: State::Pending { .. }, .. }))
-                        if matches!(table.get(scope), Some(Entry { state: State::Answered(_), .. })) => {}
+                    Some(Some(Entry {
+                        state: State::Pending { .. },
+                        ..
+                    })) if matches!(
+                        table.get(scope),
+                        Some(Entry {
+                            state: State::Answered(_),
+                            ..
+                        })
+                    ) => {}
                     Some(Some(entry)) => table.put(scope, entry, now_ms()),
                     Some(None) => tracing::warn!(offset, "idempotency record without a state"),
                 }
@@ -397,7 +405,9 @@ impl Keys {
                 return Err(refused(
                     "idempotency_key_invalid",
                     400,
-                    format!("Idempotency-Key must be 1 to {MAX_KEY_BYTES} visible ASCII characters"),
+                    format!(
+                        "Idempotency-Key must be 1 to {MAX_KEY_BYTES} visible ASCII characters"
+                    ),
                 ));
             }
         };
@@ -481,7 +491,10 @@ impl Keys {
             match scanned {
                 Ok(found) => {
                     crate::metrics::idempotency_outcome("recovered");
-                    tracing::info!(records = found.len(), "a pending Idempotency-Key settled from Kafka");
+                    tracing::info!(
+                        records = found.len(),
+                        "a pending Idempotency-Key settled from Kafka"
+                    );
                     ticket.found = found;
                 }
                 Err(why) => {
@@ -489,7 +502,9 @@ impl Keys {
                     return Err(refused(
                         "idempotency_unavailable",
                         503,
-                        format!("the first attempt of this key could not be looked for in Kafka: {why}"),
+                        format!(
+                            "the first attempt of this key could not be looked for in Kafka: {why}"
+                        ),
                     ));
                 }
             }
@@ -503,12 +518,19 @@ impl Keys {
         }
         // Acknowledged before any record is sent: a crash after this leaves a pending key to
         // settle, never an unknown one with records in Kafka.
-        let pending = self.table().get(&ticket.scope).map(|e| Wire::of(e, &self.owner));
+        let pending = self
+            .table()
+            .get(&ticket.scope)
+            .map(|e| Wire::of(e, &self.owner));
         if let Some(pending) = pending {
             let value = serde_json::to_vec(&pending).unwrap_or_default();
             let scope = ticket.scope.as_bytes();
             let written = match self.log.send(scope, Some(&value), WRITE_TIMEOUT).await {
-                Ok(offset) => self.log.applied(offset, WRITE_TIMEOUT).await.map(|_| offset),
+                Ok(offset) => self
+                    .log
+                    .applied(offset, WRITE_TIMEOUT)
+                    .await
+                    .map(|_| offset),
                 Err(why) => Err(why),
             };
             let offset = match written {
@@ -545,7 +567,10 @@ impl Keys {
     /// state, which this one's later record must not replace.
     fn lost(
         self: &Arc<Self>,
-        scope: &str, fingerprint: [u8; 32], first: Entry) -> Result<Claim, RequestError> {
+        scope: &str,
+        fingerprint: [u8; 32],
+        first: Entry,
+    ) -> Result<Claim, RequestError> {
         let mut table = self.table();
         table.land(scope);
         let same = first.fingerprint == fingerprint;
@@ -561,7 +586,9 @@ impl Keys {
             self.write(scope, Some(value));
             if same {
                 crate::metrics::idempotency_outcome("replayed");
-                return Ok(Claim::Replay(outcomes.iter().map(Outcome::result).collect()));
+                return Ok(Claim::Replay(
+                    outcomes.iter().map(Outcome::result).collect(),
+                ));
             }
         }
         if !same {
@@ -643,7 +670,9 @@ impl Keys {
                 return Err(refused(
                     "idempotency_identity_missing",
                     403,
-                    format!("the route scopes Idempotency-Keys by the record header {name:?}, which its filters did not set"),
+                    format!(
+                        "the route scopes Idempotency-Keys by the record header {name:?}, which its filters did not set"
+                    ),
                 ));
             };
             part(&value);

@@ -14,9 +14,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::config::{KafkaConfig, SchemaRegistryConfig as Settings};
+use crate::kafka::log::Log;
 pub use state::{Reference, Stored, Version};
 use state::{SchemaRecord, State, config_record, mode_record, schema_key, schema_record};
-use crate::kafka::log::Log;
 pub use wafka_sdk::formats::{self as format, Kind, Parsed, framed};
 
 pub use crate::config::LEVELS;
