@@ -1,6 +1,6 @@
 //! The keys this gateway knows, bounded in number, bytes and time.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::Outcome;
@@ -40,15 +40,16 @@ impl Entry {
 }
 
 pub(super) struct Table {
-    map: HashMap<String, (Entry, usize)>,
+    /// Each key's entry, its bytes and its place in `expiry`.
+    map: HashMap<String, (Entry, usize, (u64, u64))>,
+    /// Each key once, by when it expires (and a sequence number, for ties).
+    expiry: BTreeMap<(u64, u64), String>,
+    next: u64,
     /// For keys this process claimed: the first state another writer put in the topic
     /// meanwhile, and its offset. The earlier offset wins the key.
     rivals: HashMap<String, (i64, Entry)>,
     /// Keys this process is claiming or producing now.
     flying: HashSet<String>,
-    /// When each entry expires, oldest first; a later `at_ms` of the same key makes an
-    /// earlier item stale (skipped).
-    expiry: VecDeque<(u64, String)>,
     bytes: usize,
     window_ms: u64,
 }
@@ -57,9 +58,10 @@ impl Table {
     pub(super) fn new(window_ms: u64) -> Self {
         Table {
             map: HashMap::new(),
+            expiry: BTreeMap::new(),
+            next: 0,
             rivals: HashMap::new(),
             flying: HashSet::new(),
-            expiry: VecDeque::new(),
             bytes: 0,
             window_ms,
         }
@@ -74,7 +76,7 @@ impl Table {
     }
 
     pub(super) fn get(&self, scope: &str) -> Option<&Entry> {
-        self.map.get(scope).map(|(e, _)| e)
+        self.map.get(scope).map(|(e, _, _)| e)
     }
 
     /// Sets `scope`'s entry, unless it is older than the window.
@@ -83,12 +85,13 @@ impl Table {
         if expires <= now_ms {
             return;
         }
+        self.remove(scope);
         let bytes = entry.bytes(scope);
+        let place = (expires, self.next);
+        self.next += 1;
         self.bytes += bytes;
-        if let Some((_, old)) = self.map.insert(scope.to_owned(), (entry, bytes)) {
-            self.bytes -= old;
-        }
-        self.expiry.push_back((expires, scope.to_owned()));
+        self.expiry.insert(place, scope.to_owned());
+        self.map.insert(scope.to_owned(), (entry, bytes, place));
     }
 
     /// `scope` is being claimed or produced here.
@@ -121,24 +124,21 @@ impl Table {
     }
 
     pub(super) fn remove(&mut self, scope: &str) {
-        if let Some((_, bytes)) = self.map.remove(scope) {
+        if let Some((_, bytes, place)) = self.map.remove(scope) {
             self.bytes -= bytes;
+            self.expiry.remove(&place);
         }
     }
 
     /// Forgets what is past the window.
     pub(super) fn sweep(&mut self, now_ms: u64) {
-        while let Some((expires, _)) = self.expiry.front() {
-            if *expires > now_ms {
+        while let Some(entry) = self.expiry.first_entry() {
+            if entry.key().0 > now_ms {
                 break;
             }
-            let (_, scope) = self.expiry.pop_front().expect("front exists");
-            let expired = self
-                .map
-                .get(&scope)
-                .is_some_and(|(e, _)| e.at_ms.saturating_add(self.window_ms) <= now_ms);
-            if expired {
-                self.remove(&scope);
+            let scope = entry.remove();
+            if let Some((_, bytes, _)) = self.map.remove(&scope) {
+                self.bytes -= bytes;
             }
         }
     }
@@ -168,12 +168,18 @@ mod tests {
         table.sweep(1_000);
         assert!(table.get("a").is_none() && table.get("b").is_some());
         assert!(table.bytes() < both && table.bytes() > 0);
-        // Renewed: the earlier expiry item of "b" is stale.
+        // Renewed: one expiry per key, the new one.
         table.put("b", answered(1_200), 1_200);
+        assert_eq!(table.expiry.len(), 1);
         table.sweep(1_600);
         assert!(table.get("b").is_some());
+        // Removed and put again: still one.
+        table.remove("b");
+        table.put("b", answered(1_200), 1_600);
+        assert_eq!(table.expiry.len(), 1);
         table.sweep(2_200);
         assert_eq!((table.len(), table.bytes()), (0, 0));
+        assert!(table.expiry.is_empty());
         // Already past its window: never kept.
         table.put("c", answered(0), 5_000);
         assert_eq!(table.len(), 0);
