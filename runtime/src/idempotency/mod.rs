@@ -144,17 +144,11 @@ struct Wire {
     /// Hex sha256 of the request.
     fp: String,
     at: u64,
+    /// Pending: the topics its records go to (where a settling retry looks for them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pending: Option<WirePending>,
+    pending: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     answered: Option<Vec<Outcome>>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct WirePending {
-    owner: String,
-    topics: Vec<String>,
-    count: usize,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -176,11 +170,7 @@ impl Wire {
     fn entry(self) -> Option<Entry> {
         let state = match (self.pending, self.answered) {
             (_, Some(outcomes)) => State::Answered(Arc::new(outcomes)),
-            (Some(p), None) => State::Pending {
-                owner: p.owner,
-                topics: p.topics,
-                count: p.count,
-            },
+            (Some(topics), None) => State::Pending { topics },
             (None, None) => return None,
         };
         Some(Entry {
@@ -192,18 +182,7 @@ impl Wire {
 
     fn of(entry: &Entry, by: &str) -> Wire {
         let (pending, answered) = match &entry.state {
-            State::Pending {
-                owner,
-                topics,
-                count,
-            } => (
-                Some(WirePending {
-                    owner: owner.clone(),
-                    topics: topics.clone(),
-                    count: *count,
-                }),
-                None,
-            ),
+            State::Pending { topics } => (Some(topics.clone()), None),
             State::Answered(outcomes) => (None, Some(outcomes.as_ref().clone())),
         };
         Wire {
@@ -237,8 +216,8 @@ pub struct Status {
 pub struct Keys {
     table: Arc<Mutex<Table>>,
     log: Log,
-    /// This process, in the `pending` it writes: a pending key of another owner is not being
-    /// produced here.
+    /// This process, as the writer (`by`) of the states it writes: another writer's state of a
+    /// key it is claiming is a rival claim.
     owner: String,
     settings: IdempotencyConfig,
     /// Once a pending key is this old, its records have landed or never will: the producer's
@@ -379,9 +358,9 @@ impl Keys {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Claims the request's key, if it has one: `None` goes on without a key. `input` is the
-    /// records as the request gave them (its fingerprint), `output` as the filters made them
-    /// (the identity headers, the topics).
+    /// Claims the request's key, if it has one: `None` goes on without a key. `fingerprint` is
+    /// of the request as received; `output` is the records as the filters made them (the
+    /// identity headers, the topics).
     pub(crate) async fn claim(
         self: &Arc<Self>,
         uses: &KeyUse,
@@ -440,7 +419,7 @@ impl Keys {
                     )));
                 }
                 Some(Entry {
-                    state: State::Pending { topics, .. },
+                    state: State::Pending { topics },
                     at_ms,
                     ..
                 }) => {
@@ -455,7 +434,7 @@ impl Keys {
                     // Nobody produces it any more: look for its records, claimed meanwhile.
                     let since = *at_ms;
                     let topics = topics.clone();
-                    self.pend(&mut table, &scope, fingerprint, now, &topics, output.len());
+                    self.pend(&mut table, &scope, fingerprint, now, &topics);
                     Some((since, topics))
                 }
                 None => {
@@ -468,7 +447,7 @@ impl Keys {
                             "the gateway remembers as many Idempotency-Keys as it may; retry later",
                         ));
                     }
-                    self.pend(&mut table, &scope, fingerprint, now, &topics, output.len());
+                    self.pend(&mut table, &scope, fingerprint, now, &topics);
                     None
                 }
             }
@@ -498,7 +477,7 @@ impl Keys {
                     ticket.found = found;
                 }
                 Err(why) => {
-                    ticket.release_pending(since, &topics, output.len());
+                    ticket.release_pending(since, &topics);
                     return Err(refused(
                         "idempotency_unavailable",
                         503,
@@ -627,15 +606,12 @@ impl Keys {
         fingerprint: [u8; 32],
         now: u64,
         topics: &[String],
-        count: usize,
     ) {
         let entry = Entry {
             fingerprint,
             at_ms: now,
             state: State::Pending {
-                owner: self.owner.clone(),
                 topics: topics.to_vec(),
-                count,
             },
         };
         table.put(scope, entry, now);
@@ -771,14 +747,12 @@ impl Ticket {
     }
 
     /// Puts back a pending key it could not settle, for the next retry to try again.
-    fn release_pending(&mut self, since: u64, topics: &[String], count: usize) {
+    fn release_pending(&mut self, since: u64, topics: &[String]) {
         let entry = Entry {
             fingerprint: self.fingerprint,
             at_ms: since,
             state: State::Pending {
-                owner: String::new(),
                 topics: topics.to_vec(),
-                count,
             },
         };
         let mut table = self.keys.table();

@@ -17,13 +17,9 @@ pub(super) struct Entry {
 
 #[derive(Debug, Clone)]
 pub(super) enum State {
-    /// Being produced by `owner` (a gateway process; empty when no process is known to be
-    /// producing it any more: a crash, an acknowledgement that timed out).
-    Pending {
-        owner: String,
-        topics: Vec<String>,
-        count: usize,
-    },
+    /// Claimed, its records going to `topics`: by this process while `Table::is_flying`, else
+    /// by another gateway, or by nobody any more (a crash, an acknowledgement that timed out).
+    Pending { topics: Vec<String> },
     /// Answered: each record's result, in request order.
     Answered(Arc<Vec<Outcome>>),
 }
@@ -32,7 +28,7 @@ impl Entry {
     /// What it costs to keep, roughly: the bound `max_bytes` counts this.
     fn bytes(&self, scope: &str) -> usize {
         let records: usize = match &self.state {
-            State::Pending { topics, .. } => topics.iter().map(|t| t.len() + 24).sum(),
+            State::Pending { topics } => topics.iter().map(|t| t.len() + 24).sum(),
             State::Answered(outcomes) => outcomes.iter().map(Outcome::bytes).sum(),
         };
         100 + scope.len() + records

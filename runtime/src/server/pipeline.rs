@@ -221,7 +221,6 @@ pub(crate) async fn produce(
         ChainOutcome::Forward(records) => records,
     };
     let rest = Rest {
-        with: with.clone(),
         request,
         key,
         value,
@@ -229,10 +228,10 @@ pub(crate) async fn produce(
         deliver,
     };
     let (Some(uses), Some(fingerprint)) = (uses, fingerprint) else {
-        return rest.run(records).await;
+        return rest.run(with, records).await;
     };
     if records.is_empty() {
-        return rest.run(records).await;
+        return rest.run(with, records).await;
     }
     let keys = with.keys.clone().ok_or_else(|| RequestError::Idempotency {
         code: "idempotency_unavailable",
@@ -241,13 +240,14 @@ pub(crate) async fn produce(
     })?;
     // From the claim on, finished even when the client is gone: the retry of a lost answer
     // finds the key answered, never claimed by a request nobody finishes.
+    let with = with.clone();
     let keyed = tokio::spawn(async move {
         let mut records = records;
         let claim = keys
             .claim(&uses, &rest.request, fingerprint, &records)
             .await?;
         let ticket = match claim {
-            None => return rest.run(records).await,
+            None => return rest.run(&with, records).await,
             Some(Claim::Replay(results)) => {
                 return Ok(Produced {
                     records: results.len(),
@@ -268,7 +268,7 @@ pub(crate) async fn produce(
             i += 1;
             !ticket.found.contains_key(&(i - 1))
         });
-        match rest.run(records).await {
+        match rest.run(&with, records).await {
             Ok(mut produced) => {
                 let results = produced.results.wait().await;
                 produced.results = Delivered::Now(ticket.finish(&results));
@@ -287,7 +287,6 @@ pub(crate) async fn produce(
 
 /// What producing does once the filters let the records through.
 struct Rest {
-    with: Producing,
     request: Arc<RequestInfo>,
     key: Option<Schema>,
     value: Option<Schema>,
@@ -296,9 +295,8 @@ struct Rest {
 }
 
 impl Rest {
-    async fn run(self, mut records: Vec<Record>) -> Result<Produced, Failure> {
+    async fn run(self, with: &Producing, mut records: Vec<Record>) -> Result<Produced, Failure> {
         let Rest {
-            with,
             request,
             key,
             value,
