@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Wafka need on a Debian machine, when missing: the wasm
 # target, a C toolchain and headers for librdkafka (rdkafka-sys builds it from source), Node.js
-# for the third-party JavaScript clients, and Chromium for the browser test. Called by
-# scripts/test.sh and .ci/run; quiet when everything is there.
+# for the third-party JavaScript clients, Chromium for the browser test and HAProxy for the
+# several-gateways test. Called by scripts/test.sh and .ci/run; quiet when everything is there.
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -10,7 +10,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 need=()
-for pkg in build-essential pkg-config libssl-dev zlib1g-dev chromium; do
+for pkg in build-essential pkg-config libssl-dev zlib1g-dev chromium haproxy; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 command -v node >/dev/null || need+=(nodejs npm)

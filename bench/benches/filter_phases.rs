@@ -57,6 +57,7 @@ fn request(body: &Bytes) -> Arc<RequestInfo> {
         received_at_ms: 1_795_517_628_123,
         body: body.clone(),
         access: Access::Write,
+        trace: None,
     })
 }
 

@@ -196,6 +196,7 @@ fn info(headers: &[(&'static str, String)], body: &Bytes) -> Arc<RequestInfo> {
         received_at_ms: 1_795_517_628_123,
         body: body.clone(),
         access: Access::Write,
+        trace: None,
     })
 }
 

@@ -60,13 +60,14 @@ pub async fn run(path: &Path) -> ExitCode {
         Err(e) => return fail(e.in_file(path)),
     };
     wait_for_signal().await;
-    tracing::info!("shutting down: no new connections, finishing requests in flight");
     // A second signal means "now".
     tokio::spawn(async {
         wait_for_signal().await;
         tracing::warn!("second signal: exiting without draining");
         std::process::exit(130);
     });
+    gateway.give_notice().await;
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
     gateway.shutdown().await;
     tracing::info!("stopped");
     ExitCode::SUCCESS

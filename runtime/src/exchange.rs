@@ -33,6 +33,9 @@ pub struct RequestInfo {
     pub body: Bytes,
     /// Whether the call reads or writes what its records name, as its API defines it.
     pub access: Access,
+    /// The request's span in its trace, with `[tracing]`: its records' `traceparent` and its
+    /// steps' spans hang under it.
+    pub trace: Option<crate::trace::SpanContext>,
 }
 
 /// What a request does to the topics (or subjects) its records name: filters grant reading

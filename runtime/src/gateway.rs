@@ -201,6 +201,17 @@ impl Gateway {
             ),
             None => None,
         };
+        let tracer = start.tracing.as_ref().map(|settings| {
+            tracing::info!(
+                otlp_endpoint = settings
+                    .otlp_endpoint
+                    .as_deref()
+                    .unwrap_or("none: traceparent only"),
+                sample_ratio = settings.sample_ratio,
+                "tracing"
+            );
+            Arc::new(crate::trace::Tracer::start(settings))
+        });
         snapshot.publish_versions(None);
         tracing::info!(
             routes = snapshot.config.routes.len(),
@@ -240,11 +251,14 @@ impl Gateway {
                 schemas: builder.schemas.clone(),
                 delivery,
                 keys,
+                tracer: tracer.clone(),
             },
             reading,
             consumers,
             memory: memory.clone(),
             stop: stopped.clone(),
+            draining: Default::default(),
+            tracer,
             unmatched: RouteMetrics::new("unmatched"),
             public: (start.listen, tls.is_some()),
         });
@@ -408,6 +422,24 @@ impl Gateway {
         self.embedded.as_deref()
     }
 
+    /// Tells load balancers to move away: `/readyz` answers 503 from now on, and everything else
+    /// is served as before for `server.drain_notice_ms`, long enough for their health checks
+    /// to see it. Returns at once when the notice is 0.
+    pub async fn give_notice(&self) {
+        let notice = Duration::from_millis(self.reloader.start.drain_notice_ms);
+        if notice.is_zero() {
+            return;
+        }
+        self.services
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            notice_ms = notice.as_millis() as u64,
+            "draining: /readyz answers 503; still serving until the notice ends"
+        );
+        tokio::time::sleep(notice).await;
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to the grace period), then flushes
     /// the producer so every record answered 202 is sent, or spooled, before returning.
     pub async fn shutdown(mut self) {
@@ -418,6 +450,9 @@ impl Gateway {
         let grace = self.reloader.start.shutdown_grace_ms;
         let flush = Duration::from_millis(grace).max(Duration::from_secs(1));
         self.services.producing.delivery.shutdown(flush).await;
+        if let Some(tracer) = &self.services.tracer {
+            tracer.flush().await;
+        }
     }
 }
 

@@ -41,6 +41,7 @@ pub mod schemas;
 pub mod server;
 pub mod snapshot;
 pub mod tls;
+pub mod trace;
 pub mod watcher;
 
 pub use gateway::{Gateway, StartError};

@@ -31,6 +31,7 @@ fn request(body: Bytes) -> Arc<RequestInfo> {
         received_at_ms: 0,
         body,
         access: Access::Write,
+        trace: None,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod http;
 pub mod kafka;
 pub mod logs;
 pub mod node;
+pub mod process;
 pub mod prometheus;
 pub mod python;
 pub mod sse;

@@ -301,6 +301,10 @@ async fn events_resume_after_the_last_event_id(broker: Broker) {
     let mut stream = sse::open(addr, "/v1/events/web?from=earliest", &[]).await;
     assert_eq!(stream.status, 200);
     assert_eq!(stream.headers["content-type"], "text/event-stream");
+    assert_eq!(
+        stream.headers["x-accel-buffering"], "no",
+        "proxies must not buffer events"
+    );
     let first = stream.take(3, Duration::from_secs(10)).await;
     assert_eq!(stream.retry, Some(1000));
     drop(stream);

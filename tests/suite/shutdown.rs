@@ -1,7 +1,6 @@
 //! SIGTERM on the real binary: stop accepting, answer what is in flight, flush, exit 0.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -9,22 +8,7 @@ use wafka_tests::broker::{Tansu, free_port};
 use wafka_tests::kafka::read_all;
 use wafka_tests::try_request;
 
-/// The `wafka` binary next to this test binary (`target/release/wafka`); `scripts/test.sh`
-/// builds it first.
-pub(crate) fn wafka_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let binary = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("wafka"))
-        .expect("target directory");
-    assert!(
-        binary.exists(),
-        "{} is missing: build it with `cargo build --release --workspace --bins --tests` (scripts/test.sh does)",
-        binary.display()
-    );
-    binary
-}
+pub(crate) use wafka_tests::process::wafka_binary;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_requests_in_flight_flushes_and_exits_zero() {
@@ -172,4 +156,68 @@ topic = "events"
         !stderr.contains("hunter2") && !stderr.contains("hunter3"),
         "{stderr}"
     );
+}
+
+/// The quick start as a newcomer runs it (examples/wafka.toml on the embedded cluster, the
+/// shipped filters), used on every kind of route, then Ctrl-C: it exits 0 and prints no
+/// ERROR line (a newcomer reads one as a failure).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_of_the_quick_start_exits_zero_and_prints_no_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let filters = dir.path().join("filters.d");
+    std::fs::create_dir(&filters).unwrap();
+    for name in ["json-enrich", "topic-router", "jwt-auth"] {
+        std::fs::copy(
+            wafka_tests::wasm(name),
+            filters.join(format!("{name}.wasm")),
+        )
+        .unwrap();
+    }
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/wafka.toml");
+    let (port, admin_port, registry_port) = (free_port(), free_port(), free_port());
+    let config = std::fs::read_to_string(example)
+        .unwrap()
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+        .replace("127.0.0.1:9090", &format!("127.0.0.1:{admin_port}"))
+        .replace(
+            "[schema_registry]\n",
+            &format!("[schema_registry]\nlisten = \"127.0.0.1:{registry_port}\"\n"),
+        );
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let admin = SocketAddr::from(([127, 0, 0, 1], admin_port));
+    let mut wafka =
+        wafka_tests::process::Wafka::start(dir.path(), "wafka", &config, addr, admin).await;
+    // Produce, read back (long-poll and a stream, which start consumers), a REST Proxy
+    // consumer: every kind of Kafka client the gateway holds.
+    let body = r#"{"action":"click"}"#;
+    let headers = [("content-type", "application/json")];
+    let res = wafka_tests::request(addr, "POST", "/v1/events/web", &headers, body).await;
+    assert_eq!(res.status, 200, "{}", res.json());
+    let read = wafka_tests::request(addr, "GET", "/v1/events/web?from=earliest", &[], "").await;
+    assert_eq!(read.json()["records"].as_array().unwrap().len(), 1);
+    let mut stream = wafka_tests::sse::open(addr, "/v1/events/web?from=earliest", &[]).await;
+    assert_eq!(stream.take(1, Duration::from_secs(10)).await.len(), 1);
+    let v2 = [("content-type", "application/vnd.kafka.v2+json")];
+    let created = wafka_tests::request(addr, "POST", "/consumers/g", &v2, r#"{"name":"c"}"#).await;
+    assert_eq!(created.status, 200, "{}", created.json());
+
+    // Ctrl-C is SIGINT.
+    let pid = wafka.pid().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = wafka.exited(Duration::from_secs(30)).await;
+    assert!(status.success(), "exit status {status}");
+    let log = wafka.log();
+    let errors: Vec<&str> = log.lines().filter(|l| l.contains(" ERROR ")).collect();
+    assert!(
+        errors.is_empty(),
+        "ERROR lines at shutdown:\n{}",
+        errors.join("\n")
+    );
+    assert!(log.contains("stopped"), "{log}");
 }

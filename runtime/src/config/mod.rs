@@ -9,6 +9,7 @@ mod read;
 mod rest_proxy;
 mod schema_registry;
 mod start_only;
+mod traces;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ pub use read::{ReadConfig, ValueFormat};
 pub use rest_proxy::{RestProxyConfig, check_prefix};
 pub use schema_registry::{LEVELS, SchemaRef, SchemaRegistryConfig};
 pub use start_only::StartOnly;
+pub use traces::TracingConfig;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -58,6 +60,9 @@ pub struct Config {
     /// routes with `idempotency`.
     #[serde(default)]
     pub idempotency: Option<IdempotencyConfig>,
+    /// W3C trace context on records, spans over OTLP (docs/operations.md). Default: off.
+    #[serde(default)]
+    pub tracing: Option<TracingConfig>,
 }
 
 /// How a filter instance's memory is put back to its initial state once a request is done,
@@ -106,6 +111,10 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight requests, in milliseconds. Default 10000.
     #[serde(default = "defaults::shutdown_grace_ms")]
     pub shutdown_grace_ms: u64,
+    /// How long the gateway keeps serving after SIGTERM with `/readyz` answering 503, so load
+    /// balancers take it out before its listeners close, in milliseconds. Default 0.
+    #[serde(default)]
+    pub drain_notice_ms: u64,
     /// Time a client has to send its request headers, in milliseconds; then the connection is
     /// closed. Default 10000.
     #[serde(default = "defaults::request_header_timeout_ms")]
@@ -445,6 +454,7 @@ impl Default for ServerConfig {
             max_records: defaults::max_records(),
             max_output_bytes: defaults::max_output_bytes(),
             shutdown_grace_ms: defaults::shutdown_grace_ms(),
+            drain_notice_ms: 0,
             metrics: defaults::metrics(),
             tls: None,
             request_header_timeout_ms: defaults::request_header_timeout_ms(),

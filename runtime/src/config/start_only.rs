@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use super::{
     Config, FiltersConfig, IdempotencyConfig, KafkaConfig, SchemaRegistryConfig, SpoolConfig,
-    TlsConfig,
+    TlsConfig, TracingConfig,
 };
 
 macro_rules! start_only {
@@ -57,6 +57,7 @@ start_only! {
     listen: SocketAddr = server.listen;
     admin_listen: SocketAddr = server.admin_listen;
     shutdown_grace_ms: u64 = server.shutdown_grace_ms;
+    drain_notice_ms: u64 = server.drain_notice_ms;
     metrics: bool = server.metrics;
     request_header_timeout_ms: u64 = server.request_header_timeout_ms;
     max_headers: usize = server.max_headers;
@@ -73,6 +74,7 @@ start_only! {
     filters: FiltersConfig = filters;
     schema_registry: Option<SchemaRegistryConfig> = schema_registry;
     idempotency: Option<IdempotencyConfig> = idempotency;
+    tracing: Option<TracingConfig> = tracing;
 }
 
 impl StartOnly {

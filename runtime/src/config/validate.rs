@@ -193,6 +193,9 @@ pub(super) fn validate(config: &Config) -> Result<(), Failure> {
     if let Some(idempotency) = &config.idempotency {
         super::idempotency::check(idempotency)?;
     }
+    if let Some(tracing) = &config.tracing {
+        super::traces::check(tracing)?;
+    }
     for (i, route) in config.routes.iter().enumerate() {
         let at = |field: &str| format!("routes[{i}].{field}");
         if !valid_name(&route.name) {

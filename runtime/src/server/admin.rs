@@ -208,6 +208,16 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 async fn readyz(shared: Arc<Services>) -> HttpResponse {
     let filters = shared.live.load().filters.len();
     let memory = shared.memory.status();
+    if shared.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({
+                "ready": false,
+                "not_ready": { "draining": "shutting down: still serving until server.drain_notice_ms ends" },
+                "filters": filters,
+            }),
+        );
+    }
     if shared.memory.level() == crate::memory::Level::Refusing {
         return json_response(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -18,6 +18,7 @@ use super::{Body, HttpResponse, Peer};
 use crate::exchange::Access;
 use crate::metrics::RouteMetrics;
 use crate::snapshot::{Dialect, Route, Snapshot};
+use crate::trace::{Span, SpanContext, Tracer};
 
 /// Header carrying the request id, on the response and on every record.
 pub(crate) const REQUEST_ID: &str = "x-request-id";
@@ -41,6 +42,15 @@ pub(crate) struct Call<'a> {
     dialect: Dialect,
     /// The metrics of requests no route matched.
     unmatched: &'a RouteMetrics,
+    /// The request's server span, with `[tracing]`.
+    trace: Option<Traced>,
+}
+
+/// A request's server span and what names it.
+struct Traced {
+    tracer: Arc<Tracer>,
+    span: Span,
+    method: http::Method,
 }
 
 impl<'a> Call<'a> {
@@ -50,7 +60,22 @@ impl<'a> Call<'a> {
         peer: Arc<Peer>,
         dialect: Dialect,
         unmatched: &'a RouteMetrics,
+        tracing: Option<(&Arc<Tracer>, &http::Request<hyper::body::Incoming>)>,
     ) -> Self {
+        let trace = tracing.map(|(tracer, request)| {
+            let mut span = tracer.request(request.headers());
+            if span.recording() {
+                span.rename(request.method().to_string());
+                span.set("http.request.method", request.method().to_string());
+                span.set("url.path", request.uri().path().to_owned());
+                span.set("wafka.request_id", id.clone());
+            }
+            Traced {
+                tracer: tracer.clone(),
+                span,
+                method: request.method().clone(),
+            }
+        });
         Call {
             id,
             started: Instant::now(),
@@ -60,7 +85,13 @@ impl<'a> Call<'a> {
             records: 0,
             dialect,
             unmatched,
+            trace,
         }
+    }
+
+    /// The request's span: where its steps' spans and its records' `traceparent` hang.
+    pub(crate) fn trace(&self) -> Option<(&Arc<Tracer>, &SpanContext)> {
+        self.trace.as_ref().map(|t| (&t.tracer, &t.span.context))
     }
 
     /// The route's name, or `unmatched`.
@@ -90,6 +121,21 @@ impl<'a> Call<'a> {
             response.headers_mut().insert(REQUEST_ID, v);
         }
         let status = response.status();
+        let trace = self.trace.map(|mut t| {
+            if t.span.recording() {
+                if let Some(route) = &self.route {
+                    t.span.rename(format!("{} {}", t.method, route.path));
+                    t.span.set("http.route", route.path.clone());
+                    t.span.set("wafka.route", route.name.to_string());
+                }
+                t.span
+                    .set("http.response.status_code", i64::from(status.as_u16()));
+                if status.is_server_error() {
+                    t.span.fail(status.to_string());
+                }
+            }
+            t
+        });
         let streamed = response.extensions_mut().remove::<Streamed>();
         match (streamed, self.route) {
             (Some(Streamed(carried)), Some(route)) => {
@@ -99,6 +145,7 @@ impl<'a> Call<'a> {
                     started: self.started,
                     status,
                     carried,
+                    trace,
                 };
                 response.map(|body| {
                     Finishing {
@@ -123,6 +170,9 @@ impl<'a> Call<'a> {
                     duration_us = elapsed.as_micros() as u64,
                     "request"
                 );
+                if let Some(t) = trace {
+                    t.tracer.end(t.span);
+                }
                 response
             }
         }
@@ -152,6 +202,7 @@ impl<'a> Call<'a> {
             received_at_ms: crate::clock::now_millis(),
             body,
             access,
+            trace: self.trace.as_ref().map(|t| t.span.context.clone()),
         })
     }
 }
@@ -222,6 +273,7 @@ struct Ending {
     started: Instant,
     status: StatusCode,
     carried: Arc<Carried>,
+    trace: Option<Traced>,
 }
 
 impl Drop for Ending {
@@ -243,5 +295,11 @@ impl Drop for Ending {
             ended,
             "stream"
         );
+        if let Some(mut t) = self.trace.take() {
+            t.span.set("wafka.stream.ended", ended);
+            let records = self.carried.records.load(Ordering::Relaxed);
+            t.span.set("wafka.stream.records", records as i64);
+            t.tracer.end(t.span);
+        }
     }
 }

@@ -21,7 +21,15 @@ pub(crate) async fn handle(
 ) -> HttpResponse {
     let snapshot = services.live.load_full();
     let id = services.ids.next();
-    let mut call = Call::start(id, snapshot, peer, Dialect::Wafka, &services.unmatched);
+    let tracing = services.tracer.as_ref().map(|t| (t, &req));
+    let mut call = Call::start(
+        id,
+        snapshot,
+        peer,
+        Dialect::Wafka,
+        &services.unmatched,
+        tracing,
+    );
     let response = match dispatch(&mut call, &services, req).await {
         Ok(response) => response,
         Err(failure) => rescue(&mut call, failure),
@@ -38,7 +46,8 @@ pub(crate) async fn handle_registry(
     let snapshot = services.live.load_full();
     let id = services.ids.next();
     let dialect = Dialect::SchemaRegistry;
-    let mut call = Call::start(id, snapshot, peer, dialect, &services.unmatched);
+    let tracing = services.tracer.as_ref().map(|t| (t, &req));
+    let mut call = Call::start(id, snapshot, peer, dialect, &services.unmatched, tracing);
     let served = match admitted(&call, &services, &req) {
         Ok(()) => match call.snapshot.schema_registry.clone() {
             Some(route) => {

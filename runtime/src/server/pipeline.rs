@@ -32,6 +32,7 @@ use crate::kafka::cluster::Cluster;
 use crate::schemas::records::Using;
 use crate::schemas::{Kind, Missing, Registry};
 use crate::snapshot::Route;
+use crate::trace::{Kind as SpanKind, Span, Tracer};
 
 /// Runs `route`'s filters over `request` with one record per topic in `topics` (nothing else
 /// set): the step before every call that reads, looks up or changes something. Returns the
@@ -112,6 +113,8 @@ pub(crate) struct Producing {
     pub delivery: Arc<Delivery>,
     /// `Idempotency-Key` answers, with `[idempotency]`.
     pub keys: Option<Arc<Keys>>,
+    /// With `[tracing]`: the steps' spans, and `traceparent` on every record.
+    pub tracer: Option<Arc<Tracer>>,
 }
 
 /// A produce request as a dialect parsed it.
@@ -216,7 +219,10 @@ pub(crate) async fn produce(
     let fingerprint = uses
         .as_ref()
         .map(|_| crate::idempotency::fingerprint(&request, &records));
-    let records = match with.filters.run(route, request.clone(), records).await? {
+    let span = with.step(&request, "filters", SpanKind::Internal);
+    let outcome = with.filters.run(route, request.clone(), records).await;
+    with.end(span, &outcome);
+    let records = match outcome? {
         ChainOutcome::Respond(answer) => return Err(Failure::Answered(Box::new(answer))),
         ChainOutcome::Forward(records) => records,
     };
@@ -308,20 +314,30 @@ impl Rest {
         }
         let (mut key_schema_id, mut value_schema_id) = (None, None);
         if key.is_some() || value.is_some() {
-            let registry = with
-                .schemas
-                .as_deref()
-                .ok_or_else(|| RequestError::NoSchemaRegistry("records with a schema".into()))?;
-            key_schema_id = resolve(registry, key.as_ref(), "key").await?;
-            value_schema_id = resolve(registry, value.as_ref(), "value").await?;
-            let (k, v) = (using(&key, key_schema_id), using(&value, value_schema_id));
-            crate::schemas::records::ready(registry, &records, k, v).await?;
-            crate::schemas::records::encode(registry, &mut records, k, v)?;
+            let span = with.step(&request, "schemas", SpanKind::Internal);
+            let encoded = async {
+                let registry = with.schemas.as_deref().ok_or_else(|| {
+                    RequestError::NoSchemaRegistry("records with a schema".into())
+                })?;
+                key_schema_id = resolve(registry, key.as_ref(), "key").await?;
+                value_schema_id = resolve(registry, value.as_ref(), "value").await?;
+                let (k, v) = (using(&key, key_schema_id), using(&value, value_schema_id));
+                crate::schemas::records::ready(registry, &records, k, v).await?;
+                crate::schemas::records::encode(registry, &mut records, k, v)?;
+                Ok::<(), Failure>(())
+            }
+            .await;
+            with.end(span, &encoded);
+            encoded?;
         }
         // Traceable from the HTTP answer to the Kafka record.
         let id = Bytes::copy_from_slice(request.id.as_bytes());
         for record in &mut records {
             record.headers.push((REQUEST_ID.to_owned(), id.clone()));
+        }
+        let mut span = with.step(&request, "publish", SpanKind::Producer);
+        if let Some(span) = &mut span {
+            crate::trace::stamp(span, &mut records);
         }
         let first_sizes = records.first().map_or((None, None), |r| {
             (
@@ -331,12 +347,24 @@ impl Rest {
         });
         let count = records.len();
         let delivery = &with.delivery;
+        // The span ends with the acknowledgement when the answer waits for it; else once the
+        // records are queued (`wafka.delivery`).
         let results = match deliver {
             Deliver::Sync { spool_when_down } => {
-                Delivered::Now(delivery.sync(records, spool_when_down).await?)
+                let results = delivery.sync(records, spool_when_down).await;
+                with.end(span, &results);
+                Delivered::Now(results?)
             }
-            Deliver::Async => Delivered::Now(delivery.accept(records, &request.id).await?),
-            Deliver::Pipelined => Delivered::Later(Box::pin(delivery.send_now(records)?)),
+            Deliver::Async => {
+                let results = delivery.accept(records, &request.id).await;
+                with.end(queued(span), &results);
+                Delivered::Now(results?)
+            }
+            Deliver::Pipelined => {
+                let waiting = delivery.send_now(records);
+                with.end(queued(span), &waiting);
+                Delivered::Later(Box::pin(waiting?))
+            }
         };
         Ok(Produced {
             records: count,
@@ -347,6 +375,31 @@ impl Rest {
             replayed: false,
         })
     }
+}
+
+impl Producing {
+    /// A span for one step of `request`, under its span, when tracing.
+    fn step(&self, request: &RequestInfo, name: &'static str, kind: SpanKind) -> Option<Span> {
+        let (tracer, parent) = self.tracer.as_ref().zip(request.trace.as_ref())?;
+        Some(tracer.child(parent, name, kind))
+    }
+
+    /// Ends a step's span, failed when the step failed.
+    fn end<T, E>(&self, span: Option<Span>, result: &Result<T, E>) {
+        if let (Some(mut span), Some(tracer)) = (span, &self.tracer) {
+            if result.is_err() {
+                span.fail("failed");
+            }
+            tracer.end(span);
+        }
+    }
+}
+
+fn queued(span: Option<Span>) -> Option<Span> {
+    span.map(|mut s| {
+        s.set("wafka.delivery", "queued");
+        s
+    })
 }
 
 /// How `encode` finds a key's or value's schema: a route's subject per record, else the id.

@@ -262,6 +262,11 @@ async fn fetch(
         // Failing here sends nothing: the client asks again from where it was.
         crate::schemas::records::ready_to_decode(registry, &sent).await?;
     }
+    if let Some((tracer, reader)) = call.trace() {
+        for record in &sent {
+            tracer.received(record, Some(reader), &route.name);
+        }
+    }
     let mut body = b"{\"records\":[".to_vec();
     for (i, record) in sent.iter().enumerate() {
         if i > 0 {

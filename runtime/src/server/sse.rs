@@ -55,6 +55,8 @@ struct Stream {
     registered: Registered,
     /// What it sent and how it ended, for the access log line at its end.
     carried: Arc<Carried>,
+    /// With `[tracing]`: the stream's own span, which each record's receive span links to.
+    trace: Option<(Arc<crate::trace::Tracer>, crate::trace::SpanContext)>,
     _slots: (OwnedSemaphorePermit, OwnedSemaphorePermit),
 }
 
@@ -97,6 +99,7 @@ pub(super) fn open(
         allowed,
         position,
         id: call.id.clone(),
+        trace: call.trace().map(|(t, c)| (t.clone(), c.clone())),
         opened: Instant::now(),
         started: false,
         ended: false,
@@ -118,6 +121,11 @@ pub(super) fn open(
     headers.insert(
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-cache"),
+    );
+    // nginx and proxies that honour it pass each event on at once instead of buffering.
+    headers.insert(
+        http::HeaderName::from_static("x-accel-buffering"),
+        http::HeaderValue::from_static("no"),
     );
     call::streamed(&mut response, &carried);
     Ok(response)
@@ -263,6 +271,11 @@ impl Stream {
         if let Some(registry) = self.schemas.as_deref() {
             // The stream has moved on: a value whose schema cannot be had is sent as it is.
             let _ = crate::schemas::records::ready_to_decode(registry, &sent).await;
+        }
+        if let Some((tracer, reader)) = &self.trace {
+            for record in &sent {
+                tracer.received(record, Some(reader), &self.route.name);
+            }
         }
         let mut chunk = String::new();
         for record in &sent {
