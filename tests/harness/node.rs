@@ -24,15 +24,21 @@ impl Script {
             "run `npm ci` in {} first (scripts/test.sh does)",
             dir.display()
         );
-        let mut child = Command::new("node")
-            .arg(script)
-            .args(args)
-            .current_dir(&dir)
+        let mut command = Command::new("node");
+        command.arg(script).args(args).current_dir(&dir);
+        Script::spawn(command)
+    }
+
+    /// Runs `command`, its stdout read line by line.
+    pub fn spawn(mut command: Command) -> Script {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("node is installed (scripts/test.sh needs it)");
+            .unwrap_or_else(|e| {
+                panic!("{command:?}: {e} (scripts/test.sh installs what it needs)")
+            });
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {

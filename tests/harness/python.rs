@@ -20,6 +20,14 @@ pub fn python() -> PathBuf {
     python
 }
 
+/// Starts `tests/python/{script}` with `args`, its stdout read line by line (a server the test
+/// talks to, as the OTLP receiver).
+pub fn start(script: &str, args: &[&str]) -> crate::node::Script {
+    let mut command = Command::new(python());
+    command.arg(dir().join(script)).args(args);
+    crate::node::Script::spawn(command)
+}
+
 /// Runs `tests/python/{script}` with `args` off the async runtime; its stdout, once it exited 0.
 pub async fn run(script: &str, args: &[&str]) -> String {
     run_with(script, args, &[]).await

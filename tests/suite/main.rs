@@ -38,6 +38,7 @@ mod shaping;
 mod shutdown;
 mod sse_clients;
 mod tls;
+mod traces;
 
 /// Runs each listed scenario `fn(Broker)` once per broker, as `embedded::NAME` and
 /// `tansu::NAME`.
