@@ -12,6 +12,11 @@
 #   sync-both-reuse                            the same with `reuse = {}`
 #   async-keyed, sync-keyed                    async-none and sync-none with `idempotency = {}`,
 #                                              a new Idempotency-Key per request
+#   async-none-traced, async-both-traced, sync-none-traced, sync-both-traced
+#                                              the same routes on a second gateway with
+#                                              `[tracing]`: every request a new sampled trace,
+#                                              its spans exported over OTLP (to plain-hyper,
+#                                              which answers 200), traceparent on every record
 #   baseline      plain-hyper (bench/src/bin/plain-hyper.rs): reads the body, answers 200
 #
 # Each target: a warm-up, then `wrk -t1 -c1` (latency of one client) and `wrk -t1 -c64`
@@ -32,7 +37,7 @@ duration="${DURATION:-5s}"
 warmup="${WARMUP:-2s}"
 threads="${THREADS:-1}"
 connections="${CONNECTIONS:-64}"
-targets="${TARGETS:-async-none async-router async-router-reuse async-both async-both-reuse async-keyed sync-none sync-both sync-both-reuse sync-keyed baseline}"
+targets="${TARGETS:-async-none async-router async-router-reuse async-both async-both-reuse async-keyed async-none-traced async-both-traced sync-none sync-both sync-both-reuse sync-keyed sync-none-traced sync-both-traced baseline}"
 
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
@@ -160,6 +165,18 @@ max_keys = 5000000
 max_bytes = 2147483648
 TOML
 
+# The traced targets: the same routes on a second gateway with [tracing], exporting to the
+# baseline server (it answers 200 to anything).
+traced_port="$(free_port)"
+traced_admin_port="$(free_port)"
+sed -e "s/127.0.0.1:$gw_port/127.0.0.1:$traced_port/" \
+  -e "s/127.0.0.1:$admin_port/127.0.0.1:$traced_admin_port/" "$tmp/wafka.toml" >"$tmp/traced.toml"
+cat >>"$tmp/traced.toml" <<TOML
+
+[tracing]
+otlp_endpoint = "http://127.0.0.1:$base_port"
+TOML
+
 write_load_files "$tmp"
 # The keyed targets: a new Idempotency-Key per request (the run's prefix, then a counter).
 cat >"$tmp/keyed.lua" <<LUA
@@ -183,6 +200,12 @@ RUST_LOG=warn "$wafka" run --config "$tmp/wafka.toml" 2>"$tmp/gateway.log" >&2 &
 pids+=($!)
 "$plain_hyper" "127.0.0.1:$base_port" 2>"$tmp/plain-hyper.log" >&2 &
 pids+=($!)
+case " $targets " in
+  *-traced\ *)
+    RUST_LOG=warn "$wafka" run --config "$tmp/traced.toml" 2>"$tmp/traced.log" >&2 &
+    pids+=($!)
+    ;;
+esac
 
 wait_for() { # NAME URL
   local i
@@ -196,6 +219,9 @@ wait_for() { # NAME URL
 # healthz only needs a GET; the baseline answers 200 to anything.
 wait_for gateway "http://127.0.0.1:$admin_port/healthz"
 wait_for plain-hyper "http://127.0.0.1:$base_port/"
+case " $targets " in
+  *-traced\ *) wait_for traced "http://127.0.0.1:$traced_admin_port/healthz" ;;
+esac
 
 declare -A url desc
 base="http://127.0.0.1:$gw_port"
@@ -210,6 +236,15 @@ url[sync-keyed]="$base/v1/keyed"
 url[async-keyed]="$base/v1/async/keyed"
 url[sync-both]="$base/v1/events/web"
 url[baseline]="http://127.0.0.1:$base_port/"
+traced="http://127.0.0.1:$traced_port"
+url[async-none-traced]="$traced/v1/async/plain"
+url[async-both-traced]="$traced/v1/async/events/web"
+url[sync-none-traced]="$traced/v1/plain"
+url[sync-both-traced]="$traced/v1/events/web"
+desc[async-none-traced]="async, no filters, traced"
+desc[async-both-traced]="async, json-enrich + topic-router, traced"
+desc[sync-none-traced]="sync, no filters, traced"
+desc[sync-both-traced]="sync, json-enrich + topic-router, traced"
 desc[async-none]="async, no filters"
 desc[async-router]="async, topic-router"
 desc[async-both]="async, json-enrich + topic-router"
@@ -230,6 +265,11 @@ peer[async-both-reuse]=async-none
 peer[sync-both-reuse]=sync-none
 peer[sync-keyed]=sync-none
 peer[async-keyed]=async-none
+# Traced rows against the same route untraced.
+peer[async-none-traced]=async-none
+peer[async-both-traced]=async-both
+peer[sync-none-traced]=sync-none
+peer[sync-both-traced]=sync-both
 script_for() { # NAME
   case "$1" in
     *-keyed) echo "$tmp/keyed.lua" ;;
@@ -255,6 +295,9 @@ for name in $targets; do
   esac
 done
 gateway_pid="${pids[0]}"
+gateway_pid_of() { # NAME: the traced rows run on the second gateway
+  case "$1" in *-traced) echo "${pids[2]}" ;; *) echo "$gateway_pid" ;; esac
+}
 
 # --- load ------------------------------------------------------------------------------------
 run_wrk() { # NAME CONNECTIONS OUT
@@ -280,10 +323,10 @@ for name in $targets; do
   p50_1[$name]="$(awk '$1 == "50%" {print $2}' "$tmp/wrk1-$name.txt")"
   probe=()
   if [ "$name" != baseline ] && [ "${PERF:-}" = "$name" ]; then
-    perf record --call-graph dwarf,32768 -F 2000 -o "$tmp/perf.data" -p "$gateway_pid" 2>/dev/null &
+    perf record --call-graph dwarf,32768 -F 2000 -o "$tmp/perf.data" -p "$(gateway_pid_of "$name")" 2>/dev/null &
     probe=($!)
   elif [ "$name" != baseline ] && [ "${STRACE:-}" = "$name" ]; then
-    strace -f -c -o "$tmp/strace.txt" -p "$gateway_pid" 2>/dev/null &
+    strace -f -c -o "$tmp/strace.txt" -p "$(gateway_pid_of "$name")" 2>/dev/null &
     probe=($!)
     sleep 1
   fi
@@ -332,3 +375,11 @@ echo
 echo "Idempotency-Key outcomes (keyed rows: each request new, none replayed):"
 curl -fsS "http://127.0.0.1:$admin_port/metrics" |
   awk '/^wafka_idempotency_(requests_total|keys)/ {print "    " $0}'
+case " $targets " in
+  *-traced\ *)
+    echo
+    echo "Spans of the traced gateway (none dropped):"
+    curl -fsS "http://127.0.0.1:$traced_admin_port/metrics" |
+      awk '/^wafka_trace_spans_total/ {print "    " $0}'
+    ;;
+esac

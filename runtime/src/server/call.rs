@@ -65,9 +65,9 @@ impl<'a> Call<'a> {
         let trace = tracing.map(|(tracer, request)| {
             let mut span = tracer.request(request.headers());
             if span.recording() {
-                span.rename(request.method().to_string());
-                span.set("http.request.method", request.method().to_string());
-                span.set("url.path", request.uri().path().to_owned());
+                let method = crate::trace::method_name(request.method());
+                span.rename(method.clone());
+                span.set("http.request.method", method);
                 span.set("wafka.request_id", id.clone());
             }
             Traced {

@@ -219,7 +219,9 @@ pub(crate) async fn produce(
     let fingerprint = uses
         .as_ref()
         .map(|_| crate::idempotency::fingerprint(&request, &records));
-    let span = with.step(&request, "filters", SpanKind::Internal);
+    let span = (!route.steps.is_empty())
+        .then(|| with.step(&request, "filters", SpanKind::Internal))
+        .flatten();
     let outcome = with.filters.run(route, request.clone(), records).await;
     with.end(span, &outcome);
     let records = match outcome? {

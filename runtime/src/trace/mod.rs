@@ -55,6 +55,12 @@ impl From<&'static str> for Value {
     }
 }
 
+impl From<Cow<'static, str>> for Value {
+    fn from(s: Cow<'static, str>) -> Self {
+        Value::Str(s)
+    }
+}
+
 impl From<String> for Value {
     fn from(s: String) -> Self {
         Value::Str(Cow::Owned(s))
@@ -132,7 +138,7 @@ impl Tracer {
                 name: name.into(),
                 kind,
                 start_ns: now_ns(),
-                attributes: Vec::new(),
+                attributes: Vec::with_capacity(8),
                 links: Vec::new(),
                 error: None,
             })
@@ -285,6 +291,22 @@ impl Span {
             r.error = Some(message.into());
         }
     }
+}
+
+/// A method's name, without allocating for the common ones.
+pub fn method_name(method: &http::Method) -> Cow<'static, str> {
+    use http::Method;
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => return Cow::Owned(method.as_str().to_owned()),
+    };
+    Cow::Borrowed(name)
 }
 
 fn now_ns() -> u64 {
