@@ -39,12 +39,14 @@ bench_cleanup() {
   rm -rf "$tmp"
 }
 
-# A loopback port nothing listens on and this script has not handed out yet.
+# A loopback port nothing listens on and this script has not handed out yet; below the
+# kernel's ephemeral range (32768 up), so a client or an embedded cluster started later cannot
+# take it first.
 used_ports=()
 free_port() {
   local p
   for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % 12000))
     case " ${used_ports[*]-} " in *" $p "*) continue ;; esac
     if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
       used_ports+=("$p")
