@@ -347,8 +347,13 @@ impl Gateway {
             delivery.clone(),
             stop.subscribe(),
         )));
+        let lookup = crate::delivery::Lookup {
+            kafka: start.kafka.clone(),
+            bootstrap: bootstrap.clone(),
+        };
         tasks.push(tokio::spawn(crate::delivery::replay(
             delivery.clone(),
+            lookup,
             stop.subscribe(),
         )));
         tasks.push(tokio::spawn(

@@ -8,6 +8,7 @@ mod in_flight;
 mod monitor;
 mod replay;
 mod spool;
+mod written;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ pub use in_flight::{InFlight, size as record_size};
 pub use monitor::run as monitor;
 pub use replay::run as replay;
 pub use spool::{Spool, SpoolStatus};
+pub use written::Lookup;
 
 use crate::config::KafkaConfig;
 use crate::error::RequestError;

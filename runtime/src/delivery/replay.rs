@@ -1,6 +1,8 @@
 //! Replays the spool into Kafka, oldest first, whenever the breaker is closed. The cursor only
 //! moves past records Kafka acknowledged (or refused for good, which go to the dead-letter
-//! topic), so a restart resumes where replay stopped.
+//! topic), so a restart resumes where replay stopped. Each replay first looks for the
+//! backlog's records in Kafka (`written`): one sent before it was spooled, that landed all
+//! the same, is not written twice.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::Delivery;
+use super::written::{Lookup, Written};
 use crate::kafka::is_retriable;
 use crate::metrics as m;
 
@@ -16,20 +19,29 @@ use crate::metrics as m;
 const BATCH: usize = 200;
 /// How often an idle replayer looks again (appends and breaker changes wake it sooner).
 const IDLE: Duration = Duration::from_millis(250);
+/// How long a replay waits once Kafka is back before it looks for the backlog there: a broker
+/// that stalled still holds produce requests it received before, and writes them as it
+/// resumes; looking too soon would miss them and write them twice.
+const SETTLE: Duration = Duration::from_secs(2);
+/// How long the broker has to answer the metadata request that starts a replay.
+const REACHABLE: Duration = Duration::from_secs(2);
 
 /// Runs until `stop` turns true. Does nothing without a spool.
-pub async fn run(delivery: Arc<Delivery>, mut stop: watch::Receiver<bool>) {
+pub async fn run(delivery: Arc<Delivery>, lookup: Lookup, mut stop: watch::Receiver<bool>) {
     let Some(spool) = &delivery.spool else {
         return;
     };
     let mut reader = Some(spool.reader());
     // Sent and done in an earlier round that stopped at a failure before them.
     let mut done = BTreeSet::new();
+    // What of the backlog Kafka has, looked up once per replay (reset when it pauses).
+    let mut written: Option<Written> = None;
     loop {
         if *stop.borrow() {
             return;
         }
         if spool.backlog() == 0 || delivery.breaker.check().is_err() {
+            written = None;
             tokio::select! {
                 _ = stop.changed() => {}
                 _ = spool.appended() => {}
@@ -37,7 +49,42 @@ pub async fn run(delivery: Arc<Delivery>, mut stop: watch::Receiver<bool>) {
             }
             continue;
         }
+        if written.is_none() {
+            // The breaker starts closed: first make sure the broker answers now, then let it
+            // write what it held.
+            let d = delivery.clone();
+            let answered =
+                tokio::task::spawn_blocking(move || d.producer.check_reachable(REACHABLE)).await;
+            if !matches!(answered, Ok(Ok(_))) {
+                wait(&mut stop, IDLE).await;
+                continue;
+            }
+            wait(&mut stop, SETTLE).await;
+            if *stop.borrow() || delivery.breaker.check().is_err() {
+                continue;
+            }
+        }
         let (from, end) = (spool.cursor(), spool.end());
+        if written.is_none() {
+            let (d, l) = (delivery.clone(), lookup.clone());
+            let looked = tokio::task::spawn_blocking(move || {
+                let spool = d.spool.as_ref().expect("a spool");
+                Written::find(&l, spool, from, end)
+            })
+            .await;
+            written = Some(match looked {
+                Ok(Ok(found)) => found,
+                Ok(Err(e)) => {
+                    // Replaying anyway: a duplicate is better than a loss.
+                    tracing::warn!(error = %e, "cannot look for spooled records in Kafka: replaying every one");
+                    Written::default()
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "looking for spooled records in Kafka panicked");
+                    Written::default()
+                }
+            });
+        }
         let Some(mut r) = reader.take() else { return };
         let read = tokio::task::spawn_blocking(move || {
             let batch = r.read(from, end, BATCH);
@@ -73,6 +120,11 @@ pub async fn run(delivery: Arc<Delivery>, mut stop: watch::Receiver<bool>) {
             .filter(|(seq, _)| !done.contains(seq))
             .collect();
         for (seq, record) in todo {
+            if written.as_mut().is_some_and(|w| w.take(record)) {
+                metrics::counter!(m::SPOOL_ALREADY_WRITTEN).increment(1);
+                done.insert(*seq);
+                continue;
+            }
             match delivery.queue(record) {
                 Ok(pending) => waiting.push((*seq, record, pending)),
                 Err(e) if is_retriable(&e) => break,

@@ -7,6 +7,7 @@ mod errors;
 pub mod log;
 mod producer;
 mod properties;
+pub mod scan;
 mod stats;
 
 pub use embedded::EmbeddedCluster;

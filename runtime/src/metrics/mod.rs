@@ -52,6 +52,8 @@ pub const DEAD_LETTERED: &str = "wafka_records_dead_lettered_total";
 pub const SPOOL_APPENDED: &str = "wafka_spool_appended_records_total";
 /// Spooled records delivered to Kafka.
 pub const SPOOL_REPLAYED: &str = "wafka_spool_replayed_records_total";
+/// Spooled records found already in Kafka before their replay: not written again.
+pub const SPOOL_ALREADY_WRITTEN: &str = "wafka_spool_already_written_records_total";
 /// Records in the spool not yet delivered.
 pub const SPOOL_RECORDS: &str = "wafka_spool_records";
 /// Bytes the spool holds on disk.

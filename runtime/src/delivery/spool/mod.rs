@@ -95,8 +95,14 @@ impl Spool {
 
     /// Appends `records` in order; returns once they are written (and fsynced, with
     /// `fsync = "always"`).
-    pub async fn append(&self, records: Vec<Record>) -> Result<(), RequestError> {
+    pub async fn append(&self, mut records: Vec<Record>) -> Result<(), RequestError> {
         let count = records.len() as u64;
+        // Stamped now, if the client set no time: the replay is written with the time the
+        // record was taken, and the look for an earlier write (`written`) knows where to start.
+        let now = crate::clock::now_millis() as i64;
+        for record in &mut records {
+            record.timestamp.get_or_insert(now);
+        }
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Append(records, reply))
