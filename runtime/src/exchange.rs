@@ -35,7 +35,7 @@ pub struct RequestInfo {
     pub access: Access,
     /// The request's span in its trace, with `[tracing]`: its records' `traceparent` and its
     /// steps' spans hang under it.
-    pub trace: Option<crate::trace::SpanContext>,
+    pub trace: Option<crate::trace_context::SpanContext>,
 }
 
 /// What a request does to the topics (or subjects) its records name: filters grant reading

@@ -42,6 +42,7 @@ pub mod server;
 pub mod snapshot;
 pub mod tls;
 pub mod trace;
+pub mod trace_context;
 pub mod watcher;
 
 pub use gateway::{Gateway, StartError};

@@ -13,7 +13,6 @@
 //! Without `[tracing]` nothing here runs. With it, an unsampled trace costs its ids and the
 //! record headers; only sampled spans are recorded and queued for export.
 
-mod context;
 mod otlp;
 
 use std::borrow::Cow;
@@ -21,7 +20,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-pub use context::{SpanContext, TRACEPARENT, TRACESTATE};
+use crate::trace_context as context;
+pub use crate::trace_context::{SpanContext, TRACEPARENT, TRACESTATE};
 pub use otlp::SPANS;
 
 use crate::config::TracingConfig;

@@ -10,9 +10,9 @@ use bytes::Bytes;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use super::context::push_hex;
 use super::{Recording, SpanContext, Value};
 use crate::config::TracingConfig;
+use crate::trace_context::push_hex;
 
 /// Spans by `outcome`: `exported`, `queue_full`, `export_failed`.
 pub const SPANS: &str = "wafka_trace_spans_total";
@@ -252,7 +252,8 @@ fn string(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::{Kind, Recording, SpanContext};
+    use crate::trace::{Kind, Recording};
+    use crate::trace_context::SpanContext;
 
     #[test]
     fn spans_are_written_as_otlp_json() {

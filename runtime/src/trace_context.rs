@@ -1,5 +1,6 @@
 //! W3C Trace Context (<https://www.w3.org/TR/trace-context/>): `traceparent` and `tracestate`
-//! as requests carry them and as records carry them on.
+//! as requests carry them and as records carry them on. A foundation: the request a filter sees
+//! holds one; spans and their export are `trace`.
 
 use std::cell::Cell;
 use std::sync::Arc;
