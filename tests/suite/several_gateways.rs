@@ -19,8 +19,9 @@ const GATEWAYS: usize = 3;
 /// The one gateway whose registry takes writes; never stopped here.
 const WRITER: usize = 0;
 /// How long a SIGTERMed gateway keeps serving with `/readyz` at 503: HAProxy needs
-/// `fall 2` × `inter 200ms` plus a check's own time to take it out.
-const NOTICE_MS: u64 = 1500;
+/// `fall 2` × `inter 200ms` plus a check's own time to take it out; the rest is room for a
+/// loaded two-core machine.
+const NOTICE_MS: u64 = 3000;
 const V2: &str = "application/vnd.kafka.v2+json";
 const V2_JSON: &str = "application/vnd.kafka.json.v2+json";
 const REGISTRY: &str = "application/vnd.schemaregistry.v1+json";

@@ -272,25 +272,29 @@ read = {{ default_from = "earliest" }}
     // An unsampled client: the record carries its trace on (flag 00), nothing is recorded.
     // A malformed traceparent starts a new trace.
     let unsampled = format!("00-{}-{CLIENT_SPAN}-00", "1".repeat(32));
-    for parent in [unsampled.as_str(), "00-not-a-traceparent"] {
+    for (n, parent) in [(2, unsampled.as_str()), (3, "00-not-a-traceparent")] {
         let headers = [
             ("traceparent", parent),
             ("content-type", "application/json"),
         ];
-        let res = gw.send("POST", "/v1/clicks", &headers, r#"{"n":2}"#).await;
+        let body = format!(r#"{{"n":{n}}}"#);
+        let res = gw.send("POST", "/v1/clicks", &headers, body).await;
         assert_eq!(res.status, 200);
     }
     let records = read_all(&gw.bootstrap, "clicks");
     assert_eq!(records.len(), 3);
-    let parents: Vec<String> = records[1..]
+    // In the order sent (their partitions may differ).
+    let parents: Vec<String> = [2, 3]
         .iter()
-        .map(|r| {
+        .map(|n| {
+            let r = records.iter().find(|r| r.json()["n"] == *n).unwrap();
             let (_, v) = r.headers.iter().find(|(n, _)| n == "traceparent").unwrap();
             String::from_utf8(v.clone()).unwrap()
         })
         .collect();
     assert!(
-        parents[0].starts_with(&format!("00-{}-", "1".repeat(32))) && parents[0].ends_with("-00")
+        parents[0].starts_with(&format!("00-{}-", "1".repeat(32))) && parents[0].ends_with("-00"),
+        "{parents:?}"
     );
     assert!(
         !parents[1].contains(TRACE) && parents[1].ends_with("-01"),

@@ -52,6 +52,8 @@ pub const DEAD_LETTERED: &str = "wafka_records_dead_lettered_total";
 pub const SPOOL_APPENDED: &str = "wafka_spool_appended_records_total";
 /// Spooled records delivered to Kafka.
 pub const SPOOL_REPLAYED: &str = "wafka_spool_replayed_records_total";
+/// Trace spans by `outcome`: `exported`, `queue_full`, `export_failed`.
+pub const TRACE_SPANS: &str = "wafka_trace_spans_total";
 /// Spooled records found already in Kafka before their replay: not written again.
 pub const SPOOL_ALREADY_WRITTEN: &str = "wafka_spool_already_written_records_total";
 /// Records in the spool not yet delivered.

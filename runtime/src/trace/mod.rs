@@ -22,7 +22,6 @@ use bytes::Bytes;
 
 use crate::trace_context as context;
 pub use crate::trace_context::{SpanContext, TRACEPARENT, TRACESTATE};
-pub use otlp::SPANS;
 
 use crate::config::TracingConfig;
 use crate::exchange::Record;

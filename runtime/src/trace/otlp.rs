@@ -14,8 +14,7 @@ use super::{Recording, SpanContext, Value};
 use crate::config::TracingConfig;
 use crate::trace_context::push_hex;
 
-/// Spans by `outcome`: `exported`, `queue_full`, `export_failed`.
-pub const SPANS: &str = "wafka_trace_spans_total";
+use crate::metrics::TRACE_SPANS as SPANS;
 
 /// Most spans in one export request (about 1 MiB).
 const MAX_BATCH: usize = 2048;
