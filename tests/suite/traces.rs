@@ -77,6 +77,12 @@ topic = "clicks"
 filters = [{{ name = "json-enrich" }}]
 
 [[routes]]
+name = "taps"
+path = "/v1/taps"
+topic = "taps"
+mode = "async"
+
+[[routes]]
 name = "clicks-read"
 path = "/v1/clicks"
 topic = "clicks"
@@ -85,7 +91,7 @@ read = {{ default_from = "earliest" }}
     );
     let gw = TestGateway::builder(broker)
         .routes(&routes)
-        .topics(&["clicks"])
+        .topics(&["clicks", "taps"])
         .filter("json-enrich")
         .start()
         .await;
@@ -314,6 +320,42 @@ read = {{ default_from = "earliest" }}
             .iter()
             .all(|s| s["trace_id"] != "1".repeat(32).as_str()),
         "an unsampled trace was recorded"
+    );
+
+    // An async route answers once the record is queued: no publish span, the record's parent
+    // is the request's own span.
+    const TAPPER: &str = "6a4bf92f3577b34da6a3ce929d0e0e47";
+    let tap_parent = format!("00-{TAPPER}-{CLIENT_SPAN}-01");
+    let headers = [("traceparent", tap_parent.as_str())];
+    assert_eq!(
+        gw.send("POST", "/v1/taps", &headers, "tap").await.status,
+        202
+    );
+    let tapped = wafka_tests::kafka::wait_for(&gw.bootstrap, "taps", 1);
+    let (_, on_tap) = tapped[0]
+        .headers
+        .iter()
+        .find(|(n, _)| n == "traceparent")
+        .unwrap();
+    let on_tap = String::from_utf8(on_tap.clone()).unwrap();
+    received
+        .until(&receiver, |spans| {
+            spans.iter().any(|s| s["trace_id"] == TAPPER)
+        })
+        .await;
+    let tap_spans: Vec<&Value> = received
+        .spans
+        .iter()
+        .filter(|s| s["trace_id"] == TAPPER)
+        .collect();
+    assert_eq!(tap_spans.len(), 1, "{tap_spans:?}");
+    assert_eq!(tap_spans[0]["name"], "POST /v1/taps");
+    assert_eq!(
+        on_tap,
+        format!(
+            "00-{TAPPER}-{}-01",
+            tap_spans[0]["span_id"].as_str().unwrap()
+        )
     );
 
     // The first export was refused with 503 and retried: nothing was lost. Spans are counted.

@@ -337,9 +337,20 @@ impl Rest {
         for record in &mut records {
             record.headers.push((REQUEST_ID.to_owned(), id.clone()));
         }
-        let mut span = with.step(&request, "publish", SpanKind::Producer);
+        // A sync answer waits for Kafka: its own span, up to the acknowledgement. An async one
+        // is answered once queued: the request's span stands for the send.
+        let mut span = match deliver {
+            Deliver::Sync { .. } => with.step(&request, "publish", SpanKind::Producer),
+            Deliver::Async | Deliver::Pipelined => None,
+        };
+        if with.tracer.is_some() {
+            let context = span.as_ref().map(|s| &s.context).or(request.trace.as_ref());
+            if let Some(context) = context {
+                crate::trace::stamp(context, &mut records);
+            }
+        }
         if let Some(span) = &mut span {
-            crate::trace::stamp(span, &mut records);
+            crate::trace::sending(span, &records);
         }
         let first_sizes = records.first().map_or((None, None), |r| {
             (
@@ -349,24 +360,14 @@ impl Rest {
         });
         let count = records.len();
         let delivery = &with.delivery;
-        // The span ends with the acknowledgement when the answer waits for it; else once the
-        // records are queued (`wafka.delivery`).
         let results = match deliver {
             Deliver::Sync { spool_when_down } => {
                 let results = delivery.sync(records, spool_when_down).await;
                 with.end(span, &results);
                 Delivered::Now(results?)
             }
-            Deliver::Async => {
-                let results = delivery.accept(records, &request.id).await;
-                with.end(queued(span), &results);
-                Delivered::Now(results?)
-            }
-            Deliver::Pipelined => {
-                let waiting = delivery.send_now(records);
-                with.end(queued(span), &waiting);
-                Delivered::Later(Box::pin(waiting?))
-            }
+            Deliver::Async => Delivered::Now(delivery.accept(records, &request.id).await?),
+            Deliver::Pipelined => Delivered::Later(Box::pin(delivery.send_now(records)?)),
         };
         Ok(Produced {
             records: count,
@@ -395,13 +396,6 @@ impl Producing {
             tracer.end(span);
         }
     }
-}
-
-fn queued(span: Option<Span>) -> Option<Span> {
-    span.map(|mut s| {
-        s.set("wafka.delivery", "queued");
-        s
-    })
 }
 
 /// How `encode` finds a key's or value's schema: a route's subject per record, else the id.

@@ -209,13 +209,11 @@ impl Tracer {
     }
 }
 
-/// Puts `span`'s context on every record as `traceparent` (and the client's `tracestate`),
-/// replacing any a filter set: a consumer continues the trace from the span that produced
-/// the record.
-pub fn stamp(span: &mut Span, records: &mut [Record]) {
-    let parent = Bytes::from(span.context.traceparent());
-    let state = span
-        .context
+/// Puts `context` on every record as `traceparent` (and the client's `tracestate`), replacing
+/// any a filter set: a consumer continues the trace from the span that produced the record.
+pub fn stamp(context: &SpanContext, records: &mut [Record]) {
+    let parent = Bytes::from(context.traceparent());
+    let state = context
         .state
         .as_deref()
         .map(|s| Bytes::copy_from_slice(s.as_bytes()));
@@ -230,6 +228,10 @@ pub fn stamp(span: &mut Span, records: &mut [Record]) {
             record.headers.push((TRACESTATE.to_owned(), state.clone()));
         }
     }
+}
+
+/// What a producer span sends: OpenTelemetry's messaging attributes.
+pub fn sending(span: &mut Span, records: &[Record]) {
     if span.recording() {
         span.set("messaging.system", "kafka");
         span.set("messaging.operation.type", "send");
