@@ -41,12 +41,7 @@ pub(super) struct Written {
 impl Written {
     /// Whether `record` is already in Kafka; a match is used up.
     pub fn take(&mut self, record: &Record) -> bool {
-        let Some(print) = fingerprint(
-            &record.topic,
-            record.key.as_deref(),
-            record.value.as_deref(),
-            request_id(record),
-        ) else {
+        let Some(print) = of(record) else {
             return false;
         };
         match self.found.get_mut(&print) {
@@ -72,12 +67,7 @@ impl Written {
             let Some((last, _)) = batch.last() else { break };
             at = last + 1;
             for (_, record) in &batch {
-                let Some(print) = fingerprint(
-                    &record.topic,
-                    record.key.as_deref(),
-                    record.value.as_deref(),
-                    request_id(record),
-                ) else {
+                let Some(print) = of(record) else {
                     continue;
                 };
                 *wanted.entry(print).or_default() += 1;
@@ -140,12 +130,19 @@ impl Written {
     }
 }
 
-fn request_id(record: &Record) -> Option<&[u8]> {
-    record
+/// A spooled record's fingerprint, as [`fingerprint`] takes it from a record in Kafka.
+fn of(record: &Record) -> Option<u64> {
+    let id = record
         .headers
         .iter()
         .find(|(name, _)| name == REQUEST_ID)
-        .map(|(_, v)| v.as_ref())
+        .map(|(_, v)| v.as_ref());
+    fingerprint(
+        &record.topic,
+        record.key.as_deref(),
+        record.value.as_deref(),
+        id,
+    )
 }
 
 /// Records without a request id (none the gateway produced) are never matched.
