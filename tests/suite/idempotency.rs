@@ -467,19 +467,10 @@ idempotency = {{}}
         tansu.bootstrap
     );
     std::fs::create_dir(dir.path().join("filters.d")).unwrap();
-    let config_path = dir.path().join("wafka.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let start = || {
-        std::process::Command::new(crate::shutdown::wafka_binary())
-            .args(["run", "--config"])
-            .arg(&config_path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start wafka")
-    };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut child = start();
+    let admin = SocketAddr::from(([127, 0, 0, 1], admin_port));
+    let mut wafka =
+        wafka_tests::process::Wafka::start(dir.path(), "wafka", &config, addr, admin).await;
 
     const N: usize = 1000;
     const KILL_AFTER: usize = 300;
@@ -502,9 +493,8 @@ idempotency = {{}}
         }));
     }
     enough.notified().await;
-    child.kill().expect("SIGKILL");
-    child.wait().unwrap();
-    let mut child = start();
+    wafka.kill();
+    wafka.restart().await;
     for lane in lanes {
         lane.await.unwrap();
     }
@@ -534,8 +524,7 @@ idempotency = {{}}
         outcome("replayed"),
         outcome("idempotency_key_in_flight")
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    wafka.kill();
     let records = read_settled(&tansu.bootstrap, "orders", N);
     let counted = counts(&records);
     for i in 0..N {
