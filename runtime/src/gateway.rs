@@ -251,14 +251,13 @@ impl Gateway {
                 schemas: builder.schemas.clone(),
                 delivery,
                 keys,
-                tracer: tracer.clone(),
+                tracer,
             },
             reading,
             consumers,
             memory: memory.clone(),
             stop: stopped.clone(),
             draining: Default::default(),
-            tracer,
             unmatched: RouteMetrics::new("unmatched"),
             public: (start.listen, tls.is_some()),
         });
@@ -455,7 +454,7 @@ impl Gateway {
         let grace = self.reloader.start.shutdown_grace_ms;
         let flush = Duration::from_millis(grace).max(Duration::from_secs(1));
         self.services.producing.delivery.shutdown(flush).await;
-        if let Some(tracer) = &self.services.tracer {
+        if let Some(tracer) = &self.services.producing.tracer {
             tracer.flush().await;
         }
     }

@@ -50,41 +50,12 @@ pub async fn run(delivery: Arc<Delivery>, lookup: Lookup, mut stop: watch::Recei
             continue;
         }
         if written.is_none() {
-            // The breaker starts closed: first make sure the broker answers now, then let it
-            // write what it held.
-            let d = delivery.clone();
-            let answered =
-                tokio::task::spawn_blocking(move || d.producer.check_reachable(REACHABLE)).await;
-            if !matches!(answered, Ok(Ok(_))) {
-                wait(&mut stop, IDLE).await;
-                continue;
-            }
-            wait(&mut stop, SETTLE).await;
-            if *stop.borrow() || delivery.breaker.check().is_err() {
-                continue;
+            match look(&delivery, &lookup, &mut stop).await {
+                Some(found) => written = Some(found),
+                None => continue,
             }
         }
         let (from, end) = (spool.cursor(), spool.end());
-        if written.is_none() {
-            let (d, l) = (delivery.clone(), lookup.clone());
-            let looked = tokio::task::spawn_blocking(move || {
-                let spool = d.spool.as_ref().expect("a spool");
-                Written::find(&l, spool, from, end)
-            })
-            .await;
-            written = Some(match looked {
-                Ok(Ok(found)) => found,
-                Ok(Err(e)) => {
-                    // Replaying anyway: a duplicate is better than a loss.
-                    tracing::warn!(error = %e, "cannot look for spooled records in Kafka: replaying every one");
-                    Written::default()
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "looking for spooled records in Kafka panicked");
-                    Written::default()
-                }
-            });
-        }
         let Some(mut r) = reader.take() else { return };
         let read = tokio::task::spawn_blocking(move || {
             let batch = r.read(from, end, BATCH);
@@ -168,6 +139,44 @@ pub async fn run(delivery: Arc<Delivery>, lookup: Lookup, mut stop: watch::Recei
             wait(&mut stop, IDLE).await;
         }
     }
+}
+
+/// What of the backlog Kafka already has, once the broker answers and has had `SETTLE` to
+/// write what it held; `None` when it is not back yet (or the gateway is stopping).
+async fn look(
+    delivery: &Arc<Delivery>,
+    lookup: &Lookup,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Written> {
+    // The breaker starts closed: first make sure the broker answers now.
+    let d = delivery.clone();
+    let answered = tokio::task::spawn_blocking(move || d.producer.check_reachable(REACHABLE)).await;
+    if !matches!(answered, Ok(Ok(_))) {
+        wait(stop, IDLE).await;
+        return None;
+    }
+    wait(stop, SETTLE).await;
+    if *stop.borrow() || delivery.breaker.check().is_err() {
+        return None;
+    }
+    let (d, l) = (delivery.clone(), lookup.clone());
+    let looked = tokio::task::spawn_blocking(move || {
+        let spool = d.spool.as_ref().expect("a spool");
+        Written::find(&l, spool, spool.cursor(), spool.end())
+    })
+    .await;
+    Some(match looked {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => {
+            // Replaying anyway: a duplicate is better than a loss.
+            tracing::warn!(error = %e, "cannot look for spooled records in Kafka: replaying every one");
+            Written::default()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "looking for spooled records in Kafka panicked");
+            Written::default()
+        }
+    })
 }
 
 async fn wait(stop: &mut watch::Receiver<bool>, period: Duration) {

@@ -21,7 +21,7 @@ pub(crate) async fn handle(
 ) -> HttpResponse {
     let snapshot = services.live.load_full();
     let id = services.ids.next();
-    let tracing = services.tracer.as_ref().map(|t| (t, &req));
+    let tracing = services.producing.tracer.as_ref().map(|t| (t, &req));
     let mut call = Call::start(
         id,
         snapshot,
@@ -46,7 +46,7 @@ pub(crate) async fn handle_registry(
     let snapshot = services.live.load_full();
     let id = services.ids.next();
     let dialect = Dialect::SchemaRegistry;
-    let tracing = services.tracer.as_ref().map(|t| (t, &req));
+    let tracing = services.producing.tracer.as_ref().map(|t| (t, &req));
     let mut call = Call::start(id, snapshot, peer, dialect, &services.unmatched, tracing);
     let served = match admitted(&call, &services, &req) {
         Ok(()) => match call.snapshot.schema_registry.clone() {

@@ -263,9 +263,7 @@ async fn fetch(
         crate::schemas::records::ready_to_decode(registry, &sent).await?;
     }
     if let Some((tracer, reader)) = call.trace() {
-        for record in &sent {
-            tracer.received(record, Some(reader), &route.name);
-        }
+        tracer.received(&sent, reader, &route.name);
     }
     let mut body = b"{\"records\":[".to_vec();
     for (i, record) in sent.iter().enumerate() {

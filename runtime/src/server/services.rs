@@ -34,8 +34,6 @@ pub(crate) struct Services {
     /// Set at SIGTERM for `server.drain_notice_ms`: `/readyz` answers 503 while requests are
     /// still served, so load balancers move away before the listeners close.
     pub draining: std::sync::atomic::AtomicBool,
-    /// With `[tracing]`: requests' spans, and the trace continued where records are read.
-    pub tracer: Option<Arc<crate::trace::Tracer>>,
     /// The HTTP metrics of requests no route matched.
     pub unmatched: RouteMetrics,
     /// Where clients reach the public listener without `rest_proxy.advertised_url`: its

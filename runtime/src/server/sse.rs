@@ -273,9 +273,7 @@ impl Stream {
             let _ = crate::schemas::records::ready_to_decode(registry, &sent).await;
         }
         if let Some((tracer, reader)) = &self.trace {
-            for record in &sent {
-                tracer.received(record, Some(reader), &self.route.name);
-            }
+            tracer.received(&sent, reader, &self.route.name);
         }
         let mut chunk = String::new();
         for record in &sent {

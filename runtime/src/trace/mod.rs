@@ -95,11 +95,7 @@ impl Tracer {
     /// new trace.
     pub fn request(&self, headers: &http::HeaderMap) -> Span {
         let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-        let context = match header(TRACEPARENT) {
-            Some(parent) => SpanContext::parse(parent, header(TRACESTATE)),
-            None => None,
-        };
-        match context {
+        match header(TRACEPARENT).and_then(|p| SpanContext::parse(p, header(TRACESTATE))) {
             Some(parent) => self.span(
                 parent.child(),
                 Some(parent.span_id),
@@ -162,13 +158,18 @@ impl Tracer {
         });
     }
 
-    /// The trace of `record` continued where a reader takes it: a consumer span under the
-    /// record's `traceparent`, linked to the reader's own request. Nothing for a record
-    /// without one, or whose trace is not sampled.
-    pub fn received(&self, record: &Record, reader: Option<&SpanContext>, route: &str) {
-        if self.exporter.is_none() {
-            return;
+    /// The trace of each of `records` continued where a reader takes them: a consumer span
+    /// under the record's `traceparent`, linked to the reader's own request. Nothing for a
+    /// record without one, or whose trace is not sampled.
+    pub fn received(&self, records: &[Record], reader: &SpanContext, route: &str) {
+        if self.exporter.is_some() {
+            for record in records {
+                self.received_one(record, reader, route);
+            }
         }
+    }
+
+    fn received_one(&self, record: &Record, reader: &SpanContext, route: &str) {
         let header = |name: &str| {
             record
                 .headers
@@ -176,15 +177,11 @@ impl Tracer {
                 .find(|(n, _)| n == name)
                 .and_then(|(_, v)| std::str::from_utf8(v).ok())
         };
-        let Some(parent) =
-            header(TRACEPARENT).and_then(|p| SpanContext::parse(p, header(TRACESTATE)))
-        else {
+        let parent = header(TRACEPARENT).and_then(|p| SpanContext::parse(p, header(TRACESTATE)));
+        let Some(parent) = parent.filter(|p| p.sampled) else {
             return;
         };
         let mut span = self.child(&parent, format!("{} receive", record.topic), Kind::Consumer);
-        if !span.recording() {
-            return;
-        }
         span.set("messaging.system", "kafka");
         span.set("messaging.operation.type", "receive");
         span.set("messaging.destination.name", record.topic.clone());
@@ -195,9 +192,7 @@ impl Tracer {
             span.set("messaging.kafka.offset", offset);
         }
         span.set("wafka.route", route.to_owned());
-        if let Some(reader) = reader {
-            span.link(reader);
-        }
+        span.link(reader);
         self.end(span);
     }
 

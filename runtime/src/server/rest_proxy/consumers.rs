@@ -443,9 +443,7 @@ async fn records(
     run(&instance, move |i| i.handed_out(&kept)).await?;
     call.records = shown.len();
     if let Some((tracer, reader)) = call.trace() {
-        for record in &shown {
-            tracer.received(record, Some(reader), &route.name);
-        }
+        tracer.received(&shown, reader, &route.name);
     }
     let format = instance.format;
     let listed: Vec<Value> = shown
