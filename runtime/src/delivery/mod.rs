@@ -36,6 +36,12 @@ pub enum Accepted {
     Spooled,
 }
 
+/// Room in flight taken for records before their request is answered
+/// ([`Delivery::hold`]).
+pub struct Held {
+    _room: in_flight::Reservation,
+}
+
 /// Each record's topic and result, in request order.
 pub type Results = Vec<(String, Result<Accepted, RequestError>)>;
 
@@ -183,15 +189,47 @@ impl Delivery {
         let id = request_id.to_owned();
         tokio::spawn(async move {
             let _held = held;
-            for (record, pending) in waiting {
-                if let Err(e) = this.report(pending).await {
-                    // Boxed: the rare failure path (spool, dead letter) would otherwise size
-                    // every waiting task, and a paused broker keeps tens of thousands waiting.
-                    Box::pin(this.failed_after_answer(record, e, &id)).await;
-                }
-            }
+            this.settle(waiting, &id).await;
         });
         Ok(results)
+    }
+
+    /// Room for the records of an async request answered before they are sent (a keyed one,
+    /// whose key is claimed after its 202): `None` while Kafka is down or spooled records wait,
+    /// when the request takes the ordinary way; 503 `queue_full` when there is no room.
+    pub fn hold(&self, records: &[Record]) -> Result<Option<Held>, RequestError> {
+        let backlog = self.spool.as_ref().is_some_and(|s| s.backlog() > 0);
+        if backlog || self.breaker.check().is_err() {
+            return Ok(None);
+        }
+        self.in_flight
+            .reserve(records)
+            .map(|room| Some(Held { _room: room }))
+    }
+
+    /// Sends held records; their client was answered 202, so any failure is one after the
+    /// answer (spooled, dead-lettered, or counted as dropped).
+    pub async fn send_held(self: &Arc<Self>, held: Held, records: Vec<Record>, request_id: &str) {
+        let _held = held;
+        let mut waiting = Vec::with_capacity(records.len());
+        for record in records {
+            match self.queue(&record) {
+                Ok(pending) => waiting.push((record, pending)),
+                Err(e) => Box::pin(self.failed_after_answer(record, e, request_id)).await,
+            }
+        }
+        self.settle(waiting, request_id).await;
+    }
+
+    /// Waits for the reports of records already answered.
+    async fn settle(&self, waiting: Vec<(Record, Pending)>, request_id: &str) {
+        for (record, pending) in waiting {
+            if let Err(e) = self.report(pending).await {
+                // Boxed: the rare failure path (spool, dead letter) would otherwise size
+                // every waiting task, and a paused broker keeps tens of thousands waiting.
+                Box::pin(self.failed_after_answer(record, e, request_id)).await;
+            }
+        }
     }
 
     /// Hands a record to the producer.

@@ -229,13 +229,15 @@ pub struct Keys {
 
 /// What a request with a key does.
 pub(crate) enum Claim {
-    /// Produce it; the ticket keeps the answer.
+    /// Claimed here: [`Ticket::keep`] writes the claim, then produce; the ticket keeps the
+    /// answer.
     Go(Ticket),
     /// Answer it as the first request was answered; nothing is written.
     Replay(Results),
 }
 
-/// A claimed key: produce the records not yet `found`, then [`Ticket::finish`].
+/// A claimed key: [`Ticket::keep`], produce the records not yet `found`, then
+/// [`Ticket::finish`].
 pub(crate) struct Ticket {
     keys: Arc<Keys>,
     scope: String,
@@ -358,7 +360,8 @@ impl Keys {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Claims the request's key, if it has one: `None` goes on without a key. `fingerprint` is
+    /// Claims the request's key here, if it has one (a key found pending and abandoned is
+    /// settled from Kafka first): `None` goes on without a key. `fingerprint` is
     /// of the request as received; `output` is the records as the filters made them (the
     /// identity headers, the topics).
     pub(crate) async fn claim(
@@ -495,50 +498,6 @@ impl Keys {
                 return Ok(Some(Claim::Replay(replay)));
             }
         }
-        // Acknowledged before any record is sent: a crash after this leaves a pending key to
-        // settle, never an unknown one with records in Kafka.
-        let pending = self
-            .table()
-            .get(&ticket.scope)
-            .map(|e| Wire::of(e, &self.owner));
-        if let Some(pending) = pending {
-            let value = serde_json::to_vec(&pending).unwrap_or_default();
-            let scope = ticket.scope.as_bytes();
-            let written = match self.log.send(scope, Some(&value), WRITE_TIMEOUT).await {
-                Ok(offset) => self
-                    .log
-                    .applied(offset, WRITE_TIMEOUT)
-                    .await
-                    .map(|_| offset),
-                Err(why) => Err(why),
-            };
-            let offset = match written {
-                Ok(offset) => offset,
-                Err(why) => {
-                    ticket.done = true;
-                    let mut table = self.table();
-                    table.remove(&ticket.scope);
-                    table.land(&ticket.scope);
-                    drop(table);
-                    // The pending state may still land (a timeout is not a refusal): undone,
-                    // or else settled from Kafka by a later retry.
-                    self.write(&ticket.scope, None);
-                    return Err(refused(
-                        "idempotency_unavailable",
-                        503,
-                        format!("the key could not be kept: {why}"),
-                    ));
-                }
-            };
-            // Another gateway claimed the key first (a retry sent there too early, or two at
-            // once): its claim stands.
-            let rival = self.table().take_rival(&ticket.scope);
-            if let Some((_, first)) = rival.filter(|(at, _)| *at < offset) {
-                ticket.done = true;
-                return self.lost(&ticket.scope, fingerprint, first).map(Some);
-            }
-        }
-        crate::metrics::idempotency_outcome("new");
         Ok(Some(Claim::Go(ticket)))
     }
 
@@ -689,6 +648,57 @@ impl Ticket {
             HEADER.to_owned(),
             bytes::Bytes::from(format!("{}/{index}", self.scope)),
         )
+    }
+
+    /// Writes the claim to the key's topic and waits for Kafka's acknowledgement, and until
+    /// every claim before it is known here. Done before any record is sent: a crash after
+    /// it leaves a pending key to settle, never an unknown one with records in Kafka. A rival
+    /// claim written first stands (`Claim::Replay` of its answer, 409 or 422).
+    pub(crate) async fn keep(mut self) -> Result<Claim, RequestError> {
+        let keys = self.keys.clone();
+        let pending = keys
+            .table()
+            .get(&self.scope)
+            .map(|e| Wire::of(e, &keys.owner));
+        if let Some(pending) = pending {
+            let value = serde_json::to_vec(&pending).unwrap_or_default();
+            let scope = self.scope.as_bytes();
+            let written = match keys.log.send(scope, Some(&value), WRITE_TIMEOUT).await {
+                Ok(offset) => keys
+                    .log
+                    .known_before(offset, WRITE_TIMEOUT)
+                    .await
+                    .map(|_| offset),
+                Err(why) => Err(why),
+            };
+            let offset = match written {
+                Ok(offset) => offset,
+                Err(why) => {
+                    self.done = true;
+                    let mut table = keys.table();
+                    table.remove(&self.scope);
+                    table.land(&self.scope);
+                    drop(table);
+                    // The pending state may still land (a timeout is not a refusal): undone,
+                    // or else settled from Kafka by a later retry.
+                    self.write(None);
+                    return Err(refused(
+                        "idempotency_unavailable",
+                        503,
+                        format!("the key could not be kept: {why}"),
+                    ));
+                }
+            };
+            // Another gateway claimed the key first (a retry sent there too early, or two at
+            // once): its claim stands.
+            let rival = keys.table().take_rival(&self.scope);
+            if let Some((_, first)) = rival.filter(|(at, _)| *at < offset) {
+                self.done = true;
+                return keys.lost(&self.scope, self.fingerprint, first);
+            }
+        }
+        crate::metrics::idempotency_outcome("new");
+        Ok(Claim::Go(self))
     }
 
     /// Keeps the answer: `results` of the records sent (in order, the `found` ones left out).

@@ -1,10 +1,12 @@
 //! A compacted, one-partition topic as a replicated log: a thread follows it from the beginning
 //! and hands each record to its owner (the schema registry's `_schemas`, the idempotency keys),
 //! so every gateway sees what any gateway writes there. `append` waits until the record is
-//! applied here (read-your-writes); `send` only for Kafka's acknowledgement.
+//! applied here (read-your-writes); `send` only for Kafka's acknowledgement; `known_before`
+//! until every record before one is applied or was written here.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -26,6 +28,10 @@ pub struct Log {
     producer: FutureProducer,
     topic: String,
     applied: watch::Receiver<i64>,
+    /// Wakes `applied`'s waiters when `own` grows (the value unchanged).
+    progress: Arc<watch::Sender<i64>>,
+    /// Offsets this process wrote, acknowledged and not yet applied.
+    own: Mutex<BTreeSet<i64>>,
     stop: Arc<AtomicBool>,
     follower: Option<std::thread::JoinHandle<()>>,
 }
@@ -83,10 +89,12 @@ impl Log {
             .add_partition_offset(topic, 0, Offset::Beginning)
             .map_err(|e| e.to_string())?;
         consumer.assign(&assignment).map_err(|e| e.to_string())?;
-        let (tx, mut applied) = watch::channel(-1i64);
+        // Whatever lies before the first record was deleted: nothing there to wait for.
+        let (tx, mut applied) = watch::channel(low - 1);
+        let tx = Arc::new(tx);
         let stop = Arc::new(AtomicBool::new(false));
         let follower = {
-            let (stop, topic) = (stop.clone(), topic.to_owned());
+            let (stop, topic, tx) = (stop.clone(), topic.to_owned(), tx.clone());
             std::thread::Builder::new()
                 .name(format!("wafka-{thread}"))
                 .spawn(move || follow(consumer, &topic, apply, &tx, &stop))
@@ -121,6 +129,8 @@ impl Log {
             producer,
             topic: topic.to_owned(),
             applied,
+            progress: tx,
+            own: Mutex::new(BTreeSet::new()),
             stop,
             follower: Some(follower),
         })
@@ -150,6 +160,13 @@ impl Log {
             .await
             .map_err(|_| format!("{}: not acknowledged within {timeout:?}", self.topic))?
             .map_err(|(e, _)| format!("{}: {e}", self.topic))?;
+        let applied = *self.applied.borrow();
+        if delivered.offset > applied {
+            let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+            own.insert(delivered.offset);
+            *own = own.split_off(&(applied + 1));
+        }
+        self.progress.send_modify(|_| {});
         Ok(delivered.offset)
     }
 
@@ -173,6 +190,29 @@ impl Log {
             .map_err(|_| {
                 format!(
                     "{}: the record at {offset} was not read back in time",
+                    self.topic
+                )
+            })?
+            .map_err(|_| format!("{}: its reader stopped", self.topic))?;
+        Ok(())
+    }
+
+    /// Waits until every record before `offset` is applied here or was written by this
+    /// process: what another writer put before it is then applied. A writer alone on its log
+    /// need not wait for its follower's next fetch.
+    pub async fn known_before(&self, offset: i64, timeout: Duration) -> Result<(), String> {
+        let mut applied = self.applied.clone();
+        let known = |a: &i64| {
+            *a >= offset - 1 || {
+                let own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+                own.range(a + 1..offset).count() as i64 == offset - 1 - a
+            }
+        };
+        tokio::time::timeout(timeout, applied.wait_for(known))
+            .await
+            .map_err(|_| {
+                format!(
+                    "{}: the records before {offset} were not read in time",
                     self.topic
                 )
             })?

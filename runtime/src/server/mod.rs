@@ -28,6 +28,7 @@ mod call;
 mod dialect;
 mod dispatch;
 mod filters;
+mod keyed;
 mod listener;
 mod pipeline;
 mod produce;

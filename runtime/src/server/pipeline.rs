@@ -27,7 +27,7 @@ use crate::delivery::{Delivery, Results};
 use crate::error::RequestError;
 use crate::exchange::{Record, RequestInfo};
 use crate::filter::ChainOutcome;
-use crate::idempotency::{Claim, Keys};
+use crate::idempotency::Keys;
 use crate::kafka::cluster::Cluster;
 use crate::schemas::records::Using;
 use crate::schemas::{Kind, Missing, Registry};
@@ -250,43 +250,7 @@ pub(crate) async fn produce(
     // finds the key answered, never claimed by a request nobody finishes.
     let with = with.clone();
     let keyed = tokio::spawn(async move {
-        let mut records = records;
-        let claim = keys
-            .claim(&uses, &rest.request, fingerprint, &records)
-            .await?;
-        let ticket = match claim {
-            None => return rest.run(&with, records).await,
-            Some(Claim::Replay(results)) => {
-                return Ok(Produced {
-                    records: results.len(),
-                    results: Delivered::Now(results),
-                    key_schema_id: None,
-                    value_schema_id: None,
-                    first_sizes: (None, None),
-                    replayed: true,
-                });
-            }
-            Some(Claim::Go(ticket)) => ticket,
-        };
-        for (i, record) in records.iter_mut().enumerate() {
-            record.headers.push(ticket.header(i));
-        }
-        let mut i = 0;
-        records.retain(|_| {
-            i += 1;
-            !ticket.found.contains_key(&(i - 1))
-        });
-        match rest.run(&with, records).await {
-            Ok(mut produced) => {
-                let results = produced.results.wait().await;
-                produced.results = Delivered::Now(ticket.finish(&results));
-                Ok(produced)
-            }
-            Err(failure) => {
-                ticket.finish(&Vec::new());
-                Err(failure)
-            }
-        }
+        super::keyed::produce(&with, &keys, &uses, fingerprint, rest, records).await
     });
     keyed
         .await
@@ -294,16 +258,31 @@ pub(crate) async fn produce(
 }
 
 /// What producing does once the filters let the records through.
-struct Rest {
-    request: Arc<RequestInfo>,
+pub(super) struct Rest {
+    pub request: Arc<RequestInfo>,
     key: Option<Schema>,
     value: Option<Schema>,
     topics_must_exist: bool,
-    deliver: Deliver,
+    pub deliver: Deliver,
 }
 
 impl Rest {
-    async fn run(self, with: &Producing, mut records: Vec<Record>) -> Result<Produced, Failure> {
+    pub(super) async fn run(
+        self,
+        with: &Producing,
+        records: Vec<Record>,
+    ) -> Result<Produced, Failure> {
+        let (ready, records) = self.prepare(with, records).await?;
+        ready.deliver(with, records).await
+    }
+
+    /// Everything before delivery: the topics checked, schemas registered, fetched and
+    /// encoded, the request id and trace context on every record.
+    pub(super) async fn prepare(
+        self,
+        with: &Producing,
+        mut records: Vec<Record>,
+    ) -> Result<(Ready, Vec<Record>), Failure> {
         let Rest {
             request,
             key,
@@ -358,25 +337,79 @@ impl Rest {
                 r.value.as_ref().map(Bytes::len),
             )
         });
+        let ready = Ready {
+            request,
+            deliver,
+            span,
+            key_schema_id,
+            value_schema_id,
+            first_sizes,
+        };
+        Ok((ready, records))
+    }
+}
+
+/// Records ready to deliver: how, and what their answer reports besides their results.
+pub(super) struct Ready {
+    pub request: Arc<RequestInfo>,
+    pub deliver: Deliver,
+    span: Option<Span>,
+    key_schema_id: Option<u32>,
+    value_schema_id: Option<u32>,
+    first_sizes: (Option<usize>, Option<usize>),
+}
+
+impl Ready {
+    pub(super) async fn deliver(
+        self,
+        with: &Producing,
+        records: Vec<Record>,
+    ) -> Result<Produced, Failure> {
         let count = records.len();
         let delivery = &with.delivery;
-        let results = match deliver {
+        let results = match self.deliver {
             Deliver::Sync { spool_when_down } => {
                 let results = delivery.sync(records, spool_when_down).await;
-                with.end(span, &results);
+                with.end(self.span, &results);
                 Delivered::Now(results?)
             }
-            Deliver::Async => Delivered::Now(delivery.accept(records, &request.id).await?),
+            Deliver::Async => Delivered::Now(delivery.accept(records, &self.request.id).await?),
             Deliver::Pipelined => Delivered::Later(Box::pin(delivery.send_now(records)?)),
         };
         Ok(Produced {
             records: count,
             results,
-            key_schema_id,
-            value_schema_id,
-            first_sizes,
+            key_schema_id: self.key_schema_id,
+            value_schema_id: self.value_schema_id,
+            first_sizes: self.first_sizes,
             replayed: false,
         })
+    }
+
+    /// The answer of records delivered elsewhere (held, sent after the answer).
+    pub(super) fn answered(self, results: Results) -> Produced {
+        Produced {
+            records: results.len(),
+            results: Delivered::Now(results),
+            key_schema_id: self.key_schema_id,
+            value_schema_id: self.value_schema_id,
+            first_sizes: self.first_sizes,
+            replayed: false,
+        }
+    }
+}
+
+impl Produced {
+    /// An earlier request's answer, given again: nothing was written.
+    pub(super) fn replay(results: Results) -> Produced {
+        Produced {
+            records: results.len(),
+            results: Delivered::Now(results),
+            key_schema_id: None,
+            value_schema_id: None,
+            first_sizes: (None, None),
+            replayed: true,
+        }
     }
 }
 
