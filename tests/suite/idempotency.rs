@@ -352,6 +352,41 @@ async fn a_retry_on_another_gateway_gets_the_first_answer(broker: Broker) {
     let orders = read_settled(&first.bootstrap, "orders", N);
     assert_eq!(orders.len(), N);
     assert!(counts(&orders).values().all(|n| *n == 1));
+
+    // An async request is answered before its key is written: the same request sent to both
+    // gateways at once is answered 202 by each, and the claim written first writes it.
+    const M: usize = 100;
+    let mut both = Vec::new();
+    for i in 0..M {
+        for gateway in [a, b] {
+            let (key, body) = (format!("twice-{i}"), format!("twice-{i}"));
+            both.push(tokio::spawn(async move {
+                until_answered(gateway, "/v1/clicks", &key, &body)
+                    .await
+                    .status
+            }));
+        }
+    }
+    for attempt in both {
+        assert_eq!(attempt.await.unwrap(), 202);
+    }
+    // Each gateway then replays every key (409 while it is being sent), so whatever either
+    // sent for them has been sent.
+    for i in 0..M {
+        for gateway in [a, b] {
+            let (key, body) = (format!("twice-{i}"), format!("twice-{i}"));
+            let again = until_answered(gateway, "/v1/clicks", &key, &body).await;
+            assert_eq!(again.status, 202);
+            assert_eq!(again.header("idempotent-replayed"), Some("true"), "{key}");
+        }
+    }
+    let clicks: Vec<_> = read_settled(&first.bootstrap, "clicks", M)
+        .into_iter()
+        .filter(|r| r.value.as_deref().is_some_and(|v| v.starts_with(b"twice-")))
+        .collect();
+    let twice = counts(&clicks);
+    assert_eq!(twice.len(), M);
+    assert!(twice.values().all(|n| *n == 1), "{twice:?}");
     second.shutdown().await;
     first.shutdown().await;
 }

@@ -31,7 +31,7 @@ pub struct Log {
     /// Wakes `applied`'s waiters when `own` grows (the value unchanged).
     progress: Arc<watch::Sender<i64>>,
     /// Offsets this process wrote, acknowledged and not yet applied.
-    own: Mutex<BTreeSet<i64>>,
+    own: Mutex<Own>,
     stop: Arc<AtomicBool>,
     follower: Option<std::thread::JoinHandle<()>>,
 }
@@ -130,7 +130,10 @@ impl Log {
             topic: topic.to_owned(),
             applied,
             progress: tx,
-            own: Mutex::new(BTreeSet::new()),
+            own: Mutex::new(Own {
+                offsets: BTreeSet::new(),
+                known: low - 1,
+            }),
             stop,
             follower: Some(follower),
         })
@@ -161,11 +164,7 @@ impl Log {
             .map_err(|_| format!("{}: not acknowledged within {timeout:?}", self.topic))?
             .map_err(|(e, _)| format!("{}: {e}", self.topic))?;
         let applied = *self.applied.borrow();
-        if delivered.offset > applied {
-            let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
-            own.insert(delivered.offset);
-            *own = own.split_off(&(applied + 1));
-        }
+        self.own().wrote(delivered.offset, applied);
         self.progress.send_modify(|_| {});
         Ok(delivered.offset)
     }
@@ -197,17 +196,16 @@ impl Log {
         Ok(())
     }
 
+    fn own(&self) -> std::sync::MutexGuard<'_, Own> {
+        self.own.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Waits until every record before `offset` is applied here or was written by this
     /// process: what another writer put before it is then applied. A writer alone on its log
     /// need not wait for its follower's next fetch.
     pub async fn known_before(&self, offset: i64, timeout: Duration) -> Result<(), String> {
         let mut applied = self.applied.clone();
-        let known = |a: &i64| {
-            *a >= offset - 1 || {
-                let own = self.own.lock().unwrap_or_else(|e| e.into_inner());
-                own.range(a + 1..offset).count() as i64 == offset - 1 - a
-            }
-        };
+        let known = |a: &i64| *a >= offset - 1 || self.own().known(*a) >= offset - 1;
         tokio::time::timeout(timeout, applied.wait_for(known))
             .await
             .map_err(|_| {
@@ -218,6 +216,35 @@ impl Log {
             })?
             .map_err(|_| format!("{}: its reader stopped", self.topic))?;
         Ok(())
+    }
+}
+
+/// What this process wrote past what its follower applied.
+struct Own {
+    offsets: BTreeSet<i64>,
+    /// Every offset up to here is applied or in `offsets` (and left it).
+    known: i64,
+}
+
+impl Own {
+    fn wrote(&mut self, offset: i64, applied: i64) {
+        if offset > applied.max(self.known) {
+            self.offsets.insert(offset);
+        }
+        self.known(applied);
+    }
+
+    /// Up to where every offset is applied or written here, once `applied` is.
+    fn known(&mut self, applied: i64) -> i64 {
+        self.known = self.known.max(applied);
+        while let Some(&first) = self.offsets.first() {
+            if first > self.known + 1 {
+                break;
+            }
+            self.offsets.pop_first();
+            self.known = self.known.max(first);
+        }
+        self.known
     }
 }
 
@@ -240,5 +267,33 @@ fn follow(
             Some(Err(error)) => tracing::warn!(topic, %error, "following a log topic"),
             None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_writes_close_the_gap_to_what_is_applied() {
+        let mut own = Own {
+            offsets: BTreeSet::new(),
+            known: -1,
+        };
+        own.wrote(2, -1);
+        assert_eq!(
+            own.known(-1),
+            -1,
+            "0 and 1 are another writer's, or not read yet"
+        );
+        own.wrote(0, -1);
+        assert_eq!(own.known(-1), 0);
+        assert_eq!(own.known(1), 2, "1 applied, 2 written here");
+        own.wrote(5, 1);
+        assert_eq!(own.known(3), 3, "4 is not known");
+        assert_eq!(own.known(4), 5);
+        assert!(own.offsets.is_empty());
+        own.wrote(5, 5);
+        assert!(own.offsets.is_empty(), "an applied offset is not kept");
     }
 }
