@@ -50,6 +50,11 @@ const PARK_TIME: Duration = Duration::from_secs(5);
 /// 64 MiB); bounds the memory a parked consumer holds.
 const CATCH_UP_QUEUE_KBYTES: &str = "16384";
 
+/// How long a catch-up consumer's fetch may wait at the end of a partition, in ms. A consumer
+/// reassigned (a new client, or one given back) sends its next fetch only once the last one
+/// returned: the readers' 100 ms would be added to the first answer of the next read.
+const CATCH_UP_FETCH_WAIT_MS: &str = "10";
+
 /// A catch-up consumer left assigned: the offset each of its partitions delivers next.
 struct Parked {
     topic: String,
@@ -381,15 +386,17 @@ impl Consumers {
         }
     }
 
-    /// A catch-up consumer with librdkafka's prefetch bounded (see [`CATCH_UP_QUEUE_KBYTES`]).
+    /// A catch-up consumer with librdkafka's prefetch bounded (see [`CATCH_UP_QUEUE_KBYTES`])
+    /// and its fetches held briefly ([`CATCH_UP_FETCH_WAIT_MS`]), unless `[kafka.consumer]`
+    /// sets either.
     fn create_catch_up(&self) -> Result<BaseConsumer, RequestError> {
         let mut config = crate::kafka::consumer_config(&self.kafka, &self.bootstrap, READER_GROUP);
-        if !self
-            .kafka
-            .consumer
-            .contains_key("queued.max.messages.kbytes")
-        {
+        let own = |name: &str| self.kafka.consumer.contains_key(name);
+        if !own("queued.max.messages.kbytes") {
             config.set("queued.max.messages.kbytes", CATCH_UP_QUEUE_KBYTES);
+        }
+        if !own("fetch.wait.max.ms") {
+            config.set("fetch.wait.max.ms", CATCH_UP_FETCH_WAIT_MS);
         }
         created(config)
     }
@@ -424,6 +431,22 @@ impl Consumers {
         if let Some(evicted) = evicted {
             self.give_back(evicted.consumer);
         }
+    }
+
+    /// Runs `ask` (a question about offsets) on an idle catch-up consumer, connected already,
+    /// instead of a new one that must connect first.
+    pub fn asking<T>(
+        &self,
+        ask: impl FnOnce(&BaseConsumer) -> Result<T, RequestError>,
+    ) -> Result<T, RequestError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let consumer = match idle {
+            Some(consumer) => consumer,
+            None => self.create_catch_up()?,
+        };
+        let answer = ask(&consumer);
+        self.give_back(consumer);
+        answer
     }
 
     /// Unassigns `consumer` and keeps it idle, or drops it when enough are.

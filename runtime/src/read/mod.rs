@@ -129,11 +129,10 @@ impl Reading {
                 let (consumers, owned) = (self.consumers.clone(), partitions.to_vec());
                 let topic = topic.clone();
                 blocking(move || {
-                    let consumer = consumers.create(None)?;
-                    match from {
-                        From::Time(ms) => consumers.at_time(&consumer, &topic, &owned, ms),
-                        _ => consumers.ends(&consumer, &topic, &owned, true),
-                    }
+                    consumers.asking(|consumer| match from {
+                        From::Time(ms) => consumers.at_time(consumer, &topic, &owned, ms),
+                        _ => consumers.ends(consumer, &topic, &owned, true),
+                    })
                 })
                 .await?
             }
