@@ -120,9 +120,10 @@ impl Log {
             .set("statistics.interval.ms", "0")
             .set("enable.idempotence", "false")
             .set("acks", "all")
-            // Writers wait for each write: 1 ms of lingering, enough for concurrent writes to
-            // share a batch (measured: 0 sends one request per write).
-            .set("linger.ms", "1")
+            // Writers wait for each write: 0.5 ms of lingering, enough for concurrent writes to
+            // share a batch (measured: 0 sends one request per write, 1 made a sync keyed
+            // request 4 % slower).
+            .set("linger.ms", "0.5")
             .create()
             .map_err(|e| e.to_string())?;
         Ok(Log {
