@@ -96,13 +96,13 @@ async fn answer_first(
         Err(full) => return finish(ticket, Err(full.into())).await,
     };
     let topics: Vec<String> = records.iter().map(|r| r.topic.clone()).collect();
+    let answer = queued(&topics);
     let (delivery, id) = (with.delivery.clone(), ready.request.id.clone());
-    let sent = topics.clone();
     tokio::spawn(async move {
         match ticket.keep().await {
             Ok(Claim::Go(ticket)) => {
                 delivery.send_held(held, records, &id).await;
-                ticket.finish(&queued(&sent));
+                ticket.finish(&queued(&topics));
             }
             // Another gateway claimed it first for the same request: it writes the records.
             Ok(Claim::Replay(_)) => {}
@@ -116,7 +116,7 @@ async fn answer_first(
             }
         }
     });
-    Ok(ready.answered(queued(&topics)))
+    Ok(ready.answered(answer))
 }
 
 /// Each record queued: an async request's answer.

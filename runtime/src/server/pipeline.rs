@@ -361,7 +361,7 @@ pub(super) struct Ready {
 
 impl Ready {
     pub(super) async fn deliver(
-        self,
+        mut self,
         with: &Producing,
         records: Vec<Record>,
     ) -> Result<Produced, Failure> {
@@ -370,27 +370,24 @@ impl Ready {
         let results = match self.deliver {
             Deliver::Sync { spool_when_down } => {
                 let results = delivery.sync(records, spool_when_down).await;
-                with.end(self.span, &results);
+                with.end(self.span.take(), &results);
                 Delivered::Now(results?)
             }
             Deliver::Async => Delivered::Now(delivery.accept(records, &self.request.id).await?),
             Deliver::Pipelined => Delivered::Later(Box::pin(delivery.send_now(records)?)),
         };
-        Ok(Produced {
-            records: count,
-            results,
-            key_schema_id: self.key_schema_id,
-            value_schema_id: self.value_schema_id,
-            first_sizes: self.first_sizes,
-            replayed: false,
-        })
+        Ok(self.answer(count, results))
     }
 
     /// The answer of records delivered elsewhere (held, sent after the answer).
     pub(super) fn answered(self, results: Results) -> Produced {
+        self.answer(results.len(), Delivered::Now(results))
+    }
+
+    fn answer(self, records: usize, results: Delivered) -> Produced {
         Produced {
-            records: results.len(),
-            results: Delivered::Now(results),
+            records,
+            results,
             key_schema_id: self.key_schema_id,
             value_schema_id: self.value_schema_id,
             first_sizes: self.first_sizes,
