@@ -22,11 +22,14 @@
 # Each target: a warm-up, then `wrk -t1 -c1` (latency of one client) and `wrk -t1 -c64`
 # (throughput), both with --latency. Prints a markdown table with throughput as a ratio of the
 # baseline and of the same mode without filters, since absolute numbers depend on the machine
-# (here wrk, the gateway and its embedded mock broker all share the same cores).
+# (here wrk, the gateway and its embedded mock broker all share the same cores). With ROUNDS > 1
+# the c=64 runs are repeated round after round over every target, so a slow spell of the
+# machine falls on all of them; the table gives the median of each round's req/s and ratios
+# (with their range), and p50/p99 of the first round.
 #
 # Usage: bench/http.sh            (from anywhere; needs cargo, curl; installs wrk with apt-get)
-# Env:   DURATION (default 5s), WARMUP (2s), THREADS (1), CONNECTIONS (64), TARGETS (all, in
-#        the order above), PERF (unset; a target name: `perf record -g` the gateway during its
+# Env:   DURATION (default 5s), WARMUP (2s), THREADS (1), CONNECTIONS (64), ROUNDS (1),
+#        TARGETS (all, in the order above), PERF (unset; a target name: `perf record -g` the gateway during its
 #        c=64 run, flat report in $PERF_OUT, default /tmp/wafka-perf.txt, data beside it in
 #        $PERF_OUT.data), STRACE (unset; a target
 #        name: count syscalls during its c=64 run)
@@ -37,6 +40,7 @@ duration="${DURATION:-5s}"
 warmup="${WARMUP:-2s}"
 threads="${THREADS:-1}"
 connections="${CONNECTIONS:-64}"
+rounds="${ROUNDS:-1}"
 targets="${TARGETS:-async-none async-router async-router-reuse async-both async-both-reuse async-keyed async-none-traced async-both-traced sync-none sync-both sync-both-reuse sync-keyed sync-none-traced sync-both-traced baseline}"
 
 # shellcheck source=bench/lib.sh
@@ -314,7 +318,14 @@ run_wrk() { # NAME CONNECTIONS OUT
   fi
 }
 declare -A rps p50_1 p50 p99
+for round in $(seq 1 "$rounds"); do
 for name in $targets; do
+  if [ "$round" -gt 1 ]; then
+    log "$name: round $round: wrk -t$threads -c$connections -d$duration ${url[$name]}"
+    run_wrk "$name" "$connections" "$tmp/wrk-$name-$round.txt"
+    rps[$name]+=" $(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk-$name-$round.txt")"
+    continue
+  fi
   log "$name: warm-up $warmup"
   wrk -t"$threads" -c"$connections" -d"$warmup" -s "$(script_for "$name")" "${url[$name]}" \
     -- "warm-$$" >/dev/null
@@ -352,21 +363,44 @@ for name in $targets; do
   p99[$name]="$(awk '$1 == "99%" {print $2}' "$out")"
   [ -n "${rps[$name]}" ] || die "$name: could not parse wrk output"
 done
+done
 
 # --- report ----------------------------------------------------------------------------------
+nth() { echo "$1" | awk -v n="$2" '{ print $n }'; }
+median() { echo "$1" | tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# The median of each round's ratio of NAME to OTHER, and their range when there are rounds.
+ratio_of() { # NAME OTHER
+  local r list=""
+  for r in $(seq 1 "$rounds"); do
+    list+=" $(awk -v a="$(nth "${rps[$1]}" "$r")" -v b="$(nth "${rps[$2]}" "$r")" 'BEGIN { printf "%.2f", a / b }')"
+  done
+  if [ "$rounds" -gt 1 ]; then
+    printf '%.2f (%s–%s)' "$(median "$list")" \
+      "$(echo "$list" | tr ' ' '\n' | grep . | sort -g | head -n1)" \
+      "$(echo "$list" | tr ' ' '\n' | grep . | sort -g | tail -n1)"
+  else
+    printf '%.2f' "$(median "$list")"
+  fi
+}
+
 echo
+[ "$rounds" -gt 1 ] && echo "Median of $rounds rounds (ratios: median of each round's, min–max); p50 and p99 of round 1."
 echo "| target | c=1 p50 | c=$connections req/s | c=$connections p50 | c=$connections p99 | vs baseline | vs same mode, no filters |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for name in $targets; do
-  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
   vs_base="-"
-  [ -n "${rps[baseline]:-}" ] && vs_base="$(ratio "${rps[$name]}" "${rps[baseline]}")"
+  [ -n "${rps[baseline]:-}" ] && vs_base="$(ratio_of "$name" baseline)"
   vs_peer="-"
   p="${peer[$name]:-}"
-  [ -n "$p" ] && [ -n "${rps[$p]:-}" ] && vs_peer="$(ratio "${rps[$name]}" "${rps[$p]}")"
+  [ -n "$p" ] && [ -n "${rps[$p]:-}" ] && vs_peer="$(ratio_of "$name" "$p")"
   printf '| %s | %s | %.0f | %s | %s | %s | %s |\n' "${desc[$name]}" "${p50_1[$name]}" \
-    "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "$vs_base" "$vs_peer"
+    "$(median "${rps[$name]}")" "${p50[$name]}" "${p99[$name]}" "$vs_base" "$vs_peer"
 done
+if [ "$rounds" -gt 1 ]; then
+  echo
+  echo "req/s of each round:"
+  for name in $targets; do echo "    $name:${rps[$name]}"; done
+fi
 echo
 echo "Filter instances created, by policy (reused rows should create few):"
 curl -fsS "http://127.0.0.1:$admin_port/metrics" |

@@ -95,12 +95,12 @@ pub enum RequestError {
         /// The trap message.
         reason: String,
     },
-    /// A filter ran past its deadline and was stopped.
-    #[error("filter {filter} did not finish within {timeout_ms} ms")]
+    /// A filter ran past its time and was stopped.
+    #[error("filter {filter} ran for more than {timeout_ms} ms")]
     FilterTimeout {
         /// Filter name.
         filter: String,
-        /// The deadline.
+        /// The time it had.
         timeout_ms: u64,
     },
     /// A filter returned something the gateway cannot use (bad status, bad topic...).

@@ -45,7 +45,7 @@ pub struct Step {
 /// What one request's filters may do.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Wall time each filter gets.
+    /// Time each filter may run ([`super::run_clock`]).
     pub timeout: Duration,
     /// Most records the request may become.
     pub max_records: usize,
@@ -211,7 +211,7 @@ impl<'a> Chain<'a> {
                 pooled.store.data_mut().request_id = request.id.as_str().into();
                 let mut store =
                     RequestStore::around(pooled.store, request, records, budget, self.timeout)?;
-                store.store.data_mut().enter(step.clone(), self.timeout);
+                enter(&mut store.store, step.clone(), self.timeout);
                 let instance = Instance {
                     instance: pooled.instance,
                     step: step.clone(),
@@ -345,11 +345,15 @@ impl RequestStore {
         Ok(((records, budget), store))
     }
 
-    /// Instantiates `step`'s filter; its deadline starts now and covers the call too.
+    /// Instantiates `step`'s filter; its time counts from here and covers the call too.
     pub async fn instantiate(&mut self, step: &Arc<Step>) -> Result<Instance, RequestError> {
         let timeout = self.timeout;
-        self.store.data_mut().enter(step.clone(), timeout);
-        match step.filter.pre.instantiate_async(&mut self.store).await {
+        enter(&mut self.store, step.clone(), timeout);
+        let clock = self.store.data().clock.clone();
+        let instantiated = clock
+            .time(step.filter.pre.instantiate_async(&mut self.store))
+            .await;
+        match instantiated {
             Ok(instance) => Ok(Instance {
                 instance,
                 step: step.clone(),
@@ -377,6 +381,7 @@ impl RequestStore {
     ) -> Result<Option<http::Response<Bytes>>, RequestError> {
         let request = Resource::<RequestRef>::new_borrow(self.request.rep());
         let records = std::mem::take(&mut self.records);
+        let clock = self.store.data().clock.clone();
         let outcome = match instance
             .step
             .filter
@@ -384,9 +389,8 @@ impl RequestStore {
             .load(&mut self.store, &instance.instance)
         {
             Ok(produce) => {
-                produce
-                    .call_on_request(&mut self.store, request, &records)
-                    .await
+                let call = produce.call_on_request(&mut self.store, request, &records);
+                clock.time(call).await
             }
             Err(e) => Err(e),
         };
@@ -417,11 +421,11 @@ impl RequestStore {
             self.records = records;
             return Ok(());
         };
+        let clock = self.store.data().clock.clone();
         let returned = match consume.load(&mut self.store, &instance.instance) {
             Ok(consume) => {
-                consume
-                    .call_on_records(&mut self.store, request, &records)
-                    .await
+                let call = consume.call_on_records(&mut self.store, request, &records);
+                clock.time(call).await
             }
             Err(e) => Err(e),
         };
@@ -439,7 +443,8 @@ fn internal(e: wasmtime::component::ResourceTableError) -> RequestError {
     RequestError::Internal(e.to_string())
 }
 
-/// A store whose filters yield to tokio every epoch tick and trap once past their deadline.
+/// A store whose filters yield to tokio every epoch tick and trap once they have run past
+/// their time ([`super::run_clock`]).
 pub(crate) fn new_store(
     engine: &Engine,
     request_id: Arc<str>,
@@ -449,13 +454,21 @@ pub(crate) fn new_store(
     store.limiter(|data| data);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|ctx| {
-        Ok(if Instant::now() >= ctx.data().deadline {
+        Ok(if ctx.data().past_deadline() {
             UpdateDeadline::Interrupt
         } else {
             UpdateDeadline::Yield(1)
         })
     });
     store
+}
+
+/// Marks `step` as the filter running in `store`, which may run for `timeout`. The next yield
+/// is a tick away: a pooled store's epoch deadline passed while it waited, and would make the
+/// call yield before it did anything.
+pub(crate) fn enter(store: &mut Store<StoreData>, step: Arc<Step>, timeout: Duration) {
+    store.data_mut().enter(step, timeout);
+    store.set_epoch_deadline(1);
 }
 
 /// A trap or instantiation failure as the request's error, naming the filter that failed.

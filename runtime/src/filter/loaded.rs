@@ -9,7 +9,7 @@ use wasmtime::component::{Component, InstancePre};
 
 use super::bindings::{consume, produce};
 use super::cache::DiskCache;
-use super::chain::{Step, describe_trap, new_store};
+use super::chain::{Step, describe_trap, enter, new_store};
 use super::engine::FilterEngine;
 use super::store::StoreData;
 use crate::metrics::FilterMetrics;
@@ -155,10 +155,20 @@ impl LoadedFilter {
             pool: None,
         });
         let mut store = new_store(self.pre.engine(), "check".into(), route.into());
-        store.data_mut().enter(step, timeout);
+        enter(&mut store, step, timeout);
+        let clock = store.data().clock.clone();
+        clock.time(self.check(&mut store, rejected)).await
+    }
+
+    /// Instantiates the filter in `store` and asks it about its config.
+    async fn check(
+        &self,
+        store: &mut wasmtime::Store<StoreData>,
+        rejected: impl Fn(String) -> LoadError,
+    ) -> Result<bool, LoadError> {
         let instance = self
             .pre
-            .instantiate_async(&mut store)
+            .instantiate_async(&mut *store)
             .await
             .map_err(|e| rejected(format!("instantiation failed: {e:#}")))?;
         let trapped = |trap: wasmtime::Error, store: &wasmtime::Store<StoreData>| {
@@ -166,23 +176,23 @@ impl LoadedFilter {
         };
         let produce = self
             .produce
-            .load(&mut store, &instance)
-            .map_err(|e| trapped(e, &store))?;
-        match produce.call_check_config(&mut store).await {
+            .load(&mut *store, &instance)
+            .map_err(|e| trapped(e, store))?;
+        match produce.call_check_config(&mut *store).await {
             Ok(Ok(())) => {}
             Ok(Err(message)) => return Err(rejected(message)),
-            Err(trap) => return Err(trapped(trap, &store)),
+            Err(trap) => return Err(trapped(trap, store)),
         }
         let Some(consume) = &self.consume else {
             return Ok(false);
         };
         let consume = consume
-            .load(&mut store, &instance)
-            .map_err(|e| trapped(e, &store))?;
+            .load(&mut *store, &instance)
+            .map_err(|e| trapped(e, store))?;
         consume
-            .call_sees_records(&mut store)
+            .call_sees_records(&mut *store)
             .await
-            .map_err(|trap| trapped(trap, &store))
+            .map_err(|trap| trapped(trap, store))
     }
 }
 

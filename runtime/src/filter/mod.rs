@@ -10,6 +10,7 @@ mod host;
 mod loaded;
 mod output;
 mod reuse;
+mod run_clock;
 mod shared_state;
 mod store;
 

@@ -1,7 +1,7 @@
 //! What a filter's store holds for one request.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -9,6 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::chain::Step;
 use super::output::OutputBudget;
+use super::run_clock::RunClock;
 
 /// Bytes of a filter's stderr kept to explain a trap (Rust panics print there).
 const STDERR_CAPTURE: usize = 4096;
@@ -25,8 +26,9 @@ pub struct StoreData {
     /// Request id and route, for log attribution.
     pub(crate) request_id: Arc<str>,
     pub(crate) route: Arc<str>,
-    /// When the running filter must be stopped.
-    pub(crate) deadline: Instant,
+    /// How long the running filter has run, and how long it may.
+    pub(crate) clock: Arc<RunClock>,
+    pub(crate) timeout: Duration,
     /// What filters may still create for this request.
     pub(crate) budget: OutputBudget,
     /// Bytes of linear memory and tables the store's instances have grown to.
@@ -41,7 +43,8 @@ impl StoreData {
             step: None,
             request_id,
             route,
-            deadline: Instant::now(),
+            clock: Arc::default(),
+            timeout: Duration::ZERO,
             budget: OutputBudget::default(),
             memory_bytes: 0,
         }
@@ -62,10 +65,16 @@ impl StoreData {
         }
     }
 
-    /// Marks `step` as the running filter, with `timeout` from now to finish.
+    /// Marks `step` as the running filter, which may run for `timeout`.
     pub(crate) fn enter(&mut self, step: Arc<Step>, timeout: Duration) {
         self.step = Some(step);
-        self.deadline = Instant::now() + timeout;
+        self.clock.reset();
+        self.timeout = timeout;
+    }
+
+    /// Whether the running filter has used its time.
+    pub(crate) fn past_deadline(&self) -> bool {
+        self.clock.ran() >= self.timeout
     }
 
     /// What the filter wrote to stderr, e.g. a panic message.

@@ -1,9 +1,9 @@
 //! Identity providers for filters (the WIT `identity` interface): keys and introspection stay
 //! in the gateway ([`crate::identity`]); the filter gets a verdict. Time spent waiting for a
-//! provider is added to the filter's deadline: the provider's `timeout_ms` bounds it instead.
+//! provider is not charged to the filter (`filter::run_clock`): the provider's
+//! `timeout_ms` bounds it instead.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::filter::bindings::wafka::filter::identity::{self, ProviderInfo, TokenError};
 use crate::filter::store::StoreData;
@@ -20,14 +20,6 @@ impl StoreData {
             let known = step.identity.names();
             format!("no identity provider {name:?} in the gateway config (configured: {known:?})")
         })
-    }
-
-    /// Waits for `work`, moving the filter's deadline by the time waited.
-    pub(super) async fn waiting<T>(&mut self, work: impl Future<Output = T>) -> T {
-        let started = Instant::now();
-        let out = work.await;
-        self.deadline += started.elapsed();
-        out
     }
 }
 
@@ -58,8 +50,8 @@ impl identity::Host for StoreData {
             Ok(p) => p,
             Err(why) => return Ok(Err(TokenError::Unavailable(why))),
         };
-        let verdict = self
-            .waiting(provider.verify(&alg, kid.as_deref(), &message, &signature))
+        let verdict = provider
+            .verify(&alg, kid.as_deref(), &message, &signature)
             .await;
         Ok(verdict.map_err(wit))
     }
@@ -73,6 +65,6 @@ impl identity::Host for StoreData {
             Ok(p) => p,
             Err(why) => return Ok(Err(TokenError::Unavailable(why))),
         };
-        Ok(self.waiting(provider.introspect(&token)).await.map_err(wit))
+        Ok(provider.introspect(&token).await.map_err(wit))
     }
 }

@@ -1,7 +1,7 @@
 //! The schema registry for filters (the WIT `schemas` interface): schemas are parsed once by
 //! the registry and values checked, encoded and decoded where they live, so a record's value
-//! never passes through the filter's memory. Time spent waiting for a remote registry is added
-//! to the filter's deadline, as for identity providers.
+//! never passes through the filter's memory. Time spent waiting for a remote registry is not
+//! charged to the filter, as for identity providers.
 
 use std::sync::Arc;
 
@@ -30,7 +30,7 @@ impl StoreData {
     /// The latest schema of `subject`, waiting for the registry if it must.
     async fn latest_of(&mut self, subject: &str) -> Result<(SchemaInfo, Arc<Stored>), SchemaError> {
         let registry = self.registry()?;
-        let (version, stored) = self.waiting(registry.latest(subject)).await.map_err(wit)?;
+        let (version, stored) = registry.latest(subject).await.map_err(wit)?;
         Ok((info(&stored, version.version), stored))
     }
 
@@ -40,7 +40,7 @@ impl StoreData {
         let (id, _) = framed(value).ok_or_else(|| {
             SchemaError::InvalidValue("not in the wire format (a zero byte, then the id)".into())
         })?;
-        self.waiting(registry.by_id(id)).await.map_err(wit)
+        registry.by_id(id).await.map_err(wit)
     }
 
     /// Checks `value` by encoding it with the latest schema of `subject`, keeping nothing.
