@@ -398,6 +398,44 @@ pub(crate) async fn an_unreachable_provider_answers_503(broker: Broker) {
     assert_eq!(gw.admin("/healthz").await.status, 200);
 }
 
+/// A provider that accepts connections and never answers, for longer than the filter may run:
+/// the wait is the provider's (its `timeout_ms`, then 503), not charged to the filter (no 504).
+pub(crate) async fn a_slow_provider_is_not_charged_to_the_filter(broker: Broker) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let provider: IdentityProviderConfig = toml::from_str(&format!(
+        "name = \"silent\"\nissuer = \"http://127.0.0.1:{port}\"\nclient_id = \"wafka\"\nclient_secret = \"s\"\ntimeout_ms = 300"
+    ))
+    .unwrap();
+    let gw = TestGateway::builder(broker)
+        .routes(&ROUTES.replace("PROVIDER", "silent"))
+        .topics(&["orders.eu", "payments"])
+        .filter("topic-router")
+        .filter("jwt-auth")
+        .configure(move |c| {
+            c.server.filter_timeout_ms = 50;
+            c.identity_providers = vec![provider];
+        })
+        .start()
+        .await;
+    let started = Instant::now();
+    let res = send(&gw, "orders.eu", "opaque-token", "{}").await;
+    assert_eq!(res.status, 503, "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(res.error_code(), "identity_provider_unavailable");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "answered before the provider's timeout: {:?}",
+        started.elapsed()
+    );
+    silent.abort();
+}
+
 fn header(token: &str) -> Value {
     use base64::Engine as _;
     let part = token.split('.').next().unwrap();
@@ -436,4 +474,9 @@ async fn revoked_opaque_tokens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_provider() {
     an_unreachable_provider_answers_503(Broker::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_provider() {
+    a_slow_provider_is_not_charged_to_the_filter(Broker::Embedded).await;
 }
