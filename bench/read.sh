@@ -3,7 +3,9 @@
 # same run. Broker: tansu (in memory), started here; (a) on the embedded cluster (see below).
 #
 #   (a) throughput   40,000 records of SIZE (256) bytes, as many as the embedded cluster keeps: a plain consumer reads them all, then one
-#                    long-poll client reads them all through GET /v1/reads (500 per answer)
+#                    long-poll client reads them all through GET /v1/reads (500 per answer, the
+#                    default), one through GET /v1/bulk (a route allowing 5,000), and one event
+#                    stream from the earliest record (Accept: text/event-stream)
 #   (b) fan-out      CLIENTS (1000) event streams on GET /v1/live while a producer sends
 #                    RATE (100) records/s for RUN_SECONDS (20); latency = produced → event parsed
 #                    by the client; the gateway's peak RSS and threads. On tansu, and again on
@@ -94,6 +96,12 @@ topic = "reads"
 read = { max_records = 500, max_bytes = 4194304 }
 
 [[routes]]
+name = "bulk"
+path = "/v1/bulk"
+topic = "reads"
+read = { max_records = 5000, max_bytes = 4194304 }
+
+[[routes]]
 name = "live"
 path = "/v1/live"
 topic = "live"
@@ -120,6 +128,10 @@ log "gateway long-poll client"
 poll_out="$("$readers" poll "http://127.0.0.1:$embedded_port/v1/reads" "$records")"
 poll_rps="$(awk '{print $2}' <<<"$poll_out")"
 poll_first="$(awk '{print $4}' <<<"$poll_out")"
+log "gateway long-poll client, 5,000 per answer"
+bulk_rps="$("$readers" poll "http://127.0.0.1:$embedded_port/v1/bulk" "$records" | awk '{print $2}')"
+log "gateway event stream from the earliest record"
+stream_rps="$("$readers" catch-up "http://127.0.0.1:$embedded_port/v1/reads" "$records" | awk '{print $2}')"
 
 # --- (b) fan-out -------------------------------------------------------------------------------
 # fanout URL BOOTSTRAP ADMIN PID: sets events, p50, p99, rss_peak, threads_peak.
@@ -186,6 +198,10 @@ printf '| plain rdkafka consumer, %s records of %s bytes | %s records/s |\n' "$r
 printf '| gateway long-poll client (500 per answer) | %s records/s (%s of plain) |\n' "$poll_rps" \
   "$(awk -v a="$poll_rps" -v b="$plain_rps" 'BEGIN { printf "%.2f", a / b }')"
 printf '| its first answer | %s ms |\n' "$poll_first"
+printf '| gateway long-poll client (5,000 per answer) | %s records/s (%s of plain) |\n' "$bulk_rps" \
+  "$(awk -v a="$bulk_rps" -v b="$plain_rps" 'BEGIN { printf "%.2f", a / b }')"
+printf '| gateway event stream from the earliest record | %s records/s (%s of plain) |\n' "$stream_rps" \
+  "$(awk -v a="$stream_rps" -v b="$plain_rps" 'BEGIN { printf "%.2f", a / b }')"
 printf '| fan-out: %s streams × %s records/s × %ss | %s of %s events |\n' "$clients" "$rate" "$seconds" "$events" "$expected"
 printf '| fan-out latency produce → client p50 / p99 | %s ms / %s ms |\n' "$p50" "$p99"
 printf '| the same fan-out on the embedded cluster: events, p50 / p99 | %s of %s, %s ms / %s ms |\n' \

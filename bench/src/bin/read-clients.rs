@@ -2,7 +2,10 @@
 //!
 //! ```text
 //! read-clients poll  URL COUNT             long-poll from the earliest record until COUNT
-//!                                           records came → "records/s N"
+//!                                           records came, on one kept-alive connection as
+//!                                           any HTTP client → "records/s N first_answer_ms F"
+//! read-clients catch-up URL COUNT          one event stream from the earliest record until
+//!                                           COUNT records came → "records/s N first_event_ms F"
 //! read-clients sse   URL CLIENTS SECONDS   CLIENTS event streams for SECONDS; each record's
 //!                                           value is {"sent_us": …}; prints "events N",
 //!                                           "latency_p50_ms X", "latency_p99_ms Y"
@@ -27,6 +30,10 @@ fn main() {
             let (rate, first) = runtime.block_on(poll(url, count.parse().expect("COUNT")));
             println!("records/s {rate:.0} first_answer_ms {first:.1}");
         }
+        ["catch-up", url, count] => {
+            let (rate, first) = runtime.block_on(catch_up(url, count.parse().expect("COUNT")));
+            println!("records/s {rate:.0} first_event_ms {first:.1}");
+        }
         ["sse", url, clients, seconds] => {
             runtime.block_on(sse(
                 url,
@@ -43,7 +50,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: read-clients poll URL COUNT | sse URL CLIENTS SECONDS | stall URL CLIENTS SECONDS"
+                "usage: read-clients poll URL COUNT | catch-up URL COUNT | sse URL CLIENTS SECONDS | stall URL CLIENTS SECONDS"
             );
             std::process::exit(2);
         }
@@ -57,12 +64,27 @@ fn split(url: &str) -> (String, String) {
     (host.to_owned(), path.to_owned())
 }
 
-async fn get(host: &str, path: &str, accept: &str) -> hyper::Response<hyper::body::Incoming> {
+type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+async fn connect(host: &str) -> Sender {
     let stream = TcpStream::connect(host).await.expect("connect");
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .expect("handshake");
     tokio::spawn(conn);
+    sender
+}
+
+async fn send(
+    sender: &mut Sender,
+    host: &str,
+    path: &str,
+    accept: &str,
+) -> hyper::Response<hyper::body::Incoming> {
+    // Ready once the last answer was read; a connection the server closed is opened again.
+    if sender.ready().await.is_err() {
+        *sender = connect(host).await;
+    }
     let req = http::Request::builder()
         .uri(path)
         .header("host", host)
@@ -70,6 +92,11 @@ async fn get(host: &str, path: &str, accept: &str) -> hyper::Response<hyper::bod
         .body(Empty::<Bytes>::new())
         .unwrap();
     sender.send_request(req).await.expect("send")
+}
+
+/// One request on a connection of its own.
+async fn get(host: &str, path: &str, accept: &str) -> hyper::Response<hyper::body::Incoming> {
+    send(&mut connect(host).await, host, path, accept).await
 }
 
 /// Records per second over the whole read, and how long the first answer took.
@@ -80,8 +107,10 @@ async fn poll(url: &str, count: usize) -> (f64, f64) {
     let mut read = 0;
     let started = Instant::now();
     let mut first = None;
+    let mut sender = connect(&host).await;
     while read < count {
-        let res = get(
+        let res = send(
+            &mut sender,
             &host,
             &format!("{path}{sep}from={from}&timeout_ms=5000"),
             "application/json",
@@ -92,6 +121,39 @@ async fn poll(url: &str, count: usize) -> (f64, f64) {
         let answer: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
         read += answer["records"].as_array().map_or(0, Vec::len);
         from = answer["next"].as_str().expect("next").to_owned();
+        first.get_or_insert_with(|| started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let rate = read as f64 / started.elapsed().as_secs_f64();
+    (rate, first.unwrap_or_default())
+}
+
+/// Records per second over one event stream from the earliest record, and how long its first
+/// event took.
+async fn catch_up(url: &str, count: usize) -> (f64, f64) {
+    let (host, path) = split(url);
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let started = Instant::now();
+    let res = get(&host, &format!("{path}{sep}from=earliest"), "text/event-stream").await;
+    assert_eq!(res.status(), 200);
+    let mut body = res.into_body();
+    let (mut read, mut first) = (0, None);
+    let mut buffer = Vec::new();
+    while read < count {
+        let frame = body.frame().await.expect("the stream ended").expect("frame");
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        buffer.extend_from_slice(&data);
+        let Some(end) = buffer.windows(2).rposition(|w| w == b"\n\n") else {
+            continue;
+        };
+        let events: Vec<u8> = buffer.drain(..end + 2).collect();
+        for line in events.split(|&b| b == b'\n') {
+            if let Some(json) = line.strip_prefix(b"data: ") {
+                let _: serde_json::Value = serde_json::from_slice(json).expect("JSON event");
+                read += 1;
+            }
+        }
         first.get_or_insert_with(|| started.elapsed().as_secs_f64() * 1000.0);
     }
     let rate = read as f64 / started.elapsed().as_secs_f64();

@@ -7,6 +7,7 @@
 //! one that stops reading is cut off by `server.write_timeout_ms`. The stream ends cleanly on
 //! shutdown and after `read.max_stream_ms`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -251,14 +252,15 @@ impl Stream {
     /// The events for `records`, each with the position after it as its id.
     async fn events(&mut self, records: Vec<Arc<Record>>) -> Result<Bytes, RequestError> {
         let topic = self.allowed.tail.topic().to_owned();
-        // Positions after each record, in order, before filters drop or reshape any.
-        let mut ids = Vec::with_capacity(records.len());
+        // Positions after each record, before filters drop or reshape any.
+        let mut ids = HashMap::with_capacity(records.len());
         let mut at = self.position.clone();
         for record in &records {
             if let (Some(p), Some(o)) = (record.partition, record.offset) {
                 at.0.insert(p, o + 1);
             }
-            ids.push(((record.partition, record.offset), at.encode(&topic)));
+            ids.entry((record.partition, record.offset))
+                .or_insert_with(|| at.encode(&topic));
         }
         let sent = shape(
             &self.filters,
@@ -275,28 +277,29 @@ impl Stream {
         if let Some((tracer, reader)) = &self.trace {
             tracer.received(&sent, reader, &self.route.name);
         }
-        let mut chunk = String::new();
+        // Written in place: `render::write` gives one line of UTF-8, fit for `data:`.
+        let mut chunk = Vec::new();
+        let mut last = None;
         for record in &sent {
-            let id = ids
-                .iter()
-                .find(|(key, _)| *key == (record.partition, record.offset))
-                .map_or_else(|| self.position.encode(&topic), |(_, id)| id.clone());
-            let mut data = Vec::new();
+            let id: &str = match ids.get(&(record.partition, record.offset)) {
+                Some(id) => id,
+                None => last.get_or_insert_with(|| self.position.encode(&topic)),
+            };
+            chunk.extend_from_slice(b"id: ");
+            chunk.extend_from_slice(id.as_bytes());
+            chunk.extend_from_slice(b"\ndata: ");
             render::write(
-                &mut data,
+                &mut chunk,
                 record,
                 self.read.config.format,
                 self.schemas.as_deref(),
             );
-            let data = String::from_utf8_lossy(&data);
-            chunk.push_str(&format!("id: {id}\ndata: {data}\n\n"));
+            chunk.extend_from_slice(b"\n\n");
         }
         if sent.is_empty() {
             // Every record was filtered out: the client still moves past them.
-            chunk.push_str(&format!(
-                "id: {}\n: filtered\n\n",
-                self.position.encode(&topic)
-            ));
+            let id = self.position.encode(&topic);
+            chunk.extend_from_slice(format!("id: {id}\n: filtered\n\n").as_bytes());
         }
         let lag = lag(&self.allowed.tail, &self.position);
         let metrics = &self.read.metrics;
