@@ -133,13 +133,22 @@ async fn catch_up(url: &str, count: usize) -> (f64, f64) {
     let (host, path) = split(url);
     let sep = if path.contains('?') { '&' } else { '?' };
     let started = Instant::now();
-    let res = get(&host, &format!("{path}{sep}from=earliest"), "text/event-stream").await;
+    let res = get(
+        &host,
+        &format!("{path}{sep}from=earliest"),
+        "text/event-stream",
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let mut body = res.into_body();
     let (mut read, mut first) = (0, None);
     let mut buffer = Vec::new();
     while read < count {
-        let frame = body.frame().await.expect("the stream ended").expect("frame");
+        let frame = body
+            .frame()
+            .await
+            .expect("the stream ended")
+            .expect("frame");
         let Ok(data) = frame.into_data() else {
             continue;
         };
