@@ -92,9 +92,27 @@ impl Tansu {
         );
     }
 
-    /// Pauses the broker process (SIGSTOP): it keeps its sockets but answers nothing.
+    /// Pauses the broker process (SIGSTOP): it keeps its sockets but answers nothing. Returns
+    /// once the kernel reports the process stopped (`kill` only queues the signal).
     pub fn pause(&self) {
-        signal(self.child.id(), "STOP");
+        let pid = self.child.id();
+        signal(pid, "STOP");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // The state follows the command name, which is in parentheses.
+            let state = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next());
+            if state == Some('T') {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tansu {pid} not stopped 5 s after SIGSTOP: state {state:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Resumes a paused broker (SIGCONT).
