@@ -278,7 +278,8 @@ impl Stream {
             tracer.received(&sent, reader, &self.route.name);
         }
         // Written in place: `render::write` gives one line of UTF-8, fit for `data:`.
-        let mut chunk = Vec::new();
+        let ids_len = ids.values().next().map_or(0, String::len) + 16;
+        let mut chunk = Vec::with_capacity(render::size_hint(&sent) + sent.len() * ids_len + 64);
         let mut last = None;
         for record in &sent {
             let id: &str = match ids.get(&(record.partition, record.offset)) {
