@@ -33,11 +33,22 @@ async fn each_key_gets_its_burst_then_429_and_buckets_survive_a_reload() {
             .await
     };
 
+    // The burst passes, then 429; a slow machine may see a token refilled meanwhile.
     let started = Instant::now();
-    for _ in 0..3 {
-        assert_eq!(post("alice").await.status, 200);
-    }
-    let res = post("alice").await;
+    let mut first = 0;
+    let res = loop {
+        let res = post("alice").await;
+        if res.status != 200 {
+            break res;
+        }
+        first += 1;
+        assert!(
+            first <= 3 + started.elapsed().as_secs() as usize,
+            "{first} passed after {:?}",
+            started.elapsed()
+        );
+    };
+    assert!(first >= 3, "only {first} of the burst of 3 passed");
     assert_eq!(
         (res.status, res.error_code().as_str()),
         (429, "rate_limited")
@@ -64,6 +75,6 @@ async fn each_key_gets_its_burst_then_429_and_buckets_survive_a_reload() {
         started.elapsed() < Duration::from_secs(3),
         "too slow to tell buckets apart"
     );
-    assert_eq!(read_all(&gw.bootstrap, "events").len(), 4 + passed);
+    assert_eq!(read_all(&gw.bootstrap, "events").len(), first + 1 + passed);
     gw.shutdown().await;
 }

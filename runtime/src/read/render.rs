@@ -82,20 +82,30 @@ pub fn write(out: &mut Vec<u8>, record: &Record, format: ValueFormat, schemas: O
     out.extend_from_slice(b"]}");
 }
 
-/// About what [`write`] appends for `records` (exact for JSON values on one line, a little
-/// over for the rest). Reads size their answer once with it: grown by doubling, a 250 KB answer
-/// is four reallocations, each into fresh pages the kernel must zero.
-pub fn size_hint<'a>(records: impl IntoIterator<Item = &'a Record>) -> usize {
+/// About what [`write`] appends for `records` in `format`, a little over: reads size their
+/// answer once with it. Grown by doubling, a 250 KB answer is four reallocations, each into
+/// fresh pages the kernel must zero.
+pub fn size_hint<'a>(records: impl IntoIterator<Item = &'a Record>, format: ValueFormat) -> usize {
+    let shown = |bytes: &Option<bytes::Bytes>, format: ValueFormat| {
+        let len = bytes.as_ref().map_or(0, |b| b.len());
+        match format {
+            // Copied as they are, or escaped where a few characters need it.
+            ValueFormat::Json | ValueFormat::Text => len + len / 8 + 40,
+            ValueFormat::Base64 => len * 4 / 3 + 40,
+        }
+    };
     records
         .into_iter()
         .map(|r| {
-            let bytes = |b: &Option<bytes::Bytes>| b.as_ref().map_or(4, |b| b.len() * 4 / 3 + 40);
             let headers: usize = r
                 .headers
                 .iter()
                 .map(|(n, v)| n.len() + v.len() * 4 / 3 + 24)
                 .sum();
-            120 + r.topic.len() + bytes(&r.key) + bytes(&r.value) + headers
+            120 + r.topic.len()
+                + shown(&r.key, ValueFormat::Text)
+                + shown(&r.value, format)
+                + headers
         })
         .sum()
 }

@@ -265,7 +265,7 @@ async fn fetch(
     if let Some((tracer, reader)) = call.trace() {
         tracer.received(&sent, reader, &route.name);
     }
-    let mut body = Vec::with_capacity(render::size_hint(&sent) + 256);
+    let mut body = Vec::with_capacity(render::size_hint(&sent, config.format) + 256);
     body.extend_from_slice(b"{\"records\":[");
     for (i, record) in sent.iter().enumerate() {
         if i > 0 {

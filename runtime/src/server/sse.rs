@@ -279,7 +279,9 @@ impl Stream {
         }
         // Written in place: `render::write` gives one line of UTF-8, fit for `data:`.
         let ids_len = ids.values().next().map_or(0, String::len) + 16;
-        let mut chunk = Vec::with_capacity(render::size_hint(&sent) + sent.len() * ids_len + 64);
+        let mut chunk = Vec::with_capacity(
+            render::size_hint(&sent, self.read.config.format) + sent.len() * ids_len + 64,
+        );
         let mut last = None;
         for record in &sent {
             let id: &str = match ids.get(&(record.partition, record.offset)) {
