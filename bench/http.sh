@@ -367,7 +367,8 @@ done
 
 # --- report ----------------------------------------------------------------------------------
 nth() { echo "$1" | awk -v n="$2" '{ print $n }'; }
-median() { echo "$1" | tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+sorted() { echo "$1" | tr ' ' '\n' | grep . | sort -g; }
+median() { sorted "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # The median of each round's ratio of NAME to OTHER, and their range when there are rounds.
 ratio_of() { # NAME OTHER
   local r list=""
@@ -375,9 +376,7 @@ ratio_of() { # NAME OTHER
     list+=" $(awk -v a="$(nth "${rps[$1]}" "$r")" -v b="$(nth "${rps[$2]}" "$r")" 'BEGIN { printf "%.2f", a / b }')"
   done
   if [ "$rounds" -gt 1 ]; then
-    printf '%.2f (%s–%s)' "$(median "$list")" \
-      "$(echo "$list" | tr ' ' '\n' | grep . | sort -g | head -n1)" \
-      "$(echo "$list" | tr ' ' '\n' | grep . | sort -g | tail -n1)"
+    printf '%.2f (%s–%s)' "$(median "$list")" "$(sorted "$list" | head -n1)" "$(sorted "$list" | tail -n1)"
   else
     printf '%.2f' "$(median "$list")"
   fi
