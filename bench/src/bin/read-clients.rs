@@ -12,6 +12,9 @@
 //! read-clients stall URL CLIENTS SECONDS   CLIENTS streams that never read a byte, held open
 //!                                           for SECONDS → "opened N"
 //! ```
+//!
+//! `poll` and `catch-up` decode each record into a type of their own, as an application does,
+//! and fail if a partition's offsets ever go back or repeat.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +23,45 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use tokio::net::TcpStream;
+
+/// A long-poll answer as an application decodes it: into types of its own, not a tree of
+/// JSON values (which costs more per record than the gateway's whole answer does).
+#[derive(Deserialize)]
+struct Answer<'a> {
+    records: Vec<Read>,
+    #[serde(borrow)]
+    next: &'a str,
+}
+
+/// One record: where it is, and its value checked and skipped (an application would decode it
+/// into a type of its own).
+#[derive(Deserialize)]
+struct Read {
+    partition: i32,
+    offset: i64,
+    #[serde(rename = "value")]
+    _value: IgnoredAny,
+}
+
+/// Each partition's last offset read: a read must never go back or repeat.
+#[derive(Default)]
+struct Order(std::collections::HashMap<i32, i64>);
+
+impl Order {
+    fn check(&mut self, read: &Read) {
+        if let Some(last) = self.0.insert(read.partition, read.offset) {
+            assert!(
+                read.offset > last,
+                "partition {} went from offset {last} to {}",
+                read.partition,
+                read.offset
+            );
+        }
+    }
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -104,7 +145,7 @@ async fn poll(url: &str, count: usize) -> (f64, f64) {
     let (host, path) = split(url);
     let sep = if path.contains('?') { '&' } else { '?' };
     let mut from = "earliest".to_owned();
-    let mut read = 0;
+    let (mut read, mut order) = (0, Order::default());
     let started = Instant::now();
     let mut first = None;
     let mut sender = connect(&host).await;
@@ -118,9 +159,10 @@ async fn poll(url: &str, count: usize) -> (f64, f64) {
         .await;
         assert_eq!(res.status(), 200);
         let body = res.into_body().collect().await.expect("body").to_bytes();
-        let answer: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
-        read += answer["records"].as_array().map_or(0, Vec::len);
-        from = answer["next"].as_str().expect("next").to_owned();
+        let answer: Answer = serde_json::from_slice(&body).expect("a long-poll answer");
+        read += answer.records.len();
+        answer.records.iter().for_each(|r| order.check(r));
+        from = answer.next.to_owned();
         first.get_or_insert_with(|| started.elapsed().as_secs_f64() * 1000.0);
     }
     let rate = read as f64 / started.elapsed().as_secs_f64();
@@ -141,7 +183,7 @@ async fn catch_up(url: &str, count: usize) -> (f64, f64) {
     .await;
     assert_eq!(res.status(), 200);
     let mut body = res.into_body();
-    let (mut read, mut first) = (0, None);
+    let (mut read, mut first, mut order) = (0, None, Order::default());
     let mut buffer = Vec::new();
     while read < count {
         let frame = body
@@ -159,7 +201,7 @@ async fn catch_up(url: &str, count: usize) -> (f64, f64) {
         let events: Vec<u8> = buffer.drain(..end + 2).collect();
         for line in events.split(|&b| b == b'\n') {
             if let Some(json) = line.strip_prefix(b"data: ") {
-                let _: serde_json::Value = serde_json::from_slice(json).expect("JSON event");
+                order.check(&serde_json::from_slice(json).expect("a record event"));
                 read += 1;
             }
         }
