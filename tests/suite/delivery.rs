@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::types::RDKafkaRespErr;
+use serde_json::Value;
 use wafka::config::Config;
 use wafka_tests::kafka::{read_all, wait_for};
 use wafka_tests::{Broker, TestGateway, request, try_request};
@@ -135,6 +136,80 @@ async fn a_broker_outage_opens_the_breaker_and_recovery_closes_it() {
     let metrics = gw.metrics().await;
     let opened = wafka_tests::prometheus::value(&metrics, "wafka_kafka_breaker_opened_total", &[]);
     assert!(opened >= 1.0, "{opened}");
+    gw.shutdown().await;
+}
+
+/// Polls `/admin/kafka` until `ready` holds for its answer.
+async fn kafka_status_until(gw: &TestGateway, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = gw.admin("/admin/kafka").await.json();
+        if ready(&status) {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sync clients that hang up before Kafka acknowledges leave nothing counted as awaited, and
+/// their room in flight is kept until the acknowledgements come. Counted forever, the breaker
+/// saw "no acknowledgement" as soon as the gateway went idle for `stall_ms`, and opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_hanging_up_before_the_ack_leave_the_breaker_nothing_to_wait_for() {
+    use tokio::io::AsyncWriteExt as _;
+    let gw = TestGateway::builder(Broker::Embedded)
+        .routes(ROUTES)
+        .configure(fast_breaker)
+        .start()
+        .await;
+    let cluster = gw.gateway().embedded().expect("embedded cluster");
+    assert_eq!(gw.post("/v1/sync", "warm").await.status, 200);
+
+    // Ten requests sent while acknowledgements take 2 s; their clients leave once the gateway
+    // has sent their records.
+    cluster.round_trip_time(1, Duration::from_secs(2)).unwrap();
+    let mut clients = Vec::new();
+    for i in 0..10 {
+        let mut client = tokio::net::TcpStream::connect(gw.gateway().addr())
+            .await
+            .unwrap();
+        let body = format!("hung-up-{i}");
+        let head = format!(
+            "POST /v1/sync HTTP/1.1\r\nhost: wafka\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n",
+            body.len()
+        );
+        client.write_all(head.as_bytes()).await.unwrap();
+        client.write_all(body.as_bytes()).await.unwrap();
+        clients.push(client);
+    }
+    kafka_status_until(&gw, "ten records awaited", |s| {
+        s["breaker"]["awaiting_reports"] == 10
+    })
+    .await;
+    drop(clients);
+    cluster.round_trip_time(1, Duration::ZERO).unwrap();
+
+    // Their records arrive (the client left, Kafka still took them); then nothing is awaited
+    // and their room in flight is free again.
+    wait_for(&gw.bootstrap, "orders", 11);
+    let counts = counts(&gw.bootstrap, "orders");
+    for i in 0..10 {
+        assert_eq!(counts.get(&format!("hung-up-{i}")), Some(&1), "{counts:?}");
+    }
+    let status = kafka_status_until(&gw, "nothing awaited", |s| {
+        s["breaker"]["awaiting_reports"] == 0 && s["in_flight"]["records"] == 0
+    })
+    .await;
+    assert_eq!(status["breaker"]["state"], "closed", "{status}");
+
+    // Idle for twice `stall_ms`: this idle time is what is under test, not a wait for an event.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let status = gw.admin("/admin/kafka").await.json();
+    assert_eq!(status["breaker"]["state"], "closed", "{status}");
+    let res = gw.post("/v1/sync", "after").await;
+    assert_eq!(res.status, 200, "{}", res.json());
     gw.shutdown().await;
 }
 

@@ -85,6 +85,11 @@ impl Breaker {
         }
     }
 
+    /// Records handed to the producer whose delivery report has not arrived.
+    pub fn awaiting(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
     /// Why it is open, if it is.
     pub fn reason(&self) -> Option<String> {
         match &*self.lock() {

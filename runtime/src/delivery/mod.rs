@@ -85,7 +85,7 @@ impl Delivery {
     /// For a `sync` route: sends and waits for every acknowledgement. With `spool_when_down`,
     /// records that cannot reach Kafka go to the spool instead of failing.
     pub async fn sync(
-        &self,
+        self: &Arc<Self>,
         records: Vec<Record>,
         spool_when_down: bool,
     ) -> Result<Results, RequestError> {
@@ -96,15 +96,12 @@ impl Delivery {
                 None => Err(open),
             };
         }
-        let _held = self.in_flight.reserve(&records)?;
-        let queued: Vec<_> = records.iter().map(|r| self.queue(r)).collect();
+        let held = self.in_flight.reserve(&records)?;
+        let queued = records.iter().map(|r| self.queue(r)).collect();
+        let outcomes = self.reports(held, queued).await;
         let mut results = Vec::with_capacity(records.len());
         let mut retry = Vec::new();
-        for (record, q) in records.into_iter().zip(queued) {
-            let outcome = match q {
-                Ok(pending) => self.report(pending).await,
-                Err(e) => Err(e),
-            };
+        for (record, outcome) in records.into_iter().zip(outcomes) {
             match outcome {
                 Err(e) if spool.is_some() && is_retriable(&e) => {
                     retry.push((results.len(), record));
@@ -133,30 +130,49 @@ impl Delivery {
     ) -> Result<impl Future<Output = Results> + Send + 'static, RequestError> {
         self.breaker.check()?;
         let held = self.in_flight.reserve(&records)?;
-        let queued: Vec<_> = records
-            .into_iter()
-            .map(|r| {
-                let q = self.queue(&r);
-                (r.topic, q)
-            })
-            .collect();
-        // The wait runs on its own: a caller that stops listening (a client gone mid-stream)
-        // must not leave the breaker counting reports nobody collects.
+        let queued = records.iter().map(|r| self.queue(r)).collect();
+        let reports = self.reports(held, queued);
+        // Only the topics wait with the reports: bodies are freed as soon as they are queued.
+        let topics: Vec<String> = records.into_iter().map(|r| r.topic).collect();
+        Ok(async move {
+            let outcomes = reports.await;
+            topics
+                .into_iter()
+                .zip(outcomes)
+                .map(|(topic, outcome)| (topic, outcome.map(Accepted::Delivered)))
+                .collect()
+        })
+    }
+
+    /// The reports of `queued` records, waited for on a task of their own that keeps `held`
+    /// until the last one: a caller that stops listening (a client gone mid-request) must not
+    /// leave the breaker counting reports nobody collects, nor free the room of records still
+    /// in flight. One outcome per record, in order.
+    fn reports(
+        self: &Arc<Self>,
+        held: in_flight::Reservation,
+        queued: Vec<Result<Pending, RequestError>>,
+    ) -> impl Future<Output = Vec<Result<Delivered, RequestError>>> + Send + 'static {
+        let count = queued.len();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let this = self.clone();
         tokio::spawn(async move {
             let _held = held;
-            let mut results = Vec::with_capacity(queued.len());
-            for (topic, q) in queued {
-                let outcome = match q {
-                    Ok(pending) => this.report(pending).await.map(Accepted::Delivered),
+            let mut outcomes = Vec::with_capacity(queued.len());
+            for q in queued {
+                outcomes.push(match q {
+                    Ok(pending) => this.report(pending).await,
                     Err(e) => Err(e),
-                };
-                results.push((topic, outcome));
+                });
             }
-            let _ = tx.send(results);
+            let _ = tx.send(outcomes);
         });
-        Ok(async move { rx.await.unwrap_or_default() })
+        async move {
+            rx.await.unwrap_or_else(|_| {
+                let lost = RequestError::Internal("the delivery reports were lost".into());
+                vec![Err(lost); count]
+            })
+        }
     }
 
     /// For an `async` route: queues the records (or spools them while Kafka is down, or while
@@ -309,6 +325,7 @@ impl Delivery {
             "breaker": {
                 "state": self.breaker.position(),
                 "reason": self.breaker.reason(),
+                "awaiting_reports": self.breaker.awaiting(),
             },
             "in_flight": {
                 "records": self.in_flight.records_in_flight(),
