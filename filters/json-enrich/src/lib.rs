@@ -57,15 +57,23 @@ impl Filter for JsonEnrich {
             ),
             (&self.config.request_id_field, Value::from(request.id())),
         ];
+        let names = stamps.each_ref().map(|(field, _)| field.as_str());
         for record in &mut records {
-            let mut object = match json_object(record) {
-                Ok(object) => object,
-                Err(message) => return reject(400, "invalid_json", message),
+            let value = record.value().unwrap_or_default();
+            let stamped = match spliced(&value, &names, &stamps) {
+                Some(stamped) => stamped,
+                None => {
+                    let mut object = match json_object(&value) {
+                        Ok(object) => object,
+                        Err(message) => return reject(400, "invalid_json", message),
+                    };
+                    for (field, value) in &stamps {
+                        object.insert((*field).clone(), value.clone());
+                    }
+                    Value::Object(object).to_string().into_bytes()
+                }
             };
-            for (field, value) in &stamps {
-                object.insert((*field).clone(), value.clone());
-            }
-            record.set_value(Some(Value::Object(object).to_string().as_bytes()));
+            record.set_value(Some(&stamped));
         }
         forward(records)
     }
@@ -73,13 +81,108 @@ impl Filter for JsonEnrich {
 
 wafka_sdk::export_filter!(JsonEnrich);
 
-/// The record's value as a JSON object, or why it is not one.
-fn json_object(record: &Record) -> Result<Map<String, Value>, String> {
-    let value = record.value().unwrap_or_default();
+/// `value` with the stamps written before its closing brace, the rest byte for byte as sent:
+/// for a JSON object with none of the stamped fields, the common case, checked without
+/// building it. `None` for anything else (not an object, invalid, or a stamped field the
+/// client sent), which takes the parse-and-rewrite way.
+fn spliced(value: &[u8], names: &[&str], stamps: &[(&String, Value)]) -> Option<Vec<u8>> {
+    use serde::de::DeserializeSeed as _;
+    // Skipped strings are checked neither for UTF-8 nor for halves of surrogate pairs: the
+    // whole text is, once.
+    if value.trim_ascii_start().first() != Some(&b'{')
+        || std::str::from_utf8(value).is_err()
+        || has_surrogate_escape(value)
+    {
+        return None;
+    }
+    let mut scan = serde_json::Deserializer::from_slice(value);
+    let keys = TopKeys(names).deserialize(&mut scan).ok()??;
+    scan.end().ok()?;
+    let body = value.trim_ascii_end().strip_suffix(b"}")?;
+    let mut out = Vec::with_capacity(value.len() + 128);
+    out.extend_from_slice(body);
+    for (i, (field, stamp)) in stamps.iter().enumerate() {
+        if keys > 0 || i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, field).ok()?;
+        out.push(b':');
+        serde_json::to_writer(&mut out, stamp).ok()?;
+    }
+    out.push(b'}');
+    Some(out)
+}
+
+/// Whether `value` has a `\uD800`–`\uDFFF` escape (half of a surrogate pair).
+fn has_surrogate_escape(value: &[u8]) -> bool {
+    value.windows(4).any(|w| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && w[2] | 0x20 == b'd'
+            && matches!(w[3] | 0x20, b'8'..=b'9' | b'a'..=b'f')
+    })
+}
+
+/// Reads a JSON object's top-level keys, skipping their values: how many there are, or `None`
+/// when one of `names` is among them.
+struct TopKeys<'a>(&'a [&'a str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for TopKeys<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TopKeys<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut keys = 0;
+        let mut stamped = false;
+        while let Some(named) = map.next_key_seed(IsOneOf(self.0))? {
+            map.next_value::<serde::de::IgnoredAny>()?;
+            stamped |= named;
+            keys += 1;
+        }
+        Ok((!stamped).then_some(keys))
+    }
+}
+
+/// Whether a key is one of the names.
+struct IsOneOf<'a>(&'a [&'a str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for IsOneOf<'_> {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for IsOneOf<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(self.0.contains(&key))
+    }
+}
+
+/// A record's value as a JSON object, or why it is not one.
+fn json_object(value: &[u8]) -> Result<Map<String, Value>, String> {
     if value.is_empty() {
         return Err("empty body".to_owned());
     }
-    match serde_json::from_slice(&value) {
+    match serde_json::from_slice(value) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(other) => Err(format!(
             "expected a JSON object, got {}",
@@ -201,6 +304,52 @@ mod tests {
 
         let outcome = run_filter::<JsonEnrich>("{}", &request(), vec![Record::new("events")]);
         assert_eq!(error(&outcome).2, "empty body");
+    }
+
+    /// What the splice writes parses to what parsing, stamping and writing again gives; it
+    /// leaves to that way whatever that refuses, a stamped field the client sent, and
+    /// escapes it does not check.
+    #[test]
+    fn the_splice_agrees_with_the_rewrite() {
+        let inputs: &[(&[u8], bool)] = &[
+            (b"{}", true),
+            (b"{ }", true),
+            (b" {\n  \"a\": 1,\n  \"b\": [true, null]\n}\n", true),
+            (br#"{"a":{"client_ip":"nested, kept"},"n":1.50}"#, true),
+            (br#"{"dup":1,"dup":2}"#, true),
+            (br#"{"a":"\\ud800 is text, \"quoted\""}"#, false),
+            (br#"{"client\u005fip":"6.6.6.6"}"#, false),
+            (br#"{"request_id":"forged"}"#, false),
+            (br#"{"a":"\uD83D\uDE00 a pair"}"#, false),
+            (br#"{"a":"\ud800"}"#, false),
+            (b"{\"a\":\"\xff\"}", false),
+            (b"{\"a\":\"tab\there\"}", false),
+            (br#"{"a":1} trailing"#, false),
+            (br#"{"a":1,}"#, false),
+            (br#"{"a":}"#, false),
+            (br#"{"a":1"#, false),
+            (b"[1]", false),
+            (b"\"x\"", false),
+        ];
+        let names = ["received_at", "client_ip", "request_id"];
+        let fields = names.map(String::from);
+        let stamps = [
+            (&fields[0], json!("t")),
+            (&fields[1], json!("ip")),
+            (&fields[2], json!("id")),
+        ];
+        for &(input, taken) in inputs {
+            let shown = String::from_utf8_lossy(input);
+            let out = spliced(input, &names, &stamps);
+            assert_eq!(out.is_some(), taken, "{shown}");
+            let Some(out) = out else { continue };
+            let mut object = json_object(input).expect("the rewrite takes it");
+            for (field, value) in &stamps {
+                object.insert((*field).clone(), value.clone());
+            }
+            let out: Value = serde_json::from_slice(&out).expect("the splice writes JSON");
+            assert_eq!(out, Value::Object(object), "{shown}");
+        }
     }
 
     #[test]
