@@ -4,7 +4,8 @@
 //! WebAssembly costs. For jwt-auth the three algorithms also answer "verify in the guest or
 //! in the host?": the native time is what a host-provided verification would cost.
 //!
-//! `/wasm` runs one request at a time on one thread; `/wasm-concurrent` runs them on every core
+//! `/wasm` runs one request at a time on one thread, a fresh instance each; `/wasm-reused` the
+//! same with the route's `reuse = {}` (one instance serving request after request); `/wasm-concurrent` runs them on every core
 //! at once, each thread with its own requests back to back, as the server's workers do, and
 //! reports wall time × threads per request: what a request costs a core when all of them are
 //! busy (cross-core effects such as TLB shootdowns show up here and not in `/wasm`).
@@ -216,37 +217,44 @@ fn filters(c: &mut Criterion) {
         let loaded = Arc::new(
             LoadedFilter::load(&engine, case.filter, &wafka_tests::wasm(case.filter)).unwrap(),
         );
-        let steps = vec![Arc::new(Step {
-            pool: None,
-            filter: loaded,
-            config_json: case.config.to_string().into(),
-            state: Default::default(),
-            sees_records: false,
-            identity: Default::default(),
-            schemas: None,
-        })];
+        // `pool`: the route's idle instances with `reuse = {}`; none, a fresh one per request.
+        let step = |pool| {
+            vec![Arc::new(Step {
+                pool,
+                filter: loaded.clone(),
+                config_json: case.config.to_string().into(),
+                state: Default::default(),
+                sees_records: false,
+                identity: Default::default(),
+                schemas: None,
+            })]
+        };
+        let steps = step(None);
+        let reused = step(Some(engine.pool(Default::default(), case.filter)));
         let request = info(&case.headers, &body);
-        group.bench_function(format!("{}/wasm", case.label), |b| {
-            b.to_async(&runtime).iter(|| async {
-                let mut record = Record::new("events.web");
-                record.value = Some(body.clone());
-                let out = filter::run(
-                    engine.engine(),
-                    &steps,
-                    request.clone(),
-                    vec![record],
-                    limits,
-                    None,
-                )
-                .await
-                .unwrap();
-                assert!(
-                    matches!(out, filter::ChainOutcome::Forward(_)),
-                    "{}",
-                    case.label
-                );
-            })
-        });
+        for (variant, steps) in [("wasm", &steps), ("wasm-reused", &reused)] {
+            group.bench_function(format!("{}/{variant}", case.label), |b| {
+                b.to_async(&runtime).iter(|| async {
+                    let mut record = Record::new("events.web");
+                    record.value = Some(body.clone());
+                    let out = filter::run(
+                        engine.engine(),
+                        steps,
+                        request.clone(),
+                        vec![record],
+                        limits,
+                        None,
+                    )
+                    .await
+                    .unwrap();
+                    assert!(
+                        matches!(out, filter::ChainOutcome::Forward(_)),
+                        "{}",
+                        case.label
+                    );
+                })
+            });
+        }
 
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         group.bench_function(format!("{}/wasm-concurrent", case.label), |b| {
