@@ -74,9 +74,9 @@ async fn one(engine: &FilterEngine, step: &Arc<Step>, body: &Bytes, phases: &Pha
     let mut store =
         RequestStore::new(engine.engine(), request(body), vec![record], limits, None).unwrap();
     let t = phases.add(&phases.store, t);
-    let instance = store.instantiate(step).await.unwrap();
+    let mut instance = store.instantiate(step).await.unwrap();
     let t = phases.add(&phases.instantiate, t);
-    let answered = store.call(&instance).await.unwrap();
+    let answered = store.call(&mut instance).await.unwrap();
     assert!(answered.is_none(), "the filter forwards");
     let t = phases.add(&phases.call, t);
     drop(store);

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use wasmtime::component::Resource;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use super::bindings::{Outcome, Response};
+use super::bindings::{Outcome, Response, produce};
 use super::host::RequestRef;
 use super::loaded::LoadedFilter;
 use super::output::{InvalidOutput, OutputBudget, OutputLimit, ShortOfMemory};
@@ -188,8 +188,8 @@ impl<'a> Chain<'a> {
             }
         };
         step.filter.metrics.fresh.increment(1);
-        let instance = store.instantiate(step).await?;
-        let answer = store.call_export(&instance, export).await?;
+        let mut instance = store.instantiate(step).await?;
+        let answer = store.call_export(&mut instance, export).await?;
         self.held = Some(Held::Fresh(store));
         Ok(answer)
     }
@@ -206,7 +206,7 @@ impl<'a> Chain<'a> {
             Held::Fresh(store) => store.release()?.0,
         };
         let request = self.request.clone();
-        let (mut store, instance, served, born) = match pool.take() {
+        let (mut store, mut instance, served, born) = match pool.take() {
             Some(mut pooled) => {
                 pooled.store.data_mut().request_id = request.id.as_str().into();
                 let mut store =
@@ -215,6 +215,7 @@ impl<'a> Chain<'a> {
                 let instance = Instance {
                     instance: pooled.instance,
                     step: step.clone(),
+                    produce: pooled.produce,
                 };
                 (store, instance, pooled.served, pooled.born)
             }
@@ -232,7 +233,7 @@ impl<'a> Chain<'a> {
             }
         };
         let answer = store
-            .call_export(&instance, export)
+            .call_export(&mut instance, export)
             .await
             .inspect_err(|_| pool.failed())?;
         let ((records, budget), store) = store.release()?;
@@ -240,6 +241,7 @@ impl<'a> Chain<'a> {
         pool.give_back(Pooled {
             store,
             instance: instance.instance,
+            produce: instance.produce,
             served: served + 1,
             born,
         });
@@ -267,6 +269,9 @@ impl<'a> Chain<'a> {
 pub struct Instance {
     instance: wasmtime::component::Instance,
     step: Arc<Step>,
+    /// Its `produce` export, looked up (and type-checked) on the first call: a reused instance
+    /// keeps it for the next request.
+    produce: Option<produce::Guest>,
 }
 
 /// One request's store: the request and its records as host resources, and the filters that
@@ -357,6 +362,7 @@ impl RequestStore {
             Ok(instance) => Ok(Instance {
                 instance,
                 step: step.clone(),
+                produce: None,
             }),
             Err(e) => Err(filter_error(&e, self.store.data(), timeout)),
         }
@@ -364,7 +370,7 @@ impl RequestStore {
 
     async fn call_export(
         &mut self,
-        instance: &Instance,
+        instance: &mut Instance,
         export: Export,
     ) -> Result<Option<http::Response<Bytes>>, RequestError> {
         match export {
@@ -377,23 +383,21 @@ impl RequestStore {
     /// the store now holds the records it returned; `Ok(Some(_))`: it answered the client.
     pub async fn call(
         &mut self,
-        instance: &Instance,
+        instance: &mut Instance,
     ) -> Result<Option<http::Response<Bytes>>, RequestError> {
         let request = Resource::<RequestRef>::new_borrow(self.request.rep());
         let records = std::mem::take(&mut self.records);
         let clock = self.store.data().clock.clone();
-        let outcome = match instance
-            .step
-            .filter
-            .produce
-            .load(&mut self.store, &instance.instance)
-        {
-            Ok(produce) => {
-                let call = produce.call_on_request(&mut self.store, request, &records);
-                clock.time(call).await
+        if instance.produce.is_none() {
+            let indices = &instance.step.filter.produce;
+            match indices.load(&mut self.store, &instance.instance) {
+                Ok(produce) => instance.produce = Some(produce),
+                Err(e) => return Err(filter_error(&e, self.store.data(), self.timeout)),
             }
-            Err(e) => Err(e),
-        };
+        }
+        let produce = instance.produce.as_ref().expect("looked up above");
+        let call = produce.call_on_request(&mut self.store, request, &records);
+        let outcome = clock.time(call).await;
         let data = self.store.data();
         match outcome {
             Ok(Outcome::Forward(next)) => {

@@ -23,6 +23,8 @@ use crate::metrics::{FILTER_IDLE_INSTANCES, FILTER_INSTANCES_RETIRED};
 pub(crate) struct Pooled {
     pub store: Store<StoreData>,
     pub instance: wasmtime::component::Instance,
+    /// Its `produce` export, once looked up.
+    pub produce: Option<super::bindings::produce::Guest>,
     /// Requests it has served.
     pub served: u32,
     pub born: Instant,
