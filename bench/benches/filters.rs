@@ -201,6 +201,30 @@ fn info(headers: &[(&'static str, String)], body: &Bytes) -> Arc<RequestInfo> {
     })
 }
 
+/// One request with `body` through `steps`, which must forward it.
+async fn one_request(
+    engine: &FilterEngine,
+    steps: &[Arc<Step>],
+    request: &Arc<RequestInfo>,
+    body: &Bytes,
+    limits: filter::Limits,
+    label: &str,
+) {
+    let mut record = Record::new("events.web");
+    record.value = Some(body.clone());
+    let out = filter::run(
+        engine.engine(),
+        steps,
+        request.clone(),
+        vec![record],
+        limits,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(out, filter::ChainOutcome::Forward(_)), "{label}");
+}
+
 fn filters(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let engine = Arc::new(FilterEngine::new(Default::default(), 64).unwrap());
@@ -234,25 +258,8 @@ fn filters(c: &mut Criterion) {
         let request = info(&case.headers, &body);
         for (variant, steps) in [("wasm", &steps), ("wasm-reused", &reused)] {
             group.bench_function(format!("{}/{variant}", case.label), |b| {
-                b.to_async(&runtime).iter(|| async {
-                    let mut record = Record::new("events.web");
-                    record.value = Some(body.clone());
-                    let out = filter::run(
-                        engine.engine(),
-                        steps,
-                        request.clone(),
-                        vec![record],
-                        limits,
-                        None,
-                    )
-                    .await
-                    .unwrap();
-                    assert!(
-                        matches!(out, filter::ChainOutcome::Forward(_)),
-                        "{}",
-                        case.label
-                    );
-                })
+                b.to_async(&runtime)
+                    .iter(|| one_request(&engine, steps, &request, &body, limits, &case.label))
             });
         }
 
@@ -270,19 +277,15 @@ fn filters(c: &mut Criterion) {
                                 .unwrap();
                             runtime.block_on(async {
                                 for _ in 0..per_thread {
-                                    let mut record = Record::new("events.web");
-                                    record.value = Some(body.clone());
-                                    let out = filter::run(
-                                        engine.engine(),
+                                    one_request(
+                                        &engine,
                                         &steps,
-                                        request.clone(),
-                                        vec![record],
+                                        &request,
+                                        &body,
                                         limits,
-                                        None,
+                                        &case.label,
                                     )
-                                    .await
-                                    .unwrap();
-                                    assert!(matches!(out, filter::ChainOutcome::Forward(_)));
+                                    .await;
                                 }
                             });
                         });

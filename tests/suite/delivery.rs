@@ -59,16 +59,19 @@ fn fast_breaker(config: &mut Config) {
 
 /// Polls the admin API until the breaker is in `state`.
 async fn breaker_becomes(gw: &TestGateway, state: &str) {
+    let what = format!("breaker {state}");
+    kafka_status_until(gw, &what, |s| s["breaker"]["state"] == state).await;
+}
+
+/// Polls `/admin/kafka` until `ready` holds for its answer.
+async fn kafka_status_until(gw: &TestGateway, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let status = gw.admin("/admin/kafka").await.json();
-        if status["breaker"]["state"] == state {
-            return;
+        if ready(&status) {
+            return status;
         }
-        assert!(
-            Instant::now() < deadline,
-            "breaker never became {state}: {status}"
-        );
+        assert!(Instant::now() < deadline, "never {what}: {status}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -137,19 +140,6 @@ async fn a_broker_outage_opens_the_breaker_and_recovery_closes_it() {
     let opened = wafka_tests::prometheus::value(&metrics, "wafka_kafka_breaker_opened_total", &[]);
     assert!(opened >= 1.0, "{opened}");
     gw.shutdown().await;
-}
-
-/// Polls `/admin/kafka` until `ready` holds for its answer.
-async fn kafka_status_until(gw: &TestGateway, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = gw.admin("/admin/kafka").await.json();
-        if ready(&status) {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "never {what}: {status}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Sync clients that hang up before Kafka acknowledges leave nothing counted as awaited, and
