@@ -57,10 +57,9 @@ impl Filter for JsonEnrich {
             ),
             (&self.config.request_id_field, Value::from(request.id())),
         ];
-        let names = stamps.each_ref().map(|(field, _)| field.as_str());
         for record in &mut records {
             let value = record.value().unwrap_or_default();
-            let stamped = match spliced(&value, &names, &stamps) {
+            let stamped = match spliced(&value, &stamps) {
                 Some(stamped) => stamped,
                 None => {
                     let mut object = match json_object(&value) {
@@ -85,7 +84,7 @@ wafka_sdk::export_filter!(JsonEnrich);
 /// for a JSON object with none of the stamped fields, the common case, checked without
 /// building it. `None` for anything else (not an object, invalid, or a stamped field the
 /// client sent), which takes the parse-and-rewrite way.
-fn spliced(value: &[u8], names: &[&str], stamps: &[(&String, Value)]) -> Option<Vec<u8>> {
+fn spliced(value: &[u8], stamps: &[(&String, Value)]) -> Option<Vec<u8>> {
     use serde::de::DeserializeSeed as _;
     // Skipped strings are checked neither for UTF-8 nor for halves of surrogate pairs: the
     // whole text is, once.
@@ -96,7 +95,7 @@ fn spliced(value: &[u8], names: &[&str], stamps: &[(&String, Value)]) -> Option<
         return None;
     }
     let mut scan = serde_json::Deserializer::from_slice(value);
-    let keys = TopKeys(names).deserialize(&mut scan).ok()??;
+    let keys = TopKeys(stamps).deserialize(&mut scan).ok()??;
     scan.end().ok()?;
     let body = value.trim_ascii_end().strip_suffix(b"}")?;
     let mut out = Vec::with_capacity(value.len() + 128);
@@ -124,8 +123,8 @@ fn has_surrogate_escape(value: &[u8]) -> bool {
 }
 
 /// Reads a JSON object's top-level keys, skipping their values: how many there are, or `None`
-/// when one of `names` is among them.
-struct TopKeys<'a>(&'a [&'a str]);
+/// when one of the stamped fields is among them.
+struct TopKeys<'a>(&'a [(&'a String, Value)]);
 
 impl<'de> serde::de::DeserializeSeed<'de> for TopKeys<'_> {
     type Value = Option<usize>;
@@ -154,8 +153,8 @@ impl<'de> serde::de::Visitor<'de> for TopKeys<'_> {
     }
 }
 
-/// Whether a key is one of the names.
-struct IsOneOf<'a>(&'a [&'a str]);
+/// Whether a key is one of the stamped fields.
+struct IsOneOf<'a>(&'a [(&'a String, Value)]);
 
 impl<'de> serde::de::DeserializeSeed<'de> for IsOneOf<'_> {
     type Value = bool;
@@ -173,7 +172,7 @@ impl<'de> serde::de::Visitor<'de> for IsOneOf<'_> {
     }
 
     fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
-        Ok(self.0.contains(&key))
+        Ok(self.0.iter().any(|(field, _)| field.as_str() == key))
     }
 }
 
@@ -331,8 +330,7 @@ mod tests {
             (b"[1]", false),
             (b"\"x\"", false),
         ];
-        let names = ["received_at", "client_ip", "request_id"];
-        let fields = names.map(String::from);
+        let fields = ["received_at", "client_ip", "request_id"].map(String::from);
         let stamps = [
             (&fields[0], json!("t")),
             (&fields[1], json!("ip")),
@@ -340,7 +338,7 @@ mod tests {
         ];
         for &(input, taken) in inputs {
             let shown = String::from_utf8_lossy(input);
-            let out = spliced(input, &names, &stamps);
+            let out = spliced(input, &stamps);
             assert_eq!(out.is_some(), taken, "{shown}");
             let Some(out) = out else { continue };
             let mut object = json_object(input).expect("the rewrite takes it");
