@@ -405,9 +405,9 @@ echo "Filter instances created, by policy (reused rows should create few):"
 curl -fsS "http://127.0.0.1:$admin_port/metrics" |
   awk '/^wafka_filter_instances_(created|retired)_total/ {print "    " $0}'
 echo
-echo "Idempotency-Key outcomes (keyed rows: each request new, none replayed):"
+echo "Idempotency-Key outcomes (keyed rows: each request new, none replayed) and states per record written:"
 curl -fsS "http://127.0.0.1:$admin_port/metrics" |
-  awk '/^wafka_idempotency_(requests_total|keys)/ {print "    " $0}'
+  awk '/^wafka_idempotency_(requests_total|keys|writes_total|states_written_total)/ {print "    " $0}'
 case " $targets " in
   *-traced\ *)
     echo

@@ -1,13 +1,14 @@
 //! `Idempotency-Key` (IETF httpapi draft-07): a retried produce request is answered from the
 //! first one and writes nothing. Keys are scoped by route, TLS client subject and the identity
-//! the filters established. Each key's state is kept in a compacted topic that every gateway
-//! follows (`kafka::log`): `pending` is written and acknowledged before the records are
-//! produced, `answered` after; a key found pending with nobody producing it any more (a crash,
+//! the filters established. Each key's state is kept in a topic that every gateway follows
+//! (`kafka::log`), the states of concurrent requests batched in one record (`writer`):
+//! `pending` is written and acknowledged before the records are produced, `answered` after; a key found pending with nobody producing it any more (a crash,
 //! a timed-out acknowledgement) is settled by looking for its records in their partitions
 //! (`recover`), each of which carries `wafka-idempotency-key: {scope}/{index}`.
 
 mod recover;
 mod table;
+mod writer;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +24,7 @@ use crate::kafka::Delivered;
 use crate::kafka::cluster::Cluster;
 use crate::kafka::log::Log;
 use table::{Entry, State, Table};
+use writer::Writer;
 
 /// The request header clients send.
 pub const KEY_HEADER: &str = "idempotency-key";
@@ -138,8 +140,8 @@ fn stored_error(topic: &str, code: &str, message: &str) -> RequestError {
 /// A key's state in the topic.
 #[derive(Debug, Serialize, Deserialize)]
 struct Wire {
-    /// The process that wrote it.
-    #[serde(default)]
+    /// The process that wrote it (in a batch, the batch's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     by: String,
     /// Hex sha256 of the request.
     fp: String,
@@ -151,8 +153,15 @@ struct Wire {
     answered: Option<Vec<Outcome>>,
 }
 
+/// Lower-case hex: twice per request (the scope, the fingerprint), so without `format!`.
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 fn unhex(text: &str) -> Option<[u8; 32]> {
@@ -180,18 +189,56 @@ impl Wire {
         })
     }
 
-    fn of(entry: &Entry, by: &str) -> Wire {
+    /// The state as a batch holds it (its writer named once, for the batch).
+    fn of(entry: &Entry) -> Wire {
         let (pending, answered) = match &entry.state {
             State::Pending { topics } => (Some(topics.clone()), None),
             State::Answered(outcomes) => (None, Some(outcomes.as_ref().clone())),
         };
         Wire {
-            by: by.to_owned(),
+            by: String::new(),
             fp: hex(&entry.fingerprint),
             at: entry.at_ms,
             pending,
             answered,
         }
+    }
+}
+
+/// Applies a state `by` a writer read from the topic at `offset` (a tombstone: `None`).
+fn apply(
+    table: &mut Table,
+    owner: &str,
+    offset: i64,
+    scope: &str,
+    by: &str,
+    wire: Option<Wire>,
+) {
+    // A key this process is producing is decided here, not by the log; another writer's state
+    // of it is noted: the earlier offset wins (`Keys::claim`).
+    if table.is_flying(scope) {
+        if by != owner
+            && let Some(entry) = wire.and_then(Wire::entry)
+        {
+            table.rival(scope, offset, entry);
+        }
+        return;
+    }
+    match wire.map(Wire::entry) {
+        None => table.remove(scope),
+        // A claim that lost the key to an answered one (`Keys::lost`).
+        Some(Some(Entry {
+            state: State::Pending { .. },
+            ..
+        })) if matches!(
+            table.get(scope),
+            Some(Entry {
+                state: State::Answered(_),
+                ..
+            })
+        ) => {}
+        Some(Some(entry)) => table.put(scope, entry, now_ms()),
+        Some(None) => tracing::warn!(offset, "idempotency record without a state"),
     }
 }
 
@@ -215,10 +262,10 @@ pub struct Status {
 /// The keys of every route that takes them.
 pub struct Keys {
     table: Arc<Mutex<Table>>,
-    log: Log,
-    /// This process, as the writer (`by`) of the states it writes: another writer's state of a
-    /// key it is claiming is a rival claim.
-    owner: String,
+    log: Arc<Log>,
+    /// Writes states as this process (`by`): another writer's state of a key it is claiming
+    /// is a rival claim.
+    writer: Writer,
     settings: IdempotencyConfig,
     /// Once a pending key is this old, its records have landed or never will: the producer's
     /// `message.timeout.ms` and a margin.
@@ -285,57 +332,44 @@ impl Keys {
         let apply = {
             let (table, owner) = (table.clone(), owner.clone());
             Box::new(move |offset, key: &[u8], value: Option<&[u8]>| {
-                let Ok(scope) = std::str::from_utf8(key) else {
-                    return;
-                };
                 let mut table = table.lock().unwrap_or_else(|e| e.into_inner());
-                let wire = match value.map(serde_json::from_slice::<Wire>) {
-                    None => None,
-                    Some(Ok(wire)) => Some(wire),
-                    Some(Err(e)) => {
-                        tracing::warn!(offset, %e, "idempotency record skipped");
+                if key.starts_with(writer::BATCH_PREFIX) {
+                    match value.map(serde_json::from_slice::<writer::Batch>) {
+                        Some(Ok(batch)) => {
+                            for (scope, wire) in batch.states {
+                                apply(&mut table, &owner, offset, &scope, &batch.by, wire);
+                            }
+                        }
+                        Some(Err(e)) => tracing::warn!(offset, %e, "idempotency record skipped"),
+                        None => {}
+                    }
+                } else {
+                    // A key's own record, as gateways before batching wrote them.
+                    let Ok(scope) = std::str::from_utf8(key) else {
                         return;
+                    };
+                    match value.map(serde_json::from_slice::<Wire>).transpose() {
+                        Ok(wire) => {
+                            let by = wire.as_ref().map(|w| w.by.clone()).unwrap_or_default();
+                            apply(&mut table, &owner, offset, scope, &by, wire);
+                        }
+                        Err(e) => tracing::warn!(offset, %e, "idempotency record skipped"),
                     }
-                };
-                // A key this process is producing is decided here, not by the log; another
-                // writer's state of it is noted: the earlier offset wins (`Keys::claim`).
-                if table.is_flying(scope) {
-                    if let Some(wire) = wire.filter(|w| w.by != owner)
-                        && let Some(entry) = wire.entry()
-                    {
-                        table.rival(scope, offset, entry);
-                    }
-                    return;
-                }
-                match wire.map(Wire::entry) {
-                    None => table.remove(scope),
-                    // A claim that lost the key to an answered one (`Keys::lost`).
-                    Some(Some(Entry {
-                        state: State::Pending { .. },
-                        ..
-                    })) if matches!(
-                        table.get(scope),
-                        Some(Entry {
-                            state: State::Answered(_),
-                            ..
-                        })
-                    ) => {}
-                    Some(Some(entry)) => table.put(scope, entry, now_ms()),
-                    Some(None) => tracing::warn!(offset, "idempotency record without a state"),
                 }
                 crate::metrics::idempotency_keys(table.len(), table.bytes());
             })
         };
-        let log = Log::open(kafka, bootstrap, &settings.topic, "idempotency", apply).await?;
+        let log = Arc::new(Log::open(kafka, bootstrap, &settings.topic, "idempotency", apply).await?);
         let timeout_ms = kafka
             .producer
             .get("message.timeout.ms")
             .and_then(|v| v.to_string().trim_matches('"').parse::<u64>().ok())
             .unwrap_or(30_000);
+        let writer = Writer::start(Arc::downgrade(&log), owner.clone(), WRITE_TIMEOUT);
         Ok(Arc::new(Keys {
             table,
             log,
-            owner,
+            writer,
             settings: settings.clone(),
             settle_ms: timeout_ms + 2_000,
             kafka: kafka.clone(),
@@ -520,8 +554,7 @@ impl Keys {
         drop(table);
         if let Some(outcomes) = &answered {
             // Written again, so the topic's last word on the key is the answer.
-            let value = serde_json::to_vec(&Wire::of(&first, &self.owner)).unwrap_or_default();
-            self.write(scope, Some(value));
+            self.writer.queue_only(scope, Some(Wire::of(&first)));
             if same {
                 crate::metrics::idempotency_outcome("replayed");
                 return Ok(Claim::Replay(
@@ -541,21 +574,6 @@ impl Keys {
             409,
             "a request with this Idempotency-Key is still being produced; retry once it is answered",
         ))
-    }
-
-    /// Writes a key's state (a tombstone for `None`) without waiting: the answer does not
-    /// depend on it, and a crash before it lands leaves the key pending, settled from Kafka.
-    fn write(self: &Arc<Self>, scope: &str, value: Option<Vec<u8>>) {
-        let (keys, scope) = (self.clone(), scope.to_owned());
-        tokio::spawn(async move {
-            if let Err(why) = keys
-                .log
-                .send(scope.as_bytes(), value.as_deref(), WRITE_TIMEOUT)
-                .await
-            {
-                tracing::warn!(%why, "an Idempotency-Key's state was not written; a retry elsewhere settles it from Kafka");
-            }
-        });
     }
 
     fn pend(
@@ -659,11 +677,9 @@ impl Ticket {
         let pending = keys
             .table()
             .get(&self.scope)
-            .map(|e| Wire::of(e, &keys.owner));
+            .map(Wire::of);
         if let Some(pending) = pending {
-            let value = serde_json::to_vec(&pending).unwrap_or_default();
-            let scope = self.scope.as_bytes();
-            let written = match keys.log.send(scope, Some(&value), WRITE_TIMEOUT).await {
+            let written = match keys.writer.write(&self.scope, Some(pending)).await {
                 Ok(offset) => keys
                     .log
                     .known_before(offset, WRITE_TIMEOUT)
@@ -746,14 +762,14 @@ impl Ticket {
             at_ms: now_ms(),
             state: State::Answered(Arc::new(outcomes)),
         };
-        let wire = Wire::of(&entry, &self.keys.owner);
+        let wire = Wire::of(&entry);
         {
             let mut table = self.keys.table();
             table.put(&self.scope, entry, now_ms());
             table.land(&self.scope);
             crate::metrics::idempotency_keys(table.len(), table.bytes());
         }
-        self.write(Some(serde_json::to_vec(&wire).unwrap_or_default()));
+        self.write(Some(wire));
     }
 
     /// Puts back a pending key it could not settle, for the next retry to try again.
@@ -771,8 +787,10 @@ impl Ticket {
         self.done = true;
     }
 
-    fn write(&self, value: Option<Vec<u8>>) {
-        self.keys.write(&self.scope, value);
+    /// Writes the key's state (none: lets it go) without waiting: the answer does not depend
+    /// on it, and a crash before it lands leaves the key pending, settled from Kafka.
+    fn write(&self, wire: Option<Wire>) {
+        self.keys.writer.queue_only(&self.scope, wire);
     }
 }
 
@@ -784,5 +802,19 @@ impl Drop for Ticket {
             return;
         }
         self.keys.table().land(&self.scope);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_reads_back() {
+        let bytes: [u8; 32] = std::array::from_fn(|i| (i * 37 + 5) as u8);
+        let text = hex(&bytes);
+        assert_eq!(&text[..6], "052a4f");
+        assert_eq!(unhex(&text), Some(bytes));
+        assert_eq!(unhex(&text[1..]), None);
     }
 }

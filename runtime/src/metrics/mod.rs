@@ -134,10 +134,20 @@ pub const IDEMPOTENCY_REQUESTS: &str = "wafka_idempotency_requests_total";
 pub const IDEMPOTENCY_KEYS: &str = "wafka_idempotency_keys";
 /// Bytes of kept answers, against `idempotency.max_bytes`.
 pub const IDEMPOTENCY_BYTES: &str = "wafka_idempotency_bytes";
+/// Records written to the idempotency topic; each holds the states queued meanwhile.
+pub const IDEMPOTENCY_WRITES: &str = "wafka_idempotency_writes_total";
+/// Key states written (claims, answers, releases): over `IDEMPOTENCY_WRITES`, states a record.
+pub const IDEMPOTENCY_STATES: &str = "wafka_idempotency_states_written_total";
 
 /// Counts a request with an `Idempotency-Key`.
 pub fn idempotency_outcome(outcome: &'static str) {
     metrics::counter!(IDEMPOTENCY_REQUESTS, "outcome" => outcome).increment(1);
+}
+
+/// Counts one record written to the idempotency topic and the states it held.
+pub fn idempotency_write(states: usize) {
+    metrics::counter!(IDEMPOTENCY_WRITES).increment(1);
+    metrics::counter!(IDEMPOTENCY_STATES).increment(states as u64);
 }
 
 /// Sets the keys' gauges.
