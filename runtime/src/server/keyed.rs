@@ -19,17 +19,16 @@ pub(super) async fn produce(
     rest: Rest,
     records: Vec<Record>,
 ) -> Result<Produced, Failure> {
-    let ticket = match keys
-        .claim(uses, &rest.request, fingerprint, &records)
-        .await?
-    {
-        None => return rest.run(with, records).await,
+    // Each way is boxed: this future is spawned per request, and a spawned future is copied
+    // whole (its largest way) into its task.
+    let ticket = match Box::pin(keys.claim(uses, &rest.request, fingerprint, &records)).await? {
+        None => return Box::pin(rest.run(with, records)).await,
         Some(Claim::Replay(results)) => return Ok(Produced::replay(results)),
         Some(Claim::Go(ticket)) => ticket,
     };
     let records = marked(&ticket, records);
     if matches!(rest.deliver, Deliver::Async) && ticket.found.is_empty() {
-        return answer_first(with, rest, ticket, records).await;
+        return Box::pin(answer_first(with, rest, ticket, records)).await;
     }
     let ticket = match ticket.keep().await? {
         Claim::Replay(results) => return Ok(Produced::replay(results)),
@@ -42,7 +41,7 @@ pub(super) async fn produce(
         i += 1;
         !ticket.found.contains_key(&(i - 1))
     });
-    finish(ticket, rest.run(with, records).await).await
+    finish(ticket, Box::pin(rest.run(with, records)).await).await
 }
 
 /// Each record names its key and its place in the request: where a settling retry finds it.
@@ -79,7 +78,7 @@ async fn answer_first(
     ticket: Ticket,
     records: Vec<Record>,
 ) -> Result<Produced, Failure> {
-    let (ready, records) = match rest.prepare(with, records).await {
+    let (ready, records) = match Box::pin(rest.prepare(with, records)).await {
         Ok(prepared) => prepared,
         Err(failure) => return finish(ticket, Err(failure)).await,
     };
@@ -91,7 +90,7 @@ async fn answer_first(
                 Claim::Replay(results) => return Ok(Produced::replay(results)),
                 Claim::Go(ticket) => ticket,
             };
-            return finish(ticket, ready.deliver(with, records).await).await;
+            return finish(ticket, Box::pin(ready.deliver(with, records)).await).await;
         }
         Err(full) => return finish(ticket, Err(full.into())).await,
     };
@@ -101,14 +100,14 @@ async fn answer_first(
     tokio::spawn(async move {
         match ticket.keep().await {
             Ok(Claim::Go(ticket)) => {
-                delivery.send_held(held, records, &id).await;
+                Box::pin(delivery.send_held(held, records, &id)).await;
                 ticket.finish(&queued(&topics));
             }
             // Another gateway claimed it first for the same request: it writes the records.
             Ok(Claim::Replay(_)) => {}
             Err(e) if e.code() == "idempotency_unavailable" => {
                 tracing::warn!(request_id = %id, error = %e, "records answered 202 sent without their Idempotency-Key kept: a retry may write them again");
-                delivery.send_held(held, records, &id).await;
+                Box::pin(delivery.send_held(held, records, &id)).await;
             }
             Err(e) if e.code() == "idempotency_key_in_flight" => {}
             Err(e) => {
