@@ -206,14 +206,7 @@ impl Wire {
 }
 
 /// Applies a state `by` a writer read from the topic at `offset` (a tombstone: `None`).
-fn apply(
-    table: &mut Table,
-    owner: &str,
-    offset: i64,
-    scope: &str,
-    by: &str,
-    wire: Option<Wire>,
-) {
+fn apply(table: &mut Table, owner: &str, offset: i64, scope: &str, by: &str, wire: Option<Wire>) {
     // A key this process is producing is decided here, not by the log; another writer's state
     // of it is noted: the earlier offset wins (`Keys::claim`).
     if table.is_flying(scope) {
@@ -359,7 +352,8 @@ impl Keys {
                 crate::metrics::idempotency_keys(table.len(), table.bytes());
             })
         };
-        let log = Arc::new(Log::open(kafka, bootstrap, &settings.topic, "idempotency", apply).await?);
+        let log =
+            Arc::new(Log::open(kafka, bootstrap, &settings.topic, "idempotency", apply).await?);
         let timeout_ms = kafka
             .producer
             .get("message.timeout.ms")
@@ -674,10 +668,7 @@ impl Ticket {
     /// claim written first stands (`Claim::Replay` of its answer, 409 or 422).
     pub(crate) async fn keep(mut self) -> Result<Claim, RequestError> {
         let keys = self.keys.clone();
-        let pending = keys
-            .table()
-            .get(&self.scope)
-            .map(Wire::of);
+        let pending = keys.table().get(&self.scope).map(Wire::of);
         if let Some(pending) = pending {
             let written = match keys.writer.write(&self.scope, Some(pending)).await {
                 Ok(offset) => keys
