@@ -2,9 +2,10 @@
 //! first one and writes nothing. Keys are scoped by route, TLS client subject and the identity
 //! the filters established. Each key's state is kept in a topic that every gateway follows
 //! (`kafka::log`), the states of concurrent requests batched in one record (`writer`):
-//! `pending` is written and acknowledged before the records are produced, `answered` after; a key found pending with nobody producing it any more (a crash,
-//! a timed-out acknowledgement) is settled by looking for its records in their partitions
-//! (`recover`), each of which carries `wafka-idempotency-key: {scope}/{index}`.
+//! `pending` is written and acknowledged before the records are produced, `answered` after; a
+//! key found pending with nobody producing it any more (a crash, a timed-out acknowledgement)
+//! is settled by looking for its records in their partitions (`recover`), each of which
+//! carries `wafka-idempotency-key: {scope}/{index}`.
 
 mod recover;
 mod table;
