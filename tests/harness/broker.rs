@@ -115,6 +115,11 @@ impl Tansu {
         }
     }
 
+    /// Kills the broker (SIGKILL): its connections are reset, and new ones refused.
+    pub fn kill(&self) {
+        signal(self.child.id(), "KILL");
+    }
+
     /// Resumes a paused broker (SIGCONT).
     pub fn resume(&self) {
         signal(self.child.id(), "CONT");

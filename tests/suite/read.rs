@@ -29,6 +29,37 @@ async fn catching_up_through_large_batches_skips_nothing() {
     catch_up_through_large_batches(Broker::Embedded).await;
 }
 
+/// librdkafka's errors reach a tail's consumer as logs when it takes records many at a time;
+/// they go to the gateway's log, not raw to stderr (tansu only: the test kills the broker).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tail_whose_broker_dies_says_so_in_the_gateways_log() {
+    let gw = gateway(Broker::Tansu).await;
+    let addr = gw.gateway().addr();
+    let mut stream = sse::open(addr, "/v1/events/web", &[]).await;
+    assert_eq!(stream.status, 200);
+    produce(&gw, 1, "tail").await;
+    assert_eq!(stream.take(1, Duration::from_secs(10)).await.len(), 1);
+
+    let tansu = gw.tansu().expect("a tansu gateway");
+    let port = tansu.bootstrap.rsplit(':').next().unwrap().to_owned();
+    tansu.kill();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let logged = wafka_tests::logs::lines_with("wafka-reader#");
+        if logged
+            .iter()
+            .any(|l| l.contains("librdkafka") && l.contains(&port))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no reader error in the gateway's log 20 s after its broker died: {logged:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn digest(key: &str) -> String {
     let d = sha2::Sha256::digest(key.as_bytes());
     format!(

@@ -5,6 +5,7 @@ pub mod cluster;
 mod embedded;
 mod errors;
 pub mod log;
+pub mod messages;
 mod producer;
 mod properties;
 pub mod scan;

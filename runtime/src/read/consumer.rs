@@ -7,16 +7,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::Position;
 use crate::config::KafkaConfig;
 use crate::error::RequestError;
 use crate::exchange::Record;
+use crate::kafka::messages::{Batch, Queue, Raw};
 
 /// How long a metadata or offsets request may take.
 const ASK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,6 +62,9 @@ struct Parked {
     consumer: BaseConsumer,
     since: Instant,
 }
+
+/// Most records taken from librdkafka in one call.
+const BATCH: usize = 256;
 
 /// Longest a time lookup reads to check the broker's answer (or, on the embedded cluster,
 /// which has no time index, to find it).
@@ -328,36 +331,45 @@ impl Consumers {
         let mut first: BTreeMap<i32, i64> = from.0.clone();
         let mut records = Vec::new();
         let mut bytes = 0;
+        let mut largest = 0;
+        let queue = Queue::of(&consumer)
+            .ok_or_else(|| RequestError::Internal("a catch-up consumer has no queue".into()))?;
+        let mut batch = Batch::new();
         while !open.is_empty() && records.len() < max_records && bytes < max_bytes {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            match consumer.poll(left.min(Duration::from_millis(100))) {
-                Some(Ok(message)) => {
-                    let p = message.partition();
-                    next.insert(p, message.offset() + 1);
-                    let Some(&end) = open.get(&p) else { continue };
-                    if message.offset() >= end {
-                        open.remove(&p);
-                        continue;
-                    }
-                    if let Some(expected) = first.remove(&p)
-                        && message.offset() > expected
-                    {
-                        skipped(topic, p, expected, message.offset());
-                    }
-                    let record = to_record(&message);
-                    bytes += record_size(&record);
-                    if message.offset() + 1 >= end {
-                        open.remove(&p);
-                    }
-                    records.push(record);
+            let room = batch_room(max_records - records.len(), max_bytes - bytes, largest);
+            queue.pop(&mut batch, room, left.min(Duration::from_millis(100)));
+            for message in batch.iter() {
+                if let Some(e) = message.error() {
+                    return Err(kafka_error(&e, topic));
                 }
-                Some(Err(e)) => return Err(kafka_error(&e, topic)),
-                None => {}
+                let p = message.partition();
+                next.insert(p, message.offset() + 1);
+                let Some(&end) = open.get(&p) else { continue };
+                // Past the limits (records larger than those before): the consumer moved on,
+                // so it is not parked where the client stopped.
+                if message.offset() >= end || records.len() >= max_records || bytes >= max_bytes {
+                    open.remove(&p);
+                    continue;
+                }
+                if let Some(expected) = first.remove(&p)
+                    && message.offset() > expected
+                {
+                    skipped(topic, p, expected, message.offset());
+                }
+                let record = message.record(topic.to_owned());
+                let size = record_size(&record);
+                (bytes, largest) = (bytes + size, largest.max(size));
+                if message.offset() + 1 >= end {
+                    open.remove(&p);
+                }
+                records.push(record);
             }
         }
+        drop((batch, queue));
         // Stopped short of every partition's end: the client asks for the rest next.
         if open.len() == wanted.len() {
             self.park(Parked {
@@ -465,6 +477,18 @@ fn created(config: rdkafka::ClientConfig) -> Result<BaseConsumer, RequestError> 
         .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))
 }
 
+/// Records to take from a catch-up consumer at once: what the answer has room for, counting
+/// each as large as the largest so far (one, before any), and at most [`BATCH`]. Records
+/// taken past the answer's limits are dropped (the client asks for them next).
+fn batch_room(records: usize, bytes: usize, largest: usize) -> usize {
+    let by_bytes = if largest == 0 {
+        1
+    } else {
+        bytes.div_ceil(largest)
+    };
+    records.min(by_bytes).clamp(1, BATCH)
+}
+
 /// Kafka answered a read from `asked` with `got`: legitimate on compacted topics and around
 /// aborted transactions, data loss on a broker that mishandles fetches from inside a batch.
 fn skipped(topic: &str, partition: i32, asked: i64, got: i64) {
@@ -480,29 +504,9 @@ fn skipped(topic: &str, partition: i32, asked: i64, got: i64) {
 }
 
 /// A message read from Kafka as the gateway's record.
-pub fn to_record<M: Message>(message: &M) -> Record {
-    let headers = message
-        .headers()
-        .map(|h| {
-            h.iter()
-                .map(|h| {
-                    (
-                        h.key.to_owned(),
-                        Bytes::copy_from_slice(h.value.unwrap_or_default()),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Record {
-        topic: message.topic().to_owned(),
-        key: message.key().map(Bytes::copy_from_slice),
-        value: message.payload().map(Bytes::copy_from_slice),
-        headers,
-        partition: Some(message.partition()),
-        timestamp: message.timestamp().to_millis(),
-        offset: Some(message.offset()),
-    }
+pub fn to_record(message: &BorrowedMessage<'_>) -> Record {
+    let raw = Raw::of(message);
+    raw.record(raw.topic())
 }
 
 /// Bytes a record holds in memory, roughly.

@@ -115,9 +115,8 @@ fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 fn number(out: &mut Vec<u8>, n: Option<i64>) {
-    use std::io::Write as _;
     match n {
-        Some(n) => write!(out, "{n}").expect("writing to a Vec succeeds"),
+        Some(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
         None => out.extend_from_slice(b"null"),
     }
 }
@@ -155,7 +154,7 @@ fn write_bytes(out: &mut Vec<u8>, name: &str, bytes: Option<&[u8]>, format: Valu
 
 /// Whether `bytes` are one JSON text, valid UTF-8, with no line break.
 fn one_line_json(bytes: &[u8]) -> bool {
-    !bytes.iter().any(|&b| b == b'\n' || b == b'\r')
+    memchr::memchr2(b'\n', b'\r', bytes).is_none()
         && std::str::from_utf8(bytes).is_ok()
         && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }

@@ -13,10 +13,14 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use super::Position;
-use super::consumer::{Consumers, record_size, to_record};
+use super::consumer::{Consumers, record_size};
 use crate::error::RequestError;
 use crate::exchange::Record;
+use crate::kafka::messages::{Batch, Queue};
 use crate::memory::{Charge, Memory, Use};
+
+/// Most records the tail takes from librdkafka at once.
+const TAKE: usize = 256;
 
 /// A record in the buffer, with the order it arrived in across partitions.
 struct Held {
@@ -204,27 +208,29 @@ impl Tail {
     }
 
     fn run(self: Arc<Self>, consumer: BaseConsumer) {
+        let Some(queue) = Queue::of(&consumer) else {
+            tracing::error!(topic = %self.topic, "the tail's consumer has no queue");
+            return;
+        };
+        let mut batch = Batch::new();
         while !self.stop.load(Ordering::Relaxed) {
-            let Some(first) = consumer.poll(Duration::from_millis(100)) else {
-                continue;
-            };
+            // What is ready in one go, then the waiting clients are woken once.
+            queue.pop(&mut batch, TAKE, Duration::from_millis(100));
             let mut added = false;
-            let mut next = Some(first);
-            // Take what is ready in one go, then wake the waiting clients once.
-            while let Some(polled) = next {
-                match polled {
-                    Ok(message) => {
-                        self.push(to_record(&message));
+            for message in batch.iter() {
+                match message.error() {
+                    None => {
+                        self.push(message.record(self.topic.clone()));
                         added = true;
                     }
-                    Err(e) => tracing::warn!(topic = %self.topic, error = %e, "tail read failed"),
+                    Some(e) => tracing::warn!(topic = %self.topic, error = %e, "tail read failed"),
                 }
-                next = consumer.poll(Duration::ZERO);
             }
             if added {
                 self.changed.send_modify(|generation| *generation += 1);
             }
         }
+        drop((batch, queue));
         tracing::info!(topic = %self.topic, "stopped tailing topic");
     }
 
