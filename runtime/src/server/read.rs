@@ -311,7 +311,11 @@ pub(super) async fn shape(
             position.0.insert(p, o + 1);
         }
     }
-    let records: Vec<Record> = records.iter().map(|r| (**r).clone()).collect();
+    // Records read for this client alone (catch-up) are moved; the tail's shared ones copied.
+    let records: Vec<Record> = records
+        .into_iter()
+        .map(|r| Arc::try_unwrap(r).unwrap_or_else(|r| (*r).clone()))
+        .collect();
     filters
         .run_consume(route, allowed.request.clone(), records)
         .await
