@@ -60,6 +60,36 @@ async fn a_tail_whose_broker_dies_says_so_in_the_gateways_log() {
     }
 }
 
+/// Read routes' consumers never commit on their own, whatever `[kafka.consumer]` says: a
+/// commit's result would reach a consumer read many records at a time, which cannot take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_consumers_ignore_auto_commit_settings() {
+    use wafka::config::PropertyValue;
+    let gw = builder(Broker::Embedded)
+        .configure(|config| {
+            for (name, value) in [
+                ("enable.auto.commit", PropertyValue::Bool(true)),
+                ("enable.auto.offset.store", PropertyValue::Bool(true)),
+                ("auto.commit.interval.ms", PropertyValue::Integer(100)),
+            ] {
+                config.kafka.consumer.insert(name.to_owned(), value);
+            }
+        })
+        .topics(&["events.web", "events.mobile"])
+        .start()
+        .await;
+    produce(&gw, 3, "commit").await;
+    // A catch-up read, then a wait on the tail long past the commit interval, then one more.
+    let (read, next) = places(&get(&gw, "/v1/events/web?from=earliest").await);
+    assert_eq!(read.len(), 3);
+    let waited = get(&gw, &format!("/v1/events/web?from={next}&timeout_ms=700")).await;
+    assert_eq!(places(&waited).0.len(), 0);
+    produce(&gw, 1, "after").await;
+    let (last, _) = places(&get(&gw, &format!("/v1/events/web?from={next}")).await);
+    assert_eq!(last.len(), 1);
+    gw.shutdown().await;
+}
+
 fn digest(key: &str) -> String {
     let d = sha2::Sha256::digest(key.as_bytes());
     format!(

@@ -21,41 +21,51 @@ use rdkafka::error::KafkaError;
 
 use crate::exchange::Record;
 
-/// The queue a consumer's messages arrive on. While it is open, the consumer's logs go to a
-/// queue of its own, passed on to the consumer's context after each pop: served by a batch
-/// call instead of rdkafka's poll, they would be printed raw to stderr, outside the gateway's
-/// log. librdkafka's errors (a broker down) come as logs this way, not as messages.
-pub struct Queue<'c> {
-    consumer: &'c BaseConsumer,
+/// A consumer the gateway takes records from many at a time. Its logs go to a queue of its own
+/// from the start, passed on to its context each time it is used: left on the consumer's
+/// queue, a batch call would print them raw to stderr, outside the gateway's log. librdkafka's
+/// errors (a broker down) come as logs this way, not as messages.
+///
+/// It is assigned partitions, never subscribed, and never commits: a batch call cannot pass a
+/// rebalance or a commit's result on (see [`Fetcher::new`]).
+pub struct Fetcher {
+    consumer: BaseConsumer,
     messages: *mut rd::rd_kafka_queue_t,
     logs: *mut rd::rd_kafka_queue_t,
 }
 
-impl<'c> Queue<'c> {
-    /// `consumer`'s queue; `None` for a consumer without a `group.id` (every gateway consumer
-    /// has one).
-    pub fn of(consumer: &'c BaseConsumer) -> Option<Queue<'c>> {
+// SAFETY: librdkafka's queue handles may be used from any thread, as the consumer may.
+unsafe impl Send for Fetcher {}
+unsafe impl Sync for Fetcher {}
+
+impl Fetcher {
+    /// A consumer created from `config`, with auto-commit turned off whatever it says (its
+    /// result would reach a batch call, which cannot take it). `None` without a `group.id`.
+    pub fn new(mut config: rdkafka::ClientConfig) -> Result<Option<Fetcher>, KafkaError> {
+        config.set("enable.auto.commit", "false");
+        let consumer: BaseConsumer = config.create()?;
         let rk = consumer.client().native_ptr();
         // SAFETY: the client pointer is valid while `consumer` is; both references taken are
-        // released on drop, before the consumer can be.
+        // released in `drop`, before the consumer is.
         unsafe {
             let messages = rd::rd_kafka_queue_get_consumer(rk);
             if messages.is_null() {
-                return None;
+                return Ok(None);
             }
             let logs = rd::rd_kafka_queue_new(rk);
             rd::rd_kafka_set_log_queue(rk, logs);
-            Some(Queue {
+            Ok(Some(Fetcher {
                 consumer,
                 messages,
                 logs,
-            })
+            }))
         }
     }
 
     /// Replaces `batch` with at most `max` messages: those fetched already, or when there are
-    /// none, the first to arrive within `wait`. An empty batch means none came.
-    pub fn pop(&self, batch: &mut Batch<'c>, max: usize, wait: Duration) {
+    /// none, the first to arrive within `wait`; an empty batch means none came. Returns the
+    /// first error librdkafka reported meanwhile (logged as well).
+    pub fn pop<'f>(&'f self, batch: &mut Batch<'f>, max: usize, wait: Duration) -> Option<String> {
         batch.clear();
         if max > 0 {
             batch.messages.reserve(max);
@@ -65,17 +75,19 @@ impl<'c> Queue<'c> {
                 self.pop_into(batch, 1, ms);
             }
         }
-        self.pass_logs_on();
+        self.pass_logs_on()
     }
 
-    /// Hands the logs queued so far to the consumer's context, as rdkafka's poll would.
-    fn pass_logs_on(&self) {
+    /// Hands the logs queued so far to the consumer's context, as rdkafka's poll would, and
+    /// returns the first error among them (librdkafka logs its errors as `ERROR`).
+    pub fn pass_logs_on(&self) -> Option<String> {
+        let mut error = None;
         loop {
             // SAFETY: our log queue; each event is destroyed once, its strings read before.
             unsafe {
                 let event = rd::rd_kafka_queue_poll(self.logs, 0);
                 if event.is_null() {
-                    return;
+                    return error;
                 }
                 let (mut facility, mut text, mut level) = (ptr::null(), ptr::null(), 0);
                 if rd::rd_kafka_event_type(event) == rd::RD_KAFKA_EVENT_LOG
@@ -88,13 +100,16 @@ impl<'c> Queue<'c> {
                     self.consumer
                         .context()
                         .log(log_level(level), &facility, &text);
+                    if facility == "ERROR" && error.is_none() {
+                        error = Some(text.into_owned());
+                    }
                 }
                 rd::rd_kafka_event_destroy(event);
             }
         }
     }
 
-    fn pop_into(&self, batch: &mut Batch<'c>, max: usize, timeout_ms: i32) -> usize {
+    fn pop_into(&self, batch: &mut Batch<'_>, max: usize, timeout_ms: i32) -> usize {
         let spare = batch.messages.spare_capacity_mut();
         let max = max.min(spare.len());
         // SAFETY: librdkafka writes at most `max` message pointers into the spare capacity
@@ -114,13 +129,20 @@ impl<'c> Queue<'c> {
     }
 }
 
-impl Drop for Queue<'_> {
+impl std::ops::Deref for Fetcher {
+    type Target = BaseConsumer;
+
+    fn deref(&self) -> &BaseConsumer {
+        &self.consumer
+    }
+}
+
+impl Drop for Fetcher {
     fn drop(&mut self) {
         self.pass_logs_on();
-        // SAFETY: logs go back to the main queue (rdkafka's poll serves it), and the
-        // references taken in `of` are released once.
+        // SAFETY: the references taken in `new`, released once, before the consumer (a field)
+        // is dropped. The log queue lives on while librdkafka forwards to it.
         unsafe {
-            rd::rd_kafka_set_log_queue(self.consumer.client().native_ptr(), ptr::null_mut());
             rd::rd_kafka_queue_destroy(self.logs);
             rd::rd_kafka_queue_destroy(self.messages);
         }
@@ -141,11 +163,11 @@ fn log_level(level: i32) -> RDKafkaLogLevel {
     }
 }
 
-/// Messages popped from a [`Queue`], destroyed when cleared or dropped (before the consumer,
+/// Messages popped by a [`Fetcher`], destroyed when cleared or dropped (before the consumer,
 /// as librdkafka requires).
 pub struct Batch<'c> {
     messages: Vec<*mut rd::rd_kafka_message_t>,
-    _consumer: PhantomData<&'c BaseConsumer>,
+    _consumer: PhantomData<&'c Fetcher>,
 }
 
 impl<'c> Batch<'c> {
@@ -160,7 +182,7 @@ impl<'c> Batch<'c> {
     /// The messages, in the order librdkafka delivered them.
     pub fn iter(&self) -> impl Iterator<Item = Raw<'_>> {
         // SAFETY: each pointer is a live message until `clear`, which needs `&mut self`.
-        self.messages.iter().map(|&m| Raw(unsafe { &*m }))
+        self.messages.iter().map(|&m| Raw(m, PhantomData))
     }
 
     fn clear(&mut self) {
@@ -183,42 +205,48 @@ impl Drop for Batch<'_> {
     }
 }
 
-/// One message, borrowed from librdkafka.
+/// One message, borrowed from librdkafka. A pointer, not a reference: librdkafka writes into
+/// the message it belongs to (the headers it parses).
 #[derive(Clone, Copy)]
-pub struct Raw<'a>(&'a rd::rd_kafka_message_t);
+pub struct Raw<'a>(*mut rd::rd_kafka_message_t, PhantomData<&'a ()>);
 
 impl<'a> Raw<'a> {
+    fn fields(&self) -> &'a rd::rd_kafka_message_t {
+        // SAFETY: a live message for 'a; the fields read here are never written after the
+        // message is handed out.
+        unsafe { &*self.0 }
+    }
+
     /// A message rdkafka handed out.
     pub fn of(message: &'a rdkafka::message::BorrowedMessage<'_>) -> Raw<'a> {
-        // SAFETY: the message lives as long as the borrow.
-        Raw(unsafe { &*message.ptr() })
+        Raw(message.ptr(), PhantomData)
     }
 
     /// What librdkafka reported instead of a message (a fetch or connection error).
     pub fn error(&self) -> Option<KafkaError> {
-        let err = self.0.err;
+        let err = self.fields().err;
         (err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR)
             .then(|| KafkaError::MessageConsumption(err.into()))
     }
 
     /// The partition it was read from.
     pub fn partition(&self) -> i32 {
-        self.0.partition
+        self.fields().partition
     }
 
     /// Its offset in the partition.
     pub fn offset(&self) -> i64 {
-        self.0.offset
+        self.fields().offset
     }
 
     /// Its key; `None` for a null key.
     pub fn key(&self) -> Option<&'a [u8]> {
-        slice(self.0.key, self.0.key_len)
+        slice(self.fields().key, self.fields().key_len)
     }
 
     /// Its value; `None` for a null value.
     pub fn payload(&self) -> Option<&'a [u8]> {
-        slice(self.0.payload, self.0.len)
+        slice(self.fields().payload, self.fields().len)
     }
 
     /// Milliseconds since the epoch, when the record has a timestamp.
@@ -244,7 +272,7 @@ impl<'a> Raw<'a> {
     /// The name of the topic it was read from.
     pub fn topic(&self) -> String {
         // SAFETY: a live message's topic handle, whose name is a C string.
-        let name = unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(self.0.rkt)) };
+        let name = unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(self.fields().rkt)) };
         name.to_string_lossy().into_owned()
     }
 

@@ -16,7 +16,7 @@ use super::Position;
 use crate::config::KafkaConfig;
 use crate::error::RequestError;
 use crate::exchange::Record;
-use crate::kafka::messages::{Batch, Queue, Raw};
+use crate::kafka::messages::{Batch, Fetcher, Raw};
 
 /// How long a metadata or offsets request may take.
 const ASK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,7 +30,7 @@ pub struct Consumers {
     kafka: Arc<KafkaConfig>,
     bootstrap: String,
     /// Catch-up consumers not in use, kept for the next client that is behind.
-    idle: Arc<Mutex<Vec<BaseConsumer>>>,
+    idle: Arc<Mutex<Vec<Fetcher>>>,
     /// Catch-up consumers still assigned where a read stopped short of the client's target.
     parked: Arc<Mutex<Vec<Parked>>>,
 }
@@ -59,7 +59,7 @@ const CATCH_UP_FETCH_WAIT_MS: &str = "10";
 struct Parked {
     topic: String,
     next: BTreeMap<i32, i64>,
-    consumer: BaseConsumer,
+    consumer: Fetcher,
     since: Instant,
 }
 
@@ -332,8 +332,6 @@ impl Consumers {
         let mut records = Vec::new();
         let mut bytes = 0;
         let mut largest = 0;
-        let queue = Queue::of(&consumer)
-            .ok_or_else(|| RequestError::Internal("a catch-up consumer has no queue".into()))?;
         let mut batch = Batch::new();
         while !open.is_empty() && records.len() < max_records && bytes < max_bytes {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -341,7 +339,12 @@ impl Consumers {
                 break;
             }
             let room = batch_room(max_records - records.len(), max_bytes - bytes, largest);
-            queue.pop(&mut batch, room, left.min(Duration::from_millis(100)));
+            let error = consumer.pop(&mut batch, room, left.min(Duration::from_millis(100)));
+            if let Some(error) = error
+                && records.is_empty()
+            {
+                return Err(RequestError::KafkaUnavailable(error));
+            }
             for message in batch.iter() {
                 if let Some(e) = message.error() {
                     return Err(kafka_error(&e, topic));
@@ -369,7 +372,7 @@ impl Consumers {
                 records.push(record);
             }
         }
-        drop((batch, queue));
+        drop(batch);
         // Stopped short of every partition's end: the client asks for the rest next.
         if open.len() == wanted.len() {
             self.park(Parked {
@@ -401,7 +404,7 @@ impl Consumers {
     /// A catch-up consumer with librdkafka's prefetch bounded (see [`CATCH_UP_QUEUE_KBYTES`])
     /// and its fetches held briefly ([`CATCH_UP_FETCH_WAIT_MS`]), unless `[kafka.consumer]`
     /// sets either.
-    fn create_catch_up(&self) -> Result<BaseConsumer, RequestError> {
+    fn create_catch_up(&self) -> Result<Fetcher, RequestError> {
         let mut config = crate::kafka::consumer_config(&self.kafka, &self.bootstrap, READER_GROUP);
         let own = |name: &str| self.kafka.consumer.contains_key(name);
         if !own("queued.max.messages.kbytes") {
@@ -410,12 +413,21 @@ impl Consumers {
         if !own("fetch.wait.max.ms") {
             config.set("fetch.wait.max.ms", CATCH_UP_FETCH_WAIT_MS);
         }
-        created(config)
+        fetcher(config)
+    }
+
+    /// A consumer for a tail: read routes' settings, taken from many at a time.
+    pub fn create_fetcher(&self) -> Result<Fetcher, RequestError> {
+        fetcher(crate::kafka::consumer_config(
+            &self.kafka,
+            &self.bootstrap,
+            READER_GROUP,
+        ))
     }
 
     /// The parked consumer whose partitions deliver `wanted` next, if one is; parked
     /// consumers past [`PARK_TIME`] are given back on the way.
-    fn unpark(&self, topic: &str, wanted: &BTreeMap<i32, i64>) -> Option<BaseConsumer> {
+    fn unpark(&self, topic: &str, wanted: &BTreeMap<i32, i64>) -> Option<Fetcher> {
         let (found, stale) = {
             let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
             let found = parked
@@ -457,13 +469,15 @@ impl Consumers {
             None => self.create_catch_up()?,
         };
         let answer = ask(&consumer);
+        consumer.pass_logs_on();
         self.give_back(consumer);
         answer
     }
 
     /// Unassigns `consumer` and keeps it idle, or drops it when enough are.
-    fn give_back(&self, consumer: BaseConsumer) {
+    fn give_back(&self, consumer: Fetcher) {
         let _ = consumer.unassign();
+        consumer.pass_logs_on();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < IDLE_CONSUMERS {
             idle.push(consumer);
@@ -475,6 +489,12 @@ fn created(config: rdkafka::ClientConfig) -> Result<BaseConsumer, RequestError> 
     config
         .create()
         .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))
+}
+
+fn fetcher(config: rdkafka::ClientConfig) -> Result<Fetcher, RequestError> {
+    Fetcher::new(config)
+        .map_err(|e| RequestError::KafkaUnavailable(e.to_string()))?
+        .ok_or_else(|| RequestError::Internal("a read consumer has no group queue".into()))
 }
 
 /// Records to take from a catch-up consumer at once: what the answer has room for, counting

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
@@ -16,7 +16,7 @@ use super::Position;
 use super::consumer::{Consumers, record_size};
 use crate::error::RequestError;
 use crate::exchange::Record;
-use crate::kafka::messages::{Batch, Queue};
+use crate::kafka::messages::{Batch, Fetcher};
 use crate::memory::{Charge, Memory, Use};
 
 /// Most records the tail takes from librdkafka at once.
@@ -76,7 +76,7 @@ impl Tail {
         max_bytes: usize,
         memory: &Arc<Memory>,
     ) -> Result<Arc<Tail>, RequestError> {
-        let consumer = consumers.create(None)?;
+        let consumer = consumers.create_fetcher()?;
         let partitions = consumers.partitions(&consumer, topic)?;
         let ends = consumers.ends(&consumer, topic, &partitions, false)?;
         let mut assignment = TopicPartitionList::new();
@@ -207,15 +207,12 @@ impl Tail {
         Collected { records, behind }
     }
 
-    fn run(self: Arc<Self>, consumer: BaseConsumer) {
-        let Some(queue) = Queue::of(&consumer) else {
-            tracing::error!(topic = %self.topic, "the tail's consumer has no queue");
-            return;
-        };
+    fn run(self: Arc<Self>, consumer: Fetcher) {
         let mut batch = Batch::new();
         while !self.stop.load(Ordering::Relaxed) {
             // What is ready in one go, then the waiting clients are woken once.
-            queue.pop(&mut batch, TAKE, Duration::from_millis(100));
+            // Errors are logged as they come; librdkafka retries.
+            let _ = consumer.pop(&mut batch, TAKE, Duration::from_millis(100));
             let mut added = false;
             for message in batch.iter() {
                 match message.error() {
@@ -230,7 +227,7 @@ impl Tail {
                 self.changed.send_modify(|generation| *generation += 1);
             }
         }
-        drop((batch, queue));
+        drop(batch);
         tracing::info!(topic = %self.topic, "stopped tailing topic");
     }
 
