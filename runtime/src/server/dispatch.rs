@@ -52,7 +52,7 @@ pub(crate) async fn handle_registry(
         Ok(()) => match call.snapshot.schema_registry.clone() {
             Some(route) => {
                 call.route = Some(route.clone());
-                schema_registry::serve(&mut call, &services, &route, req).await
+                Box::pin(schema_registry::serve(&mut call, &services, &route, req)).await
             }
             None => Err(RequestError::RouteNotFound {
                 path: req.uri().path().to_owned(),
@@ -84,6 +84,8 @@ fn admitted(
     Ok(())
 }
 
+/// Each endpoint's future is boxed: unboxed, the largest (kilobytes) would set the size of
+/// every request's future, which hyper moves whole when it starts serving it.
 async fn dispatch(
     call: &mut Call<'_>,
     services: &Services,
@@ -94,16 +96,19 @@ async fn dispatch(
     call.route = Some(route.clone());
     match &route.endpoint {
         Endpoint::Produce(produce) => {
-            produce::serve(call, services, &route, produce, params, req).await
+            Box::pin(produce::serve(call, services, &route, produce, params, req)).await
         }
         Endpoint::Read(read_route) => {
-            read::serve(call, services, &route, read_route, params, req).await
+            Box::pin(read::serve(call, services, &route, read_route, params, req)).await
         }
         Endpoint::Offsets(read_route) => {
-            read::offsets(call, services, &route, read_route, params, req).await
+            Box::pin(read::offsets(
+                call, services, &route, read_route, params, req,
+            ))
+            .await
         }
         Endpoint::RestProxy(op) => {
-            rest_proxy::serve(call, services, &route, *op, params, req).await
+            Box::pin(rest_proxy::serve(call, services, &route, *op, params, req)).await
         }
         Endpoint::SchemaRegistry => Err(RequestError::Internal(
             "the schema registry's route is served on its own listener".into(),

@@ -222,7 +222,8 @@ pub(crate) async fn produce(
     let span = (!route.steps.is_empty())
         .then(|| with.step(&request, "filters", SpanKind::Internal))
         .flatten();
-    let outcome = with.filters.run(route, request.clone(), records).await;
+    // Boxed, as the ways below: each is kilobytes, and a request's future is moved whole.
+    let outcome = Box::pin(with.filters.run(route, request.clone(), records)).await;
     with.end(span, &outcome);
     let records = match outcome? {
         ChainOutcome::Respond(answer) => return Err(Failure::Answered(Box::new(answer))),
@@ -272,8 +273,8 @@ impl Rest {
         with: &Producing,
         records: Vec<Record>,
     ) -> Result<Produced, Failure> {
-        let (ready, records) = self.prepare(with, records).await?;
-        ready.deliver(with, records).await
+        let (ready, records) = Box::pin(self.prepare(with, records)).await?;
+        Box::pin(ready.deliver(with, records)).await
     }
 
     /// Everything before delivery: the topics checked, schemas registered, fetched and
