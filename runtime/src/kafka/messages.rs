@@ -21,6 +21,9 @@ use rdkafka::error::KafkaError;
 
 use crate::exchange::Record;
 
+/// Most records taken from librdkafka in one call.
+pub const MOST_AT_ONCE: usize = 256;
+
 /// A consumer the gateway takes records from many at a time. Its logs go to a queue of its own
 /// from the start, passed on to its context each time it is used: left on the consumer's
 /// queue, a batch call would print them raw to stderr, outside the gateway's log. librdkafka's

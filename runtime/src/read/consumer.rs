@@ -16,7 +16,7 @@ use super::Position;
 use crate::config::KafkaConfig;
 use crate::error::RequestError;
 use crate::exchange::Record;
-use crate::kafka::messages::{Batch, Fetcher, Raw};
+use crate::kafka::messages::{Batch, Fetcher, MOST_AT_ONCE, Raw};
 
 /// How long a metadata or offsets request may take.
 const ASK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,9 +62,6 @@ struct Parked {
     consumer: Fetcher,
     since: Instant,
 }
-
-/// Most records taken from librdkafka in one call.
-const BATCH: usize = 256;
 
 /// Longest a time lookup reads to check the broker's answer (or, on the embedded cluster,
 /// which has no time index, to find it).
@@ -498,7 +495,7 @@ fn fetcher(config: rdkafka::ClientConfig) -> Result<Fetcher, RequestError> {
 }
 
 /// Records to take from a catch-up consumer at once: what the answer has room for, counting
-/// each as large as the largest so far (one, before any), and at most [`BATCH`]. Records
+/// each as large as the largest so far (one, before any), and at most [`MOST_AT_ONCE`]. Records
 /// taken past the answer's limits are dropped (the client asks for them next).
 fn batch_room(records: usize, bytes: usize, largest: usize) -> usize {
     let by_bytes = if largest == 0 {
@@ -506,7 +503,7 @@ fn batch_room(records: usize, bytes: usize, largest: usize) -> usize {
     } else {
         bytes.div_ceil(largest)
     };
-    records.min(by_bytes).clamp(1, BATCH)
+    records.min(by_bytes).clamp(1, MOST_AT_ONCE)
 }
 
 /// Kafka answered a read from `asked` with `got`: legitimate on compacted topics and around

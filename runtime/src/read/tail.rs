@@ -16,11 +16,8 @@ use super::Position;
 use super::consumer::{Consumers, record_size};
 use crate::error::RequestError;
 use crate::exchange::Record;
-use crate::kafka::messages::{Batch, Fetcher};
+use crate::kafka::messages::{Batch, Fetcher, MOST_AT_ONCE};
 use crate::memory::{Charge, Memory, Use};
-
-/// Most records the tail takes from librdkafka at once.
-const TAKE: usize = 256;
 
 /// A record in the buffer, with the order it arrived in across partitions.
 struct Held {
@@ -212,7 +209,7 @@ impl Tail {
         while !self.stop.load(Ordering::Relaxed) {
             // What is ready in one go, then the waiting clients are woken once.
             // Errors are logged as they come; librdkafka retries.
-            let _ = consumer.pop(&mut batch, TAKE, Duration::from_millis(100));
+            let _ = consumer.pop(&mut batch, MOST_AT_ONCE, Duration::from_millis(100));
             let mut added = false;
             for message in batch.iter() {
                 match message.error() {
