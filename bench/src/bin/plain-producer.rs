@@ -108,8 +108,12 @@ async fn timed(bootstrap: &str, topic: &str, rate: u64, seconds: u64) {
     let producer = producer(bootstrap);
     let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
     let end = Instant::now() + Duration::from_secs(seconds);
-    while Instant::now() < end {
+    loop {
+        // The first tick is at once: checked after the tick, RATE × SECONDS are sent, not one more.
         ticks.tick().await;
+        if Instant::now() >= end {
+            break;
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
