@@ -78,12 +78,12 @@ impl Consumers {
         }
     }
 
-    /// A consumer in `group` (committing) or in none that commits.
-    pub fn create(&self, group: Option<&str>) -> Result<BaseConsumer, RequestError> {
+    /// A consumer in `group`, for its committed offsets (read consumers are [`Fetcher`]s).
+    fn create(&self, group: &str) -> Result<BaseConsumer, RequestError> {
         created(crate::kafka::consumer_config(
             &self.kafka,
             &self.bootstrap,
-            group.unwrap_or(READER_GROUP),
+            group,
         ))
     }
 
@@ -236,7 +236,7 @@ impl Consumers {
         topic: &str,
         partitions: &[i32],
     ) -> Result<Position, RequestError> {
-        let consumer = self.create(Some(group))?;
+        let consumer = self.create(group)?;
         let mut asked = TopicPartitionList::new();
         for &p in partitions {
             asked.add_partition(topic, p);
@@ -261,7 +261,7 @@ impl Consumers {
         topic: &str,
         position: &Position,
     ) -> Result<(), RequestError> {
-        let consumer = self.create(Some(group))?;
+        let consumer = self.create(group)?;
         let mut offsets = TopicPartitionList::new();
         for (&p, &o) in &position.0 {
             offsets
